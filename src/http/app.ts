@@ -1,0 +1,79 @@
+/**
+ * The raftkv HTTP API as a Hono app, composed from small routers. It talks to the node
+ * only through {@link NodeApi}, so tests drive it with `app.request()` and a fake.
+ *
+ * @example
+ * ```ts
+ * const app = createApp(node, { ...DEFAULT_HTTP_OPTIONS, corsOrigins: ["*"] });
+ * Deno.serve({ hostname: "127.0.0.1", port: 8080 }, app.fetch);
+ * ```
+ *
+ * @module
+ */
+
+import { Hono } from "hono";
+import type { MiddlewareHandler } from "hono";
+import { cors } from "hono/cors";
+import { notFound, onError } from "./errors.ts";
+import type { NodeApi } from "./node_api.ts";
+import type { HttpOptions } from "./options.ts";
+import { kvRoutes, REVISION_HEADER } from "./routes/kv.ts";
+import { statusRoutes } from "./routes/status.ts";
+import { watchRoutes } from "./routes/watch.ts";
+
+export type { NodeApi, NodeStatus } from "./node_api.ts";
+export { DEFAULT_HTTP_OPTIONS, type HttpOptions } from "./options.ts";
+
+/** Header naming the leader this node knows of (empty when none), on every answer. */
+export const LEADER_HEADER = "X-Raftkv-Leader";
+
+/** Builds the HTTP API of `node`. */
+export function createApp(node: NodeApi, options: HttpOptions): Hono {
+  const app = new Hono();
+  app.use("*", leaderHeader(node));
+  if (options.corsOrigins.length > 0) app.use("*", corsFor(options.corsOrigins));
+  app.route("/v1", kvRoutes(node, options));
+  app.route("/v1", watchRoutes(node, options));
+  app.route("/", statusRoutes(node));
+  app.notFound(notFound);
+  app.onError(onError);
+  return app;
+}
+
+function leaderHeader(node: NodeApi): MiddlewareHandler {
+  return async (c, next) => {
+    await next();
+    let leader = "";
+    try {
+      leader = node.status().leader ?? "";
+    } catch (thrown) {
+      console.error("raftkv http: node.status() failed:", thrown);
+    }
+    c.res.headers.set(LEADER_HEADER, leader);
+  };
+}
+
+function corsFor(origins: string[]): MiddlewareHandler {
+  return cors({
+    origin: origins.includes("*") ? "*" : origins,
+    allowMethods: ["GET", "HEAD", "PUT", "DELETE", "OPTIONS"],
+    allowHeaders: [
+      "Content-Type",
+      "If-Match",
+      "If-None-Match",
+      "Idempotency-Key",
+      "Authorization",
+      "Last-Event-ID",
+    ],
+    exposeHeaders: [
+      "ETag",
+      REVISION_HEADER,
+      LEADER_HEADER,
+      "Retry-After",
+      "X-Raftkv-Create-Revision",
+      "X-Raftkv-Version",
+      "X-Raftkv-Expires-At",
+    ],
+    maxAge: 600,
+  });
+}

@@ -1,0 +1,43 @@
+/**
+ * Configuration of the HTTP API, with the defaults `main.ts` should use.
+ *
+ * @module
+ */
+
+/** Limits and knobs of the HTTP API. */
+export interface HttpOptions {
+  /** Longest key, in UTF-8 bytes; longer keys answer 413. */
+  maxKeyBytes: number;
+  /** Largest value, in bytes; larger bodies answer 413 (checked before and while reading). */
+  maxValueBytes: number;
+  /** Most concurrent watches (SSE streams and long polls) on this node; more answer 429. */
+  maxWatchers: number;
+  /** Origins allowed by CORS; `["*"]` allows any; empty turns CORS off. */
+  corsOrigins: string[];
+  /** Deadline of a write (and of a read or a forwarded request), in milliseconds. */
+  requestTimeoutMs: number;
+  /** The fetch used to forward writes to the leader; injectable for tests. */
+  fetch?: typeof fetch;
+  /** Interval between SSE heartbeat comments; defaults to {@link DEFAULT_HEARTBEAT_MS}. */
+  heartbeatMs?: number;
+}
+
+/** Default longest key: 4 KiB. */
+export const DEFAULT_MAX_KEY_BYTES = 4 * 1024;
+/** Default largest value: 1 MiB. */
+export const DEFAULT_MAX_VALUE_BYTES = 1024 * 1024;
+/** Default cap on concurrent watches per node. */
+export const DEFAULT_MAX_WATCHERS = 1000;
+/** Default write deadline. */
+export const DEFAULT_REQUEST_TIMEOUT_MS = 10_000;
+/** Default interval between SSE heartbeats: keeps proxies from closing idle streams. */
+export const DEFAULT_HEARTBEAT_MS = 15_000;
+
+/** The defaults, for callers that only override a few fields. */
+export const DEFAULT_HTTP_OPTIONS: Readonly<HttpOptions> = {
+  maxKeyBytes: DEFAULT_MAX_KEY_BYTES,
+  maxValueBytes: DEFAULT_MAX_VALUE_BYTES,
+  maxWatchers: DEFAULT_MAX_WATCHERS,
+  corsOrigins: [],
+  requestTimeoutMs: DEFAULT_REQUEST_TIMEOUT_MS,
+};

@@ -1,0 +1,217 @@
+/**
+ * Key routes: `PUT|GET|DELETE /v1/kv/{key}`, `GET /v1/kv` (list) and
+ * `DELETE /v1/kv?prefix=` (prefix delete). Mounted under `/v1`.
+ *
+ * @module
+ */
+
+import assert from "node:assert/strict";
+import { type Context, Hono } from "hono";
+import { RaftkvError } from "../../errors.ts";
+import type {
+  ApplyResult,
+  DeletePrefixResult,
+  DeleteResult,
+  KvCommand,
+  PutResult,
+} from "../../kv/types.ts";
+import { readBodyLimited } from "../body.ts";
+import { errorResponse, methodNotAllowed } from "../errors.ts";
+import { forwardIfNotLeader } from "../forward.ts";
+import type { NodeApi } from "../node_api.ts";
+import { readWithDeadline, writeWithDeadline } from "../node_calls.ts";
+import type { HttpOptions } from "../options.ts";
+import { renderKeyValue, renderPutResult } from "../render.ts";
+import {
+  checkKey,
+  etag,
+  parseConsistency,
+  parseIdempotencyKey,
+  parseKey,
+  parseLimit,
+  parsePreconditions,
+  parseTtlMs,
+} from "../validate.ts";
+
+/** Path prefix of single-key routes, as the client sends it. */
+export const KEY_PATH_PREFIX = "/v1/kv/";
+
+/** Header carrying the store revision a read saw. */
+export const REVISION_HEADER = "X-Raftkv-Revision";
+
+/** The router for keys; mount it with `app.route("/v1", kvRoutes(node, options))`. */
+export function kvRoutes(node: NodeApi, options: HttpOptions): Hono {
+  return new Hono()
+    .get("/kv", (c) => listKeys(c, node, options))
+    .delete("/kv", (c) => deletePrefix(c, node, options))
+    .all("/kv", methodNotAllowed(["GET", "HEAD", "DELETE"]))
+    .put("/kv/*", (c) => putKey(c, node, options))
+    .get("/kv/*", (c) => getKey(c, node, options))
+    .delete("/kv/*", (c) => deleteKey(c, node, options))
+    .all("/kv/*", methodNotAllowed(["GET", "HEAD", "PUT", "DELETE"]));
+}
+
+/** The key named by the raw (still percent-encoded) request path. */
+function keyOf(c: Context, options: HttpOptions): string {
+  const path = new URL(c.req.url).pathname;
+  assert(path.startsWith(KEY_PATH_PREFIX), `key route matched ${path}`);
+  return parseKey(path.slice(KEY_PATH_PREFIX.length), options.maxKeyBytes);
+}
+
+async function putKey(c: Context, node: NodeApi, options: HttpOptions): Promise<Response> {
+  const key = keyOf(c, options);
+  const ttlMs = parseTtlMs(c.req.query("ttl"));
+  const { ifModRevision, createOnly } = parsePreconditions(
+    c.req.header("If-Match"),
+    c.req.header("If-None-Match"),
+  );
+  const idempotencyKey = parseIdempotencyKey(c.req.header("Idempotency-Key"));
+  const value = await readBodyLimited(c.req.raw, options.maxValueBytes);
+  const forwarded = await forwardIfNotLeader(c, node, value, options);
+  if (forwarded !== null) return forwarded;
+  const command: KvCommand = { op: "put", key, value, ttlMs, ifModRevision, createOnly };
+  const result = await writeWithDeadline(
+    node,
+    c.req.raw,
+    command,
+    idempotencyKey,
+    options.requestTimeoutMs,
+  );
+  if (!result.ok) return refusal(c, result);
+  assert(isPutResult(result.value), "a put applies to a PutResult");
+  return c.json(renderPutResult(result.value), 200, { ETag: etag(result.value.modRevision) });
+}
+
+async function getKey(c: Context, node: NodeApi, options: HttpOptions): Promise<Response> {
+  const key = keyOf(c, options);
+  const consistency = parseConsistency(c.req.query("consistency"));
+  const { kv, revision } = await readWithDeadline(
+    c.req.raw,
+    options.requestTimeoutMs,
+    (signal) => node.get(key, consistency, signal),
+  );
+  if (kv === null) {
+    const missing = new RaftkvError("not_found", `key ${JSON.stringify(key)} does not exist`);
+    return errorResponse(c, missing, { [REVISION_HEADER]: String(revision) });
+  }
+  const headers: Record<string, string> = {
+    "Content-Type": "application/octet-stream",
+    ETag: etag(kv.modRevision),
+    [REVISION_HEADER]: String(revision),
+    "X-Raftkv-Create-Revision": String(kv.createRevision),
+    "X-Raftkv-Version": String(kv.version),
+  };
+  if (kv.expiresAtMs !== null) {
+    headers["X-Raftkv-Expires-At"] = new Date(kv.expiresAtMs).toISOString();
+  }
+  return c.body(kv.value.slice().buffer, 200, headers);
+}
+
+async function deleteKey(c: Context, node: NodeApi, options: HttpOptions): Promise<Response> {
+  const key = keyOf(c, options);
+  const { ifModRevision, createOnly } = parsePreconditions(c.req.header("If-Match"), undefined);
+  assert(!createOnly, "If-None-Match is not read for deletes");
+  const idempotencyKey = parseIdempotencyKey(c.req.header("Idempotency-Key"));
+  const forwarded = await forwardIfNotLeader(c, node, null, options);
+  if (forwarded !== null) return forwarded;
+  const result = await writeWithDeadline(
+    node,
+    c.req.raw,
+    { op: "delete", key, ifModRevision },
+    idempotencyKey,
+    options.requestTimeoutMs,
+  );
+  if (!result.ok) return refusal(c, result);
+  assert(isDeleteResult(result.value), "a delete applies to a DeleteResult");
+  if (!result.value.deleted) {
+    const missing = new RaftkvError("not_found", `key ${JSON.stringify(key)} does not exist`);
+    return errorResponse(c, missing, { [REVISION_HEADER]: String(result.value.revision) });
+  }
+  return c.json(
+    { key: result.value.key, deleted: true, revision: result.value.revision },
+    200,
+    { [REVISION_HEADER]: String(result.value.revision) },
+  );
+}
+
+async function listKeys(c: Context, node: NodeApi, options: HttpOptions): Promise<Response> {
+  const prefix = checkKey(c.req.query("prefix") ?? "", "prefix", options.maxKeyBytes);
+  const afterText = c.req.query("after");
+  const after = afterText === undefined ? null : checkKey(afterText, "after", options.maxKeyBytes);
+  const limit = parseLimit(c.req.query("limit"));
+  const consistency = parseConsistency(c.req.query("consistency"));
+  const page = await readWithDeadline(
+    c.req.raw,
+    options.requestTimeoutMs,
+    (signal) => node.list(prefix, after, limit, consistency, signal),
+  );
+  assert(page.items.length <= limit, "the node returned more keys than asked");
+  const last = page.items.at(-1);
+  return c.json(
+    {
+      items: page.items.map(renderKeyValue),
+      more: page.more,
+      next: page.more && last !== undefined ? last.key : null,
+      revision: page.revision,
+    },
+    200,
+    { [REVISION_HEADER]: String(page.revision) },
+  );
+}
+
+async function deletePrefix(c: Context, node: NodeApi, options: HttpOptions): Promise<Response> {
+  const all = c.req.query("all");
+  if (all !== undefined && all !== "true" && all !== "false") {
+    throw new RaftkvError("bad_request", "all must be true or false");
+  }
+  const prefix = checkKey(c.req.query("prefix") ?? "", "prefix", options.maxKeyBytes);
+  if (prefix.length === 0 && all !== "true") {
+    throw new RaftkvError(
+      "bad_request",
+      "give a non-empty prefix, or all=true to delete every key",
+    );
+  }
+  const idempotencyKey = parseIdempotencyKey(c.req.header("Idempotency-Key"));
+  const forwarded = await forwardIfNotLeader(c, node, null, options);
+  if (forwarded !== null) return forwarded;
+  const result = await writeWithDeadline(
+    node,
+    c.req.raw,
+    { op: "deletePrefix", prefix },
+    idempotencyKey,
+    options.requestTimeoutMs,
+  );
+  if (!result.ok) return refusal(c, result);
+  assert(isDeletePrefixResult(result.value), "a prefix delete applies to a DeletePrefixResult");
+  return c.json(
+    { deleted: result.value.deleted, revision: result.value.revision },
+    200,
+    { [REVISION_HEADER]: String(result.value.revision) },
+  );
+}
+
+/** A typed refusal (CAS lost, key missing) as 412/404, naming the current revision. */
+function refusal(c: Context, result: Extract<ApplyResult, { ok: false }>): Response {
+  const current = result.current;
+  const state = current === null
+    ? "the key does not exist"
+    : `current modRevision is ${current.modRevision}`;
+  const headers: Record<string, string> = current === null
+    ? {}
+    : { ETag: etag(current.modRevision) };
+  return errorResponse(c, new RaftkvError(result.code, `${result.message} (${state})`), headers);
+}
+
+type Applied = Extract<ApplyResult, { ok: true }>["value"];
+
+function isPutResult(value: Applied): value is PutResult {
+  return value !== null && "modRevision" in value;
+}
+
+function isDeleteResult(value: Applied): value is DeleteResult {
+  return value !== null && "deleted" in value && typeof value.deleted === "boolean";
+}
+
+function isDeletePrefixResult(value: Applied): value is DeletePrefixResult {
+  return value !== null && "deleted" in value && typeof value.deleted === "number";
+}

@@ -1,0 +1,121 @@
+/**
+ * `GET /v1/watch?prefix=&fromRevision=`: changes as Server-Sent Events, or with
+ * `wait=true` one long-poll JSON answer. Mounted under `/v1`.
+ *
+ * @module
+ */
+
+import { type Context, Hono } from "hono";
+import { RaftkvError } from "../../errors.ts";
+import { methodNotAllowed } from "../errors.ts";
+import type { NodeApi } from "../node_api.ts";
+import { readWithDeadline } from "../node_calls.ts";
+import { DEFAULT_HEARTBEAT_MS, type HttpOptions } from "../options.ts";
+import { checkKey, parseInteger, parseRevision } from "../validate.ts";
+import { WatcherSlots } from "../watcher_slots.ts";
+import {
+  isPending,
+  longPollBody,
+  type OpenWatch,
+  settledThisTurn,
+  sseResponse,
+} from "../watch_stream.ts";
+
+/** Default long-poll wait when `?timeout=` is absent, in seconds. */
+export const DEFAULT_LONG_POLL_SECONDS = 30;
+/** Longest long-poll wait a client may ask for, in seconds. */
+export const MAX_LONG_POLL_SECONDS = 300;
+
+/** The router for watches; mount with `app.route("/v1", watchRoutes(node, options))`. */
+export function watchRoutes(node: NodeApi, options: HttpOptions): Hono {
+  const slots = new WatcherSlots(options.maxWatchers);
+  return new Hono()
+    .get("/watch", (c) => watch(c, node, options, slots))
+    .all("/watch", methodNotAllowed(["GET", "HEAD"]));
+}
+
+async function watch(
+  c: Context,
+  node: NodeApi,
+  options: HttpOptions,
+  slots: WatcherSlots,
+): Promise<Response> {
+  const prefix = checkKey(c.req.query("prefix") ?? "", "prefix", options.maxKeyBytes);
+  const wait = parseWait(c.req.query("wait"));
+  const timeoutMs = parseLongPollSeconds(c.req.query("timeout")) * 1000;
+  const fromRevision = await startRevision(c, node, prefix, options);
+  if (!slots.tryAcquire()) {
+    throw new RaftkvError(
+      "too_many_requests",
+      `this node already serves ${slots.max} watches; retry later or on another node`,
+    );
+  }
+  const open = await openWatch(node, prefix, fromRevision, () => slots.release());
+  if (!wait) return sseResponse(c, open, options.heartbeatMs ?? DEFAULT_HEARTBEAT_MS);
+  return c.json(await longPollBody(open, fromRevision, timeoutMs, c.req.raw.signal));
+}
+
+/**
+ * Starts the node's watch and its first step. A start the node refuses at once (e.g.
+ * revision_compacted) is thrown here, before any stream opens, so it answers 410.
+ */
+async function openWatch(
+  node: NodeApi,
+  prefix: string,
+  fromRevision: number,
+  onClose: () => void,
+): Promise<OpenWatch> {
+  const controller = new AbortController();
+  try {
+    const iterator = node.watch(prefix, fromRevision, controller.signal)[Symbol.asyncIterator]();
+    const first = iterator.next();
+    const settled = await settledThisTurn(first);
+    return {
+      iterator,
+      first: isPending(settled) ? first : Promise.resolve(settled),
+      controller,
+      onClose,
+    };
+  } catch (thrown) {
+    controller.abort();
+    onClose();
+    throw thrown;
+  }
+}
+
+/**
+ * `?fromRevision=`, else one past the SSE `Last-Event-ID` (an EventSource
+ * reconnecting), else one past this node's current revision: only new changes.
+ */
+async function startRevision(
+  c: Context,
+  node: NodeApi,
+  prefix: string,
+  options: HttpOptions,
+): Promise<number> {
+  const explicit = parseRevision(c.req.query("fromRevision"), "fromRevision");
+  if (explicit !== null) return explicit;
+  const lastEventId = parseRevision(c.req.header("Last-Event-ID"), "Last-Event-ID");
+  if (lastEventId !== null) return lastEventId + 1;
+  const { revision } = await readWithDeadline(
+    c.req.raw,
+    options.requestTimeoutMs,
+    (signal) => node.list(prefix, null, 1, "stale", signal),
+  );
+  return revision + 1;
+}
+
+function parseWait(text: string | undefined): boolean {
+  if (text === undefined || text === "false") return false;
+  if (text === "true") return true;
+  throw new RaftkvError("bad_request", "wait must be true or false");
+}
+
+function parseLongPollSeconds(text: string | undefined): number {
+  if (text === undefined) return DEFAULT_LONG_POLL_SECONDS;
+  const seconds = parseInteger(text, "timeout");
+  if (seconds < 1 || seconds > MAX_LONG_POLL_SECONDS) {
+    throw new RaftkvError("bad_request", `timeout must be 1 to ${MAX_LONG_POLL_SECONDS} seconds`);
+  }
+  return seconds;
+}

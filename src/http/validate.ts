@@ -1,0 +1,125 @@
+/**
+ * Input checks for the HTTP API. Each either returns a parsed value or throws
+ * RaftkvError("bad_request" | "too_large"); limits come from {@link HttpOptions}.
+ *
+ * @module
+ */
+
+import { RaftkvError } from "../errors.ts";
+import type { Consistency } from "../kv/types.ts";
+
+/** Longest accepted `Idempotency-Key` header, in characters. */
+export const MAX_IDEMPOTENCY_KEY_CHARS = 256;
+/** Default page size of a list. */
+export const DEFAULT_LIST_LIMIT = 100;
+/** Largest page size of a list. */
+export const MAX_LIST_LIMIT = 1000;
+/** Longest TTL: ten years, so `ttl * 1000` stays an exact integer far from overflow. */
+export const MAX_TTL_SECONDS = 10 * 365 * 24 * 3600;
+
+const encoder = new TextEncoder();
+const DECIMAL = /^(0|[1-9][0-9]{0,15})$/;
+
+/** Percent-decodes a raw path tail into a key: valid UTF-8, non-empty, ≤ maxKeyBytes. */
+export function parseKey(rawPath: string, maxKeyBytes: number): string {
+  let key: string;
+  try {
+    key = decodeURIComponent(rawPath);
+  } catch {
+    throw new RaftkvError("bad_request", "key is not valid percent-encoded UTF-8");
+  }
+  return checkKey(key, "key", maxKeyBytes);
+}
+
+/** Checks an already-decoded key or prefix against the byte limit. */
+export function checkKey(key: string, what: string, maxKeyBytes: number): string {
+  if (what === "key" && key.length === 0) throw new RaftkvError("bad_request", "key is empty");
+  if (!key.isWellFormed()) throw new RaftkvError("bad_request", `${what} is not valid UTF-8`);
+  const bytes = encoder.encode(key).length;
+  if (bytes > maxKeyBytes) {
+    throw new RaftkvError("too_large", `${what} is ${bytes} bytes; the limit is ${maxKeyBytes}`);
+  }
+  return key;
+}
+
+/** Parses a non-negative decimal integer, or throws bad_request naming `what`. */
+export function parseInteger(text: string, what: string): number {
+  if (!DECIMAL.test(text)) throw new RaftkvError("bad_request", `${what} must be an integer`);
+  const value = Number(text);
+  if (!Number.isSafeInteger(value)) throw new RaftkvError("bad_request", `${what} is too big`);
+  return value;
+}
+
+/** `?ttl=<seconds>`: absent → null, else a positive integer of seconds, returned in ms. */
+export function parseTtlMs(text: string | undefined): number | null {
+  if (text === undefined) return null;
+  const seconds = parseInteger(text, "ttl");
+  if (seconds === 0 || seconds > MAX_TTL_SECONDS) {
+    throw new RaftkvError("bad_request", `ttl must be between 1 and ${MAX_TTL_SECONDS} seconds`);
+  }
+  return seconds * 1000;
+}
+
+/** `?consistency=`: linearizable (default), lease or stale. */
+export function parseConsistency(text: string | undefined): Consistency {
+  if (text === undefined) return "linearizable";
+  if (text === "linearizable" || text === "lease" || text === "stale") return text;
+  throw new RaftkvError("bad_request", "consistency must be linearizable, lease or stale");
+}
+
+/** `?limit=`: 1..MAX_LIST_LIMIT, default DEFAULT_LIST_LIMIT. */
+export function parseLimit(text: string | undefined): number {
+  if (text === undefined) return DEFAULT_LIST_LIMIT;
+  const limit = parseInteger(text, "limit");
+  if (limit < 1 || limit > MAX_LIST_LIMIT) {
+    throw new RaftkvError("bad_request", `limit must be between 1 and ${MAX_LIST_LIMIT}`);
+  }
+  return limit;
+}
+
+/** A strong entity tag `"<rev>"`, as sent in ETag and expected in If-Match. */
+export function etag(revision: number): string {
+  return `"${revision}"`;
+}
+
+/**
+ * The compare-and-set condition of a write from If-Match / If-None-Match:
+ * `If-Match: "<rev>"` → ifModRevision, `If-None-Match: *` → createOnly.
+ */
+export function parsePreconditions(
+  ifMatch: string | undefined,
+  ifNoneMatch: string | undefined,
+): { ifModRevision: number | null; createOnly: boolean } {
+  if (ifMatch !== undefined && ifNoneMatch !== undefined) {
+    throw new RaftkvError("bad_request", "send either If-Match or If-None-Match, not both");
+  }
+  if (ifNoneMatch !== undefined) {
+    if (ifNoneMatch.trim() !== "*") {
+      throw new RaftkvError("bad_request", 'If-None-Match must be "*"');
+    }
+    return { ifModRevision: null, createOnly: true };
+  }
+  if (ifMatch === undefined) return { ifModRevision: null, createOnly: false };
+  const match = /^"([0-9]+)"$/.exec(ifMatch.trim());
+  if (match === null || match[1] === undefined) {
+    throw new RaftkvError("bad_request", 'If-Match must be one revision in quotes, e.g. "42"');
+  }
+  return { ifModRevision: parseInteger(match[1], "If-Match revision"), createOnly: false };
+}
+
+/** `Idempotency-Key`: absent → null; else 1..MAX_IDEMPOTENCY_KEY_CHARS characters. */
+export function parseIdempotencyKey(text: string | undefined): string | null {
+  if (text === undefined) return null;
+  if (text.length === 0 || text.length > MAX_IDEMPOTENCY_KEY_CHARS) {
+    throw new RaftkvError(
+      "bad_request",
+      `Idempotency-Key must be 1 to ${MAX_IDEMPOTENCY_KEY_CHARS} characters`,
+    );
+  }
+  return text;
+}
+
+/** `?fromRevision=`: a non-negative integer, or null when absent. */
+export function parseRevision(text: string | undefined, what: string): number | null {
+  return text === undefined ? null : parseInteger(text, what);
+}
