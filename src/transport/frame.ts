@@ -1,0 +1,212 @@
+/**
+ * Length-prefixed framing: a 4-byte big-endian payload length followed by exactly one
+ * CBOR value. The reader checks the length against a limit before it allocates anything
+ * for the payload, so no input can make it hold more than one frame limit per
+ * connection.
+ *
+ * @module
+ */
+
+import assert from "node:assert/strict";
+
+/** Default largest frame payload accepted or produced: 16 MiB. */
+export const MAX_FRAME_BYTES = 16 * 1024 * 1024;
+/** Smallest configurable frame limit: room for a handshake and a useful snapshot chunk. */
+export const MIN_FRAME_BYTES = 4 * 1024;
+/** Bytes of the length prefix. */
+export const FRAME_HEADER_BYTES = 4;
+/** A read buffer starts this big and grows (up to the frame limit) only for bigger frames. */
+export const READ_BUFFER_INITIAL_BYTES = 64 * 1024;
+/** When less than this is free at the buffer's end, consumed bytes are compacted away. */
+const READ_MIN_FREE_BYTES = 16 * 1024;
+
+/** A protocol violation by the peer (bad frame, bad message, failed handshake); `reason` is the rejection counter key. */
+export class ProtocolError extends Error {
+  /** Creates an error for the rejection counter `reason`. */
+  constructor(readonly reason: string, detail: string) {
+    super(detail);
+    this.name = "ProtocolError";
+  }
+}
+
+/**
+ * Splits a byte stream into frames. One growable buffer per connection, reused across
+ * reads; its size never exceeds the frame limit plus the header.
+ */
+export class FrameReader {
+  #buf: Uint8Array;
+  #start = 0;
+  #end = 0;
+  #maxFrameBytes: number;
+
+  /** Creates a reader that refuses frames longer than `maxFrameBytes`. */
+  constructor(maxFrameBytes: number, initialBytes = READ_BUFFER_INITIAL_BYTES) {
+    assert(maxFrameBytes >= 1, "frame limit must be positive");
+    this.#maxFrameBytes = maxFrameBytes;
+    this.#buf = new Uint8Array(Math.min(initialBytes, maxFrameBytes + FRAME_HEADER_BYTES));
+  }
+
+  /** The current limit; raised after a handshake succeeds. */
+  get maxFrameBytes(): number {
+    return this.#maxFrameBytes;
+  }
+
+  set maxFrameBytes(n: number) {
+    assert(n >= 1, "frame limit must be positive");
+    this.#maxFrameBytes = n;
+  }
+
+  /** Bytes received but not yet returned as frames. */
+  get buffered(): number {
+    return this.#end - this.#start;
+  }
+
+  /** Capacity of the reusable buffer (for memory-bound tests). */
+  get capacity(): number {
+    return this.#buf.length;
+  }
+
+  /** A free region to read into; pass the count actually read to {@link commit}. */
+  space(): Uint8Array {
+    if (this.#buf.length - this.#end < READ_MIN_FREE_BYTES && this.#start > 0) this.#compact();
+    if (this.#end === this.#buf.length) this.#grow(this.#buf.length * 2);
+    assert(this.#end < this.#buf.length, "read buffer has free space");
+    return this.#buf.subarray(this.#end);
+  }
+
+  /** Records that `n` bytes were written into the region returned by {@link space}. */
+  commit(n: number): void {
+    assert(n >= 0 && this.#end + n <= this.#buf.length, "commit within the buffer");
+    this.#end += n;
+  }
+
+  /**
+   * Feeds `bytes` through the reader the way the socket loop does (fill, then take every
+   * complete frame) and returns the frames found. Throws {@link ProtocolError} like
+   * {@link next}. Used by tests and the fuzzer.
+   */
+  push(bytes: Uint8Array): Uint8Array[] {
+    const frames: Uint8Array[] = [];
+    let offset = 0;
+    while (offset < bytes.length) {
+      const dst = this.space();
+      const n = Math.min(dst.length, bytes.length - offset);
+      dst.set(bytes.subarray(offset, offset + n));
+      this.commit(n);
+      offset += n;
+      for (let f = this.next(); f !== null; f = this.next()) frames.push(f);
+    }
+    return frames;
+  }
+
+  /**
+   * The next complete frame's payload (a fresh copy the caller owns), or null when more
+   * bytes are needed. Throws {@link ProtocolError} for a length over the limit or zero.
+   */
+  next(): Uint8Array | null {
+    const available = this.#end - this.#start;
+    if (available < FRAME_HEADER_BYTES) return null;
+    const b = this.#buf;
+    const s = this.#start;
+    const length = ((b[s]! << 24) >>> 0) + (b[s + 1]! << 16) + (b[s + 2]! << 8) + b[s + 3]!;
+    if (length > this.#maxFrameBytes) {
+      throw new ProtocolError(
+        "frame_too_large",
+        `frame of ${length} bytes exceeds ${this.#maxFrameBytes}`,
+      );
+    }
+    if (length === 0) throw new ProtocolError("empty_frame", "frame of 0 bytes");
+    const total = FRAME_HEADER_BYTES + length;
+    if (available < total) {
+      if (b.length - s < total) this.#makeRoom(total);
+      return null;
+    }
+    const payload = b.slice(s + FRAME_HEADER_BYTES, s + total);
+    this.#start += total;
+    if (this.#start === this.#end) this.#start = this.#end = 0;
+    return payload;
+  }
+
+  /** Ensures a frame of `total` bytes fits from the buffer's start. */
+  #makeRoom(total: number): void {
+    this.#compact();
+    if (this.#buf.length < total) this.#grow(Math.max(total, this.#buf.length * 2));
+  }
+
+  #compact(): void {
+    if (this.#start === 0) return;
+    this.#buf.copyWithin(0, this.#start, this.#end);
+    this.#end -= this.#start;
+    this.#start = 0;
+  }
+
+  #grow(wanted: number): void {
+    const cap = this.#maxFrameBytes + FRAME_HEADER_BYTES;
+    const size = Math.min(wanted, cap);
+    assert(size > this.#buf.length, "grow only when below the hard cap");
+    const next = new Uint8Array(size);
+    next.set(this.#buf.subarray(this.#start, this.#end));
+    this.#end -= this.#start;
+    this.#start = 0;
+    this.#buf = next;
+  }
+}
+
+/**
+ * Accumulates frames for one coalesced write. The buffer is reused between writes and
+ * grows geometrically when a batch needs more.
+ */
+export class FrameWriter {
+  #buf: Uint8Array;
+  #length = 0;
+
+  /** Creates a writer whose buffer starts at `initialBytes`. */
+  constructor(initialBytes = READ_BUFFER_INITIAL_BYTES) {
+    this.#buf = new Uint8Array(initialBytes);
+  }
+
+  /** Bytes accumulated so far. */
+  get length(): number {
+    return this.#length;
+  }
+
+  /** Appends one frame holding `payload` (an already encoded CBOR value). */
+  append(payload: Uint8Array): void {
+    const n = payload.length;
+    assert(n > 0, "a frame holds one CBOR value");
+    this.#reserve(FRAME_HEADER_BYTES + n);
+    const b = this.#buf;
+    const at = this.#length;
+    b[at] = n >>> 24;
+    b[at + 1] = (n >>> 16) & 0xff;
+    b[at + 2] = (n >>> 8) & 0xff;
+    b[at + 3] = n & 0xff;
+    b.set(payload, at + FRAME_HEADER_BYTES);
+    this.#length = at + FRAME_HEADER_BYTES + n;
+  }
+
+  /** The accumulated bytes (a view valid until the next {@link reset}). */
+  bytes(): Uint8Array {
+    return this.#buf.subarray(0, this.#length);
+  }
+
+  /** Empties the writer, keeping its buffer. */
+  reset(): void {
+    this.#length = 0;
+  }
+
+  #reserve(extra: number): void {
+    const need = this.#length + extra;
+    if (need <= this.#buf.length) return;
+    const next = new Uint8Array(Math.max(need, this.#buf.length * 2));
+    next.set(this.#buf.subarray(0, this.#length));
+    this.#buf = next;
+  }
+}
+
+/** Wraps a single payload in a frame (a fresh buffer). */
+export function frameOf(payload: Uint8Array): Uint8Array {
+  const w = new FrameWriter(FRAME_HEADER_BYTES + payload.length);
+  w.append(payload);
+  return w.bytes();
+}

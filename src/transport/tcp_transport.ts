@@ -1,0 +1,240 @@
+/**
+ * The production transport: one outbound Raft connection per peer (see `peer_link.ts`),
+ * one short-lived connection per snapshot, and a listener whose inbound sessions
+ * validate everything before it reaches the host (see `inbound.ts`).
+ *
+ * @module
+ */
+
+import assert from "node:assert/strict";
+import type { Message, NodeId, SnapshotMessage } from "../raft/messages.ts";
+import { dial } from "./dial.ts";
+import { MAX_FRAME_BYTES, MIN_FRAME_BYTES } from "./frame.ts";
+import { type FramedConn, parseHostPort } from "./framed_conn.ts";
+import { HandshakeKey } from "./handshake.ts";
+import { type InboundHost, serveInbound } from "./inbound.ts";
+import { type LinkHost, PeerLink } from "./peer_link.ts";
+import { MAX_SEND_QUEUE } from "./send_queue.ts";
+import { sendSnapshotOver } from "./snapshot_channel.ts";
+import {
+  bump,
+  copyStats,
+  newStats,
+  type Transport,
+  type TransportLog,
+  type TransportStats,
+} from "./transport.ts";
+
+/** Most inbound connections served at once; more are closed at accept. */
+export const MAX_INBOUND_CONNECTIONS = 256;
+
+/** Options of {@link TcpTransport}. */
+export interface TcpTransportOptions {
+  /** This node's id. */
+  id: NodeId;
+  /** Peers must present the same cluster id. */
+  clusterId: string;
+  /** Where to listen, "host:port"; port 0 picks a free port (see `listenAddr`). */
+  listenAddr: string;
+  /** Shared secret: when set, both sides of every connection prove they know it. */
+  secret?: string;
+  /** Largest frame accepted or sent; default {@link MAX_FRAME_BYTES}. */
+  maxFrameBytes?: number;
+  /** Most messages queued per peer; default {@link MAX_SEND_QUEUE}. */
+  maxSendQueue?: number;
+  /** Log sink; silent by default. */
+  log?: (level: "info" | "warn" | "error", msg: string, fields?: Record<string, unknown>) => void;
+}
+
+/** Raft messages and snapshots over TCP with length-prefixed CBOR frames. */
+export class TcpTransport implements Transport {
+  /** Called for every valid inbound Raft message. */
+  onMessage: (m: Message) => void = () => {};
+  /** Called for every inbound snapshot; must store the chunks before resolving. */
+  onSnapshot: (m: SnapshotMessage, chunks: AsyncIterable<Uint8Array>) => Promise<void> = () =>
+    Promise.reject(new Error("no snapshot handler installed"));
+  /** Test-only fault hook; null (disabled) by default. */
+  filter: ((from: NodeId, to: NodeId) => boolean) | null = null;
+
+  readonly #id: NodeId;
+  readonly #requestedAddr: string;
+  readonly #stats: TransportStats = newStats();
+  readonly #log: TransportLog;
+  readonly #linkHost: LinkHost;
+  readonly #inboundHost: InboundHost;
+  readonly #links = new Map<NodeId, PeerLink>();
+  readonly #peers = new Map<NodeId, string>();
+  readonly #snapshotConns = new Set<FramedConn>();
+  readonly #inbound = new Map<Promise<void>, Deno.Conn>();
+  #listener: Deno.TcpListener | null = null;
+  #acceptLoop: Promise<void> | null = null;
+  #listenAddr = "";
+  #closing = false;
+
+  /** Configures the transport; nothing happens on the network until {@link start} / {@link setPeers}. */
+  constructor(opts: TcpTransportOptions) {
+    const maxFrameBytes = opts.maxFrameBytes ?? MAX_FRAME_BYTES;
+    assert(
+      Number.isSafeInteger(maxFrameBytes) && maxFrameBytes >= MIN_FRAME_BYTES,
+      "maxFrameBytes too small",
+    );
+    assert(maxFrameBytes <= 0xffff_ffff, "maxFrameBytes must fit the 4-byte length prefix");
+    this.#id = opts.id;
+    this.#requestedAddr = opts.listenAddr;
+    this.#log = opts.log ?? (() => {});
+    const key = HandshakeKey.create(opts.secret);
+    const common = {
+      id: opts.id,
+      clusterId: opts.clusterId,
+      key,
+      maxFrameBytes,
+      stats: this.#stats,
+      log: this.#log,
+    };
+    this.#linkHost = {
+      ...common,
+      counter: this.#stats,
+      maxSendQueue: opts.maxSendQueue ?? MAX_SEND_QUEUE,
+    };
+    this.#inboundHost = {
+      ...common,
+      closing: () => this.#closing,
+      allowed: (from, to) => this.filter === null || this.filter(from, to),
+      deliver: (m) => this.#deliver(m),
+      storeSnapshot: (m, chunks) => this.onSnapshot(m, chunks),
+    };
+  }
+
+  /** The actual listening address after {@link start} (the requested one before). */
+  get listenAddr(): string {
+    return this.#listenAddr || this.#requestedAddr;
+  }
+
+  /** Starts listening. */
+  start(): Promise<void> {
+    assert(this.#listener === null && !this.#closing, "start once, before close");
+    const { hostname, port } = parseHostPort(this.#requestedAddr);
+    const listener = Deno.listen({ hostname, port, transport: "tcp" });
+    this.#listener = listener;
+    const addr = listener.addr;
+    this.#listenAddr = addr.hostname.includes(":")
+      ? `[${addr.hostname}]:${addr.port}`
+      : `${addr.hostname}:${addr.port}`;
+    this.#acceptLoop = this.#accept(listener);
+    this.#log("info", "peer transport listening", { id: this.#id, addr: this.#listenAddr });
+    return Promise.resolve();
+  }
+
+  async #accept(listener: Deno.TcpListener): Promise<void> {
+    try {
+      for await (const conn of listener) {
+        if (this.#inbound.size >= MAX_INBOUND_CONNECTIONS) {
+          bump(this.#stats.rejected, "too_many_connections");
+          this.#log("warn", "peer connection rejected", { reason: "too_many_connections" });
+          conn.close();
+          continue;
+        }
+        conn.setNoDelay(true);
+        const session = serveInbound(this.#inboundHost, conn);
+        this.#inbound.set(session, conn);
+        session.finally(() => this.#inbound.delete(session));
+      }
+    } catch (e) {
+      if (!this.#closing) this.#log("error", "peer listener failed", { error: String(e) });
+    }
+  }
+
+  #deliver(m: Message): void {
+    try {
+      this.onMessage(m);
+    } catch (e) {
+      // A throwing handler is a host bug; the connection and later messages are not to blame.
+      this.#log("error", "onMessage threw", { error: String(e), type: m.type, from: m.from });
+    }
+  }
+
+  /** Queues `m` for its peer; drops and counts it when the peer is unknown or filtered. */
+  send(m: Message): void {
+    if (this.filter !== null && !this.filter(m.from, m.to)) {
+      this.#stats.droppedFiltered++;
+      this.#stats.dropped++;
+      return;
+    }
+    const link = this.#closing ? undefined : this.#links.get(m.to);
+    if (link === undefined || m.from !== this.#id) {
+      this.#stats.droppedUnknownPeer++;
+      this.#stats.dropped++;
+      return;
+    }
+    link.enqueue(m);
+  }
+
+  /** Replaces the known peers; links to removed or moved peers close, new ones dial. */
+  setPeers(peers: ReadonlyMap<NodeId, string>): void {
+    if (this.#closing) return;
+    for (const [id, link] of this.#links) {
+      if (peers.get(id) !== link.addr) {
+        this.#links.delete(id);
+        void link.close();
+      }
+    }
+    this.#peers.clear();
+    for (const [id, addr] of peers) {
+      if (id === this.#id) continue;
+      this.#peers.set(id, addr);
+      if (!this.#links.has(id)) this.#links.set(id, new PeerLink(this.#linkHost, id, addr));
+    }
+  }
+
+  /** Streams a snapshot on its own connection; resolves once the receiver acknowledged it. */
+  async sendSnapshot(m: SnapshotMessage, chunks: AsyncIterable<Uint8Array>): Promise<void> {
+    if (this.filter !== null && !this.filter(m.from, m.to)) {
+      this.#stats.droppedFiltered++;
+      this.#stats.dropped++;
+      throw new Error(`snapshot to ${m.to} dropped by the fault filter`);
+    }
+    const addr = this.#peers.get(m.to);
+    if (addr === undefined || this.#closing) throw new Error(`no address for peer ${m.to}`);
+    const fc = await dial(this.#linkHost, m.to, addr, "snapshot");
+    this.#snapshotConns.add(fc);
+    try {
+      if (this.#closing) throw new Error("transport closed");
+      await sendSnapshotOver(fc, m, chunks, this.#linkHost.maxFrameBytes);
+      this.#stats.snapshotsSent++;
+    } finally {
+      this.#snapshotConns.delete(fc);
+      fc.close();
+    }
+  }
+
+  /** A snapshot of the counters. */
+  stats(): TransportStats {
+    const s = copyStats(this.#stats);
+    s.queued = 0;
+    for (const link of this.#links.values()) s.queued += link.queued;
+    return s;
+  }
+
+  /** Closes the listener, every link and every inbound connection; waits for them to end. */
+  async close(): Promise<void> {
+    if (this.#closing) return;
+    this.#closing = true;
+    this.#listener?.close();
+    for (const fc of this.#snapshotConns) fc.close();
+    const links = [...this.#links.values()];
+    this.#links.clear();
+    await Promise.all(links.map((l) => l.close()));
+    await this.#acceptLoop;
+    // Closing the listener leaves accepted sockets open: close them so sessions end.
+    for (const conn of this.#inbound.values()) closeQuietly(conn);
+    await Promise.allSettled([...this.#inbound.keys()]);
+  }
+}
+
+function closeQuietly(conn: Deno.Conn): void {
+  try {
+    conn.close();
+  } catch {
+    // The session already closed it.
+  }
+}
