@@ -1,0 +1,577 @@
+/**
+ * Durable Raft storage on local files: a segmented, CRC-checked write-ahead log with
+ * group commit, snapshot files, crash recovery, and a byte-bounded LRU for old
+ * entries. Each module documents its own on-disk format.
+ *
+ * Failure contract for the node driver:
+ * - {@link StorageCorruptionError} from {@link openStorage}: refuse to start and show
+ *   the message (it names the file, offset, index and the recovery procedure).
+ * - {@link FatalStorageError} from any write: end the process at once (a failed fsync
+ *   cannot be retried safely); recovery on restart keeps what was acknowledged.
+ *
+ * @module
+ */
+
+import assert from "node:assert/strict";
+import { encode } from "cbor-x";
+import type { ConfState, Entry, HardState, SnapshotMeta } from "../raft/messages.ts";
+import type { StableLog } from "../raft/stable_log.ts";
+import { encodeBatch, termRunsOf } from "./batch_codec.ts";
+import { EntryReader } from "./entry_reader.ts";
+import { EntryTail } from "./entry_tail.ts";
+import { FatalStorageError } from "./errors.ts";
+import type { LogIndex } from "./log_index.ts";
+import { recover } from "./recovery.ts";
+import { frameRecord, RecordType } from "./record.ts";
+import { listSegments, segmentPath, syncDir } from "./segment_files.ts";
+import {
+  listSnapshots,
+  pruneSnapshots,
+  readSnapshotData,
+  readSnapshotFile,
+  type SnapshotFile,
+  writeSnapshotFile,
+} from "./snapshot_store.ts";
+import { concat, WalWriter } from "./wal_writer.ts";
+
+export { FatalStorageError, StorageCorruptionError } from "./errors.ts";
+
+/** Default segment size. */
+export const DEFAULT_SEGMENT_BYTES = 64 * 1024 * 1024;
+/** Default byte bound of the LRU cache of old entries. */
+export const DEFAULT_CACHE_BYTES = 64 * 1024 * 1024;
+/** Default number of entries kept below a compaction point. */
+export const DEFAULT_TRAILING_ENTRIES = 10_000;
+/** Default number of snapshot files kept. */
+export const DEFAULT_KEEP_SNAPSHOTS = 2;
+/** Default entry bound of the in-memory tail. */
+export const DEFAULT_TAIL_ENTRIES = 10_000;
+/** Default byte bound of the in-memory tail. */
+export const DEFAULT_TAIL_BYTES = 16 * 1024 * 1024;
+/** Saves that may wait for the next group commit; further save() calls wait. */
+export const MAX_PENDING_SAVES = 4096;
+/** Saves folded into one write + fdatasync at most. */
+export const MAX_GROUP_SAVES = 1024;
+/** fsync latency samples kept for metrics (newest last). */
+export const MAX_FSYNC_SAMPLES = 1024;
+
+/** Tunables of {@link openStorage}; every field has a default. */
+export interface StorageOptions {
+  /** Segment size that triggers a new segment (default 64 MiB). */
+  segmentBytes?: number;
+  /** "always" (default) fdatasyncs every group; "never" is for tests and benchmarks. */
+  fsync?: "always" | "never";
+  /** Byte bound of the LRU cache of old entries (default 64 MiB). */
+  cacheBytes?: number;
+  /** Entries kept below a compaction index (default 10,000). */
+  trailingEntries?: number;
+  /** Snapshot files kept (default 2). */
+  keepSnapshots?: number;
+  /** Newest entries kept in memory, by count (default 10,000). */
+  tailEntries?: number;
+  /** Newest entries kept in memory, by data bytes (default 16 MiB). */
+  tailBytes?: number;
+}
+
+/** Counters for metrics and benchmarks. */
+export interface StorageStats {
+  /** The fsync policy; "never" means acknowledged writes may be lost: warn loudly. */
+  fsync: "always" | "never";
+  /** save() calls completed. */
+  saves: number;
+  /** Entry batches written (saves with entries). */
+  batches: number;
+  /** Entries written. */
+  entries: number;
+  /** Group commits (each one write + one fdatasync per segment touched). */
+  groupCommits: number;
+  /** Bytes appended to the WAL. */
+  bytesWritten: number;
+  /** Recent group-commit write+fdatasync latencies in ms, newest last. */
+  fsyncLatencyMs: number[];
+  /** Saves waiting for the next group commit. */
+  pendingSaves: number;
+  /** Segment files on disk. */
+  segments: number;
+  /** LRU cache usage and effectiveness. */
+  cacheBytes: number;
+  cacheBatches: number;
+  cacheHits: number;
+  cacheMisses: number;
+  firstIndex: number;
+  lastIndex: number;
+  snapshotIndex: number;
+}
+
+/** Durable storage behind the core's {@link StableLog}. */
+export interface RaftStorage extends StableLog {
+  /** Durably append entries (overwriting any stored suffix from entries[0].index) and the hard state, group-committed. Entries are visible to StableLog reads once it resolves. */
+  save(hardState: HardState | null, entries: Entry[]): Promise<void>;
+  /** Durably store a snapshot's bytes (local or received). Does not change the log. */
+  writeSnapshot(meta: SnapshotMeta, chunks: AsyncIterable<Uint8Array>): Promise<void>;
+  /** The log now restarts after meta.index (a received snapshot was installed); durable when it resolves. Requires writeSnapshot(meta) first. */
+  applySnapshot(meta: SnapshotMeta): Promise<void>;
+  /** After a local snapshot at index: drop whole segments below index - trailingEntries. */
+  compact(index: number): Promise<void>;
+  /** The newest snapshot's metadata and a fresh stream of its bytes, or null. */
+  openSnapshot(): { meta: SnapshotMeta; chunks: () => AsyncIterable<Uint8Array> } | null;
+  /** Counters for metrics. */
+  stats(): StorageStats;
+  /** Waits for queued writes, then releases files. */
+  close(): Promise<void>;
+}
+
+interface Settings {
+  segmentBytes: number;
+  fsync: "always" | "never";
+  cacheBytes: number;
+  trailingEntries: number;
+  keepSnapshots: number;
+  tailEntries: number;
+  tailBytes: number;
+}
+
+function settings(o: StorageOptions = {}): Settings {
+  const s: Settings = {
+    segmentBytes: o.segmentBytes ?? DEFAULT_SEGMENT_BYTES,
+    fsync: o.fsync ?? "always",
+    cacheBytes: o.cacheBytes ?? DEFAULT_CACHE_BYTES,
+    trailingEntries: o.trailingEntries ?? DEFAULT_TRAILING_ENTRIES,
+    keepSnapshots: o.keepSnapshots ?? DEFAULT_KEEP_SNAPSHOTS,
+    tailEntries: o.tailEntries ?? DEFAULT_TAIL_ENTRIES,
+    tailBytes: o.tailBytes ?? DEFAULT_TAIL_BYTES,
+  };
+  if (s.segmentBytes < 1 || s.cacheBytes < 1 || s.trailingEntries < 0) {
+    throw new RangeError("storage options must be positive");
+  }
+  if (s.keepSnapshots < 1 || s.tailEntries < 1 || s.tailBytes < 1) {
+    throw new RangeError("storage options must be positive");
+  }
+  return s;
+}
+
+/** Opens (creating if missing) and recovers the storage in `dir`. */
+export async function openStorage(dir: string, options?: StorageOptions): Promise<RaftStorage> {
+  const s = settings(options);
+  await Deno.mkdir(dir, { recursive: true });
+  const r = await recover(dir);
+  const writer = new WalWriter(dir, s.fsync === "always", s.segmentBytes, r.active, r.segments);
+  const storage = new FileStorage(dir, s, writer, r.index, r.hardState, r.snapshot, r.snapshotMeta);
+  storage.loadTail();
+  return storage;
+}
+
+/**
+ * Seeds a fresh data dir with the bootstrap membership (snapshotMeta index 0, term 0,
+ * conf), used when a node is started with --initial-cluster and no data.
+ */
+export async function bootstrapStorage(
+  dir: string,
+  conf: ConfState,
+  options?: StorageOptions,
+): Promise<void> {
+  const s = settings(options);
+  await Deno.mkdir(dir, { recursive: true });
+  if ((await listSegments(dir)).length > 0 || (await listSnapshots(dir)).length > 0) {
+    throw new Error(`cannot bootstrap ${dir}: it already holds Raft data`);
+  }
+  const empty = (async function* () {})();
+  await writeSnapshotFile(dir, { index: 0, term: 0, conf }, empty, s.fsync === "always");
+}
+
+interface PendingSave {
+  hardState: HardState | null;
+  entries: Entry[];
+  resolve: () => void;
+  reject: (e: unknown) => void;
+}
+
+interface PendingOp {
+  run: () => Promise<void>;
+  resolve: () => void;
+  reject: (e: unknown) => void;
+}
+
+function hardStateRecord(hs: HardState): Uint8Array {
+  return frameRecord(
+    RecordType.HardState,
+    encode({ term: hs.term, vote: hs.vote, commit: hs.commit }),
+  );
+}
+
+class FileStorage implements RaftStorage {
+  readonly #reader: EntryReader;
+  readonly #tail: EntryTail;
+  #queue: (PendingSave | PendingOp)[] = [];
+  #spaceWaiters: (() => void)[] = [];
+  #flushing: Promise<void> | null = null;
+  #failed: FatalStorageError | null = null;
+  #closed = false;
+  /** Index and hard state as staged by the queue (ahead of the durable ones). */
+  #stagedLast: number;
+  #stagedHardState: HardState;
+  #counters = { saves: 0, batches: 0, entries: 0, groupCommits: 0, bytesWritten: 0 };
+  #fsyncSamples: number[] = [];
+
+  constructor(
+    readonly dir: string,
+    readonly settings: Settings,
+    readonly writer: WalWriter,
+    readonly index: LogIndex,
+    public hardState: HardState,
+    public snapshot: SnapshotFile | null,
+    public snapshotInfo: SnapshotMeta,
+  ) {
+    this.#reader = new EntryReader(dir, settings.cacheBytes);
+    this.#tail = new EntryTail(settings.tailEntries, settings.tailBytes);
+    this.#stagedLast = this.lastIndex();
+    this.#stagedHardState = hardState;
+  }
+
+  /** Fills the in-memory tail with the newest entries from disk. */
+  loadTail(): void {
+    const last = this.index.last();
+    let lo = Math.max(this.index.first(), last - this.settings.tailEntries + 1);
+    const entries: Entry[] = [];
+    while (lo <= last) {
+      const chunk = this.#coldEntries(lo, last + 1);
+      entries.push(...chunk);
+      lo += chunk.length;
+    }
+    this.#tail.append(entries);
+  }
+
+  // ---- StableLog -------------------------------------------------------------
+
+  initialState(): { hardState: HardState; conf: ConfState } {
+    return { hardState: { ...this.hardState }, conf: this.snapshotInfo.conf };
+  }
+
+  firstIndex(): number {
+    const first = this.index.size() > 0 ? this.index.first() : this.snapshotInfo.index + 1;
+    return Math.min(first, this.snapshotInfo.index + 1);
+  }
+
+  lastIndex(): number {
+    return Math.max(this.index.last(), this.snapshotInfo.index);
+  }
+
+  term(index: number): number | undefined {
+    if (index === this.snapshotInfo.index) return this.snapshotInfo.term;
+    return this.index.term(index);
+  }
+
+  entries(lo: number, hi: number, maxBytes: number): Entry[] {
+    assert(lo >= this.firstIndex() && hi <= this.lastIndex() + 1 && lo <= hi, "bad range");
+    const out: Entry[] = [];
+    let bytes = 0;
+    let i = lo;
+    while (i < hi) {
+      const e = this.#tail.get(i);
+      const batch = e !== undefined ? [e] : this.#coldEntries(i, hi);
+      for (const entry of batch) {
+        if (out.length > 0 && bytes + entry.data.length > maxBytes) return out;
+        out.push(entry);
+        bytes += entry.data.length;
+        i++;
+      }
+    }
+    return out;
+  }
+
+  /** Entries from `lo` out of the one batch record holding it, within [lo, hi). */
+  #coldEntries(lo: number, hi: number): Entry[] {
+    const loc = this.index.locate(lo);
+    assert(loc !== undefined, `index ${lo} is not stored`);
+    const all = this.#reader.read(loc);
+    const end = Math.min(hi, loc.firstIndex + loc.count);
+    return all.slice(lo - loc.firstIndex, end - loc.firstIndex);
+  }
+
+  snapshotMeta(): SnapshotMeta {
+    return this.snapshotInfo;
+  }
+
+  // ---- writes ----------------------------------------------------------------
+
+  async save(hardState: HardState | null, entries: Entry[]): Promise<void> {
+    this.#checkWritable();
+    const first = entries[0];
+    if (first !== undefined) {
+      assert(first.index > this.snapshotInfo.index, "entries overwrite the snapshot");
+      assert(first.index <= this.#stagedLast + 1, "entries leave an index gap");
+      entries.forEach((e, k) => assert(e.index === first.index + k, "entries not contiguous"));
+    }
+    if (first === undefined && hardState === null) return;
+    while (this.#queue.length >= MAX_PENDING_SAVES) {
+      await new Promise<void>((resolve) => this.#spaceWaiters.push(resolve));
+      this.#checkWritable();
+    }
+    if (first !== undefined) this.#stagedLast = first.index + entries.length - 1;
+    return new Promise<void>((resolve, reject) => {
+      this.#queue.push({ hardState, entries, resolve, reject });
+      this.#kick();
+    });
+  }
+
+  #checkWritable(): void {
+    if (this.#failed !== null) throw this.#failed;
+    if (this.#closed) throw new Error("storage is closed");
+  }
+
+  /** Runs `run` alone, in queue order with saves. */
+  #exclusive(run: () => Promise<void>): Promise<void> {
+    this.#checkWritable();
+    return new Promise<void>((resolve, reject) => {
+      this.#queue.push({ run, resolve, reject });
+      this.#kick();
+    });
+  }
+
+  #kick(): void {
+    if (this.#flushing !== null) return;
+    // A microtask lets saves issued in the same turn join the first group.
+    this.#flushing = Promise.resolve().then(() => this.#drain());
+  }
+
+  async #drain(): Promise<void> {
+    while (this.#queue.length > 0) {
+      const head = this.#queue[0];
+      if (head !== undefined && "run" in head) {
+        this.#queue.shift();
+        this.#wake();
+        await this.#runOp(head);
+        continue;
+      }
+      let n = 0;
+      while (n < this.#queue.length && n < MAX_GROUP_SAVES && !("run" in (this.#queue[n] as PendingSave | PendingOp))) n++;
+      const group = this.#queue.splice(0, n) as PendingSave[];
+      this.#wake();
+      await this.#commitGroup(group);
+    }
+    this.#flushing = null;
+  }
+
+  #wake(): void {
+    const waiters = this.#spaceWaiters.splice(0);
+    for (const w of waiters) w();
+  }
+
+  async #runOp(op: PendingOp): Promise<void> {
+    if (this.#failed !== null) return op.reject(this.#failed);
+    try {
+      await op.run();
+      op.resolve();
+    } catch (e) {
+      if (e instanceof FatalStorageError) this.#fail(e);
+      op.reject(e);
+    }
+  }
+
+  async #commitGroup(group: PendingSave[]): Promise<void> {
+    if (this.#failed !== null) {
+      for (const g of group) g.reject(this.#failed);
+      return;
+    }
+    const staged = group.map((g) => this.#stage(g));
+    const started = performance.now();
+    try {
+      this.#counters.bytesWritten += await this.writer.commit();
+    } catch (e) {
+      const err = e instanceof FatalStorageError ? e : new FatalStorageError("commit", e);
+      this.#fail(err);
+      for (const g of group) g.reject(err);
+      return;
+    }
+    this.#sample(performance.now() - started);
+    this.#counters.groupCommits++;
+    group.forEach((g, k) => this.#publish(g, staged[k] ?? null));
+    for (const g of group) g.resolve();
+  }
+
+  /** Stages one save's records: entries first, then hard state (the Ready order). */
+  #stage(g: PendingSave): { segment: number; offset: number; length: number } | null {
+    const preamble = () => [hardStateRecord(this.#stagedHardState)];
+    let loc = null;
+    const first = g.entries[0];
+    const next = this.lastIndex() + 1;
+    if (first !== undefined) {
+      const record = frameRecord(RecordType.Entries, encodeBatch(g.entries));
+      loc = this.writer.stage(record, first.index, next, preamble);
+    }
+    if (g.hardState !== null) {
+      this.#stagedHardState = { ...g.hardState };
+      this.writer.stage(hardStateRecord(g.hardState), null, next, () => []);
+    }
+    return loc;
+  }
+
+  /** Makes a durable save visible to StableLog reads. */
+  #publish(g: PendingSave, loc: { segment: number; offset: number; length: number } | null) {
+    this.#counters.saves++;
+    const first = g.entries[0];
+    if (first !== undefined && loc !== null) {
+      this.index.append(first.index, termRunsOf(g.entries), loc.segment, loc.offset, loc.length);
+      this.#tail.append(g.entries);
+      this.#counters.batches++;
+      this.#counters.entries += g.entries.length;
+    }
+    if (g.hardState !== null) this.hardState = { ...g.hardState };
+  }
+
+  #sample(ms: number): void {
+    this.#fsyncSamples.push(ms);
+    if (this.#fsyncSamples.length > MAX_FSYNC_SAMPLES) this.#fsyncSamples.shift();
+  }
+
+  #fail(e: FatalStorageError): void {
+    this.#failed ??= e;
+    for (const q of this.#queue.splice(0)) q.reject(this.#failed);
+    this.#wake();
+  }
+
+  // ---- snapshots -----------------------------------------------------------
+
+  async writeSnapshot(meta: SnapshotMeta, chunks: AsyncIterable<Uint8Array>): Promise<void> {
+    this.#checkWritable();
+    let path: string;
+    try {
+      path = await writeSnapshotFile(this.dir, meta, chunks, this.settings.fsync === "always");
+    } catch (e) {
+      if (e instanceof FatalStorageError) this.#fail(e);
+      throw e;
+    }
+    const file = await readSnapshotFile(path);
+    assert(file !== null, "a snapshot just written must read back");
+    // A local snapshot matches the log and becomes current at once; a received one
+    // only once applySnapshot() installs it.
+    if (meta.index > this.snapshotInfo.index && this.index.term(meta.index) === meta.term) {
+      this.snapshot = file;
+      this.snapshotInfo = file.meta;
+    }
+    await pruneSnapshots(this.dir, this.settings.keepSnapshots, this.snapshot?.path ?? null);
+  }
+
+  applySnapshot(meta: SnapshotMeta): Promise<void> {
+    return this.#exclusive(() => this.#installSnapshot(meta));
+  }
+
+  async #installSnapshot(meta: SnapshotMeta): Promise<void> {
+    const file = (await listSnapshots(this.dir)).find((s) =>
+      s.meta.index === meta.index && s.meta.term === meta.term
+    );
+    if (file === undefined) throw new Error(`applySnapshot(${meta.index}) before writeSnapshot`);
+    const hs = { ...this.#stagedHardState, commit: Math.max(this.#stagedHardState.commit, meta.index) };
+    const records = concat([
+      frameRecord(RecordType.SnapshotMarker, encode({ index: meta.index, term: meta.term })),
+      hardStateRecord(hs),
+    ]);
+    // 1. The marker becomes durable at the end of the active log: from here on,
+    //    recovery restarts the log after meta.index whatever else survives.
+    this.writer.stage(records, null, meta.index + 1, () => []);
+    this.#counters.bytesWritten += await this.writer.commit();
+    const active = this.writer.activeSegment();
+    assert(active !== null);
+    // 2. Older segments are now dead: delete them oldest first, each durably, so the
+    //    survivors always form a suffix of the log.
+    for (const seg of this.writer.segments.filter((s) => s !== active)) await this.#delete(seg);
+    // 3. Replace the active segment by one holding only the marker, named
+    //    meta.index + 1 so later segment names keep increasing with the log.
+    const path = segmentPath(this.dir, active);
+    const temp = path + ".tmp";
+    await Deno.writeFile(temp, records);
+    await this.#durable(temp);
+    await Deno.rename(temp, path);
+    await this.#syncDir();
+    this.#reader.dropSegment(active);
+    const target = meta.index + 1;
+    if (target !== active) {
+      await Deno.rename(path, segmentPath(this.dir, target));
+      await this.#syncDir();
+    }
+    this.writer.segments.splice(0, this.writer.segments.length, target);
+    this.writer.adopt(target, records.length);
+    this.index.reset(target);
+    this.#tail.clear();
+    this.hardState = hs;
+    this.#stagedHardState = hs;
+    this.#stagedLast = meta.index;
+    this.snapshot = file;
+    this.snapshotInfo = file.meta;
+    await pruneSnapshots(this.dir, this.settings.keepSnapshots, file.path);
+  }
+
+  async #durable(path: string): Promise<void> {
+    if (this.settings.fsync !== "always") return;
+    const f = await Deno.open(path, { read: true, write: true });
+    try {
+      await f.syncData();
+    } finally {
+      f.close();
+    }
+  }
+
+  async #syncDir(): Promise<void> {
+    if (this.settings.fsync === "always") await syncDir(this.dir);
+  }
+
+  async #delete(segment: number): Promise<void> {
+    this.#reader.dropSegment(segment);
+    await Deno.remove(segmentPath(this.dir, segment));
+    await this.#syncDir();
+    const k = this.writer.segments.indexOf(segment);
+    if (k >= 0) this.writer.segments.splice(k, 1);
+  }
+
+  compact(index: number): Promise<void> {
+    assert(index <= this.snapshotInfo.index, "compact beyond the snapshot");
+    return this.#exclusive(async () => {
+      const cutoff = index - this.settings.trailingEntries;
+      const lastBySegment = this.index.lastIndexBySegment();
+      const active = this.writer.activeSegment();
+      let keepFrom: number | null = null;
+      for (const seg of [...this.writer.segments]) {
+        const last = lastBySegment.get(seg);
+        if (seg === active || (last !== undefined && last >= cutoff)) {
+          keepFrom = seg;
+          break;
+        }
+        await this.#delete(seg);
+      }
+      if (keepFrom !== null) this.index.dropSegmentsBelow(keepFrom);
+      this.#tail.dropBefore(this.index.first());
+    });
+  }
+
+  openSnapshot(): { meta: SnapshotMeta; chunks: () => AsyncIterable<Uint8Array> } | null {
+    const snap = this.snapshot;
+    if (snap === null) return null;
+    return { meta: snap.meta, chunks: () => readSnapshotData(snap) };
+  }
+
+  stats(): StorageStats {
+    const cache = this.#reader.cacheUsage();
+    return {
+      fsync: this.settings.fsync,
+      ...this.#counters,
+      fsyncLatencyMs: [...this.#fsyncSamples],
+      pendingSaves: this.#queue.length,
+      segments: this.writer.segments.length,
+      cacheBytes: cache.bytes,
+      cacheBatches: cache.batches,
+      cacheHits: this.#reader.hits,
+      cacheMisses: this.#reader.misses,
+      firstIndex: this.firstIndex(),
+      lastIndex: this.lastIndex(),
+      snapshotIndex: this.snapshotInfo.index,
+    };
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    while (this.#flushing !== null) await this.#flushing;
+    this.writer.close();
+    this.#reader.close();
+  }
+}

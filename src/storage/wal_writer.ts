@@ -1,0 +1,181 @@
+/**
+ * Appends framed records to the newest segment: a group of records becomes one write
+ * and one fdatasync (two of each when the group crosses into a new segment, plus a
+ * directory fsync so the new file's name is durable).
+ *
+ * Segments are named by the first entry index they were created for, and names must
+ * increase in log order, so a rotation only happens for a batch starting beyond the
+ * active segment's name (an overwrite of an older suffix just grows the active one).
+ *
+ * @module
+ */
+
+import { FatalStorageError } from "./errors.ts";
+import { segmentPath, syncDir } from "./segment_files.ts";
+
+/** Where a staged record will land. */
+export interface RecordLocation {
+  segment: number;
+  offset: number;
+  length: number;
+}
+
+interface Part {
+  segment: number;
+  fresh: boolean;
+  chunks: Uint8Array[];
+}
+
+/** The newest segment plus a group of staged records not yet written. */
+export class WalWriter {
+  #file: Deno.FsFile | null = null;
+  #segment: number | null;
+  /** Size of the active segment including staged records. */
+  #sizeBytes: number;
+  #parts: Part[] = [];
+  /** Every segment on disk, ascending, including the active one. */
+  readonly segments: number[];
+
+  /** Resumes appending to `active` (null: the next record creates a segment). */
+  constructor(
+    readonly dir: string,
+    readonly fsync: boolean,
+    readonly segmentBytes: number,
+    active: { segment: number; sizeBytes: number } | null,
+    segments: number[],
+  ) {
+    this.#segment = active?.segment ?? null;
+    this.#sizeBytes = active?.sizeBytes ?? 0;
+    this.segments = [...segments];
+  }
+
+  /** The active segment's name, or null before the first write. */
+  activeSegment(): number | null {
+    return this.#segment;
+  }
+
+  /**
+   * Stages `record`. For an entries record, `firstIndex` is its first index: when the
+   * active segment is full (or absent), a new segment named `firstIndex` starts, with
+   * `preamble()` records (the hard state) written first so it stands alone.
+   * `nextIndex` names the segment created for a non-entries record when none exists.
+   */
+  stage(
+    record: Uint8Array,
+    firstIndex: number | null,
+    nextIndex: number,
+    preamble: () => Uint8Array[],
+  ): RecordLocation {
+    const full = this.#sizeBytes > 0 && this.#sizeBytes + record.length > this.segmentBytes;
+    if (this.#segment === null) {
+      this.#startPart(firstIndex ?? nextIndex, preamble());
+    } else if (firstIndex !== null && full && firstIndex > this.#segment) {
+      this.#startPart(firstIndex, preamble());
+    } else if (this.#parts.length === 0) {
+      this.#parts.push({ segment: this.#segment, fresh: false, chunks: [] });
+    }
+    const part = this.#parts[this.#parts.length - 1];
+    if (part === undefined || this.#segment === null) throw new Error("unreachable");
+    const loc = { segment: this.#segment, offset: this.#sizeBytes, length: record.length };
+    part.chunks.push(record);
+    this.#sizeBytes += record.length;
+    return loc;
+  }
+
+  #startPart(segment: number, preamble: Uint8Array[]): void {
+    this.#segment = segment;
+    this.#sizeBytes = 0;
+    this.segments.push(segment);
+    this.#parts.push({ segment, fresh: true, chunks: [] });
+    const part = this.#parts[this.#parts.length - 1] as Part;
+    for (const r of preamble) {
+      part.chunks.push(r);
+      this.#sizeBytes += r.length;
+    }
+  }
+
+  /** True when records are staged. */
+  hasStaged(): boolean {
+    return this.#parts.length > 0;
+  }
+
+  /**
+   * Writes and syncs everything staged. Returns the bytes written. Any failure is a
+   * {@link FatalStorageError}: the writer must not be used again.
+   */
+  async commit(): Promise<number> {
+    const parts = this.#parts;
+    this.#parts = [];
+    let written = 0;
+    let created = false;
+    for (let k = 0; k < parts.length; k++) {
+      const part = parts[k] as Part;
+      if (part.fresh) {
+        this.#file?.close();
+        this.#file = await this.#io("create segment", () =>
+          Deno.open(segmentPath(this.dir, part.segment), {
+            write: true,
+            create: true,
+            truncate: true,
+          }));
+        created = true;
+      } else if (this.#file === null) {
+        this.#file = await this.#io("open segment", () =>
+          Deno.open(segmentPath(this.dir, part.segment), { write: true, append: true }));
+      }
+      const bytes = concat(part.chunks);
+      const file = this.#file;
+      await this.#io("write", async () => {
+        let done = 0;
+        while (done < bytes.length) done += await file.write(bytes.subarray(done));
+      });
+      written += bytes.length;
+      if (this.fsync) await this.#io("fdatasync", () => file.syncData());
+    }
+    if (created && this.fsync) await this.#io("directory fsync", () => syncDir(this.dir));
+    return written;
+  }
+
+  async #io<T>(operation: string, f: () => Promise<T>): Promise<T> {
+    try {
+      return await f();
+    } catch (e) {
+      throw new FatalStorageError(operation, e);
+    }
+  }
+
+  /** Forgets the active segment (it was replaced); the next record creates one. */
+  detach(): void {
+    this.#file?.close();
+    this.#file = null;
+    this.#segment = null;
+    this.#sizeBytes = 0;
+  }
+
+  /** Adopts `segment` (already durable, `sizeBytes` long) as the active segment. */
+  adopt(segment: number, sizeBytes: number): void {
+    this.detach();
+    this.#segment = segment;
+    this.#sizeBytes = sizeBytes;
+  }
+
+  /** Closes the active segment's handle. */
+  close(): void {
+    this.#file?.close();
+    this.#file = null;
+  }
+}
+
+/** Concatenates chunks into one buffer (one write syscall per group). */
+export function concat(chunks: Uint8Array[]): Uint8Array {
+  if (chunks.length === 1) return chunks[0] as Uint8Array;
+  let n = 0;
+  for (const c of chunks) n += c.length;
+  const out = new Uint8Array(n);
+  let pos = 0;
+  for (const c of chunks) {
+    out.set(c, pos);
+    pos += c.length;
+  }
+  return out;
+}
