@@ -196,7 +196,10 @@ export class MemoryTransport implements Transport {
   /** @internal Validates a snapshot message and streams its chunks to `onSnapshot`. */
   async receiveSnapshot(bytes: Uint8Array, chunks: Uint8Array[]): Promise<void> {
     const parsed = decodeMessage(bytes);
-    assert(parsed.ok && parsed.value.type === MessageType.Snapshot, "sender encoded a valid snapshot message");
+    assert(
+      parsed.ok && parsed.value.type === MessageType.Snapshot,
+      "sender encoded a valid snapshot message",
+    );
     const m = parsed.value;
     if (!this.#passes(m.from, m.to)) {
       throw new Error(`snapshot from ${m.from} dropped by the fault filter`);

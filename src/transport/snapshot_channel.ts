@@ -14,7 +14,7 @@ import type { SnapshotMessage } from "../raft/messages.ts";
 import { FRAME_HEADER_BYTES, frameOf, ProtocolError } from "./frame.ts";
 import { type FramedConn, withDeadline } from "./framed_conn.ts";
 import { MAX_REASON_LENGTH } from "./handshake.ts";
-import { encodeMessage, wireDecoder, wireEncoder } from "./wire.ts";
+import { encodeMessage, plainBytes, wireDecoder, wireEncoder } from "./wire.ts";
 
 /** Largest snapshot chunk per frame (smaller when the frame limit is smaller). */
 export const SNAPSHOT_CHUNK_BYTES = 1024 * 1024;
@@ -109,7 +109,7 @@ export async function* receiveChunks(
     if (v.length !== 2 || v[0] !== "chunk" || !(v[1] instanceof Uint8Array)) {
       throw new ProtocolError("invalid_field", "snapshot frame is not a chunk");
     }
-    yield v[1];
+    yield plainBytes(v[1]);
   }
 }
 

@@ -146,6 +146,14 @@ function bool(v: unknown, field: string): boolean {
   return v;
 }
 
+/**
+ * A plain `Uint8Array` view of `b` (no byte copy). The decoder may produce Node
+ * `Buffer`s, whose `slice` does not copy: hosts must get the standard semantics.
+ */
+export function plainBytes(b: Uint8Array): Uint8Array {
+  return b.constructor === Uint8Array ? b : new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+}
+
 /** Checks a node id: a non-empty string no longer than {@link MAX_NODE_ID_LENGTH}. */
 export function isNodeId(v: unknown): v is NodeId {
   return typeof v === "string" && v.length > 0 && v.length <= MAX_NODE_ID_LENGTH;
@@ -184,7 +192,7 @@ function entries(v: unknown): Entry[] {
       term: uint(v[j], "entry term"),
       index: uint(v[j + 1], "entry index"),
       type: entryType(v[j + 2]),
-      data,
+      data: plainBytes(data),
     };
   }
   return out;
