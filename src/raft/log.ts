@@ -1,0 +1,242 @@
+/**
+ * The core's view of its log: durable entries read through {@link StableLog}, plus an
+ * unstable tail (and possibly a received snapshot) not yet confirmed durable by the
+ * host. Also tracks the commit and apply positions.
+ *
+ * @module
+ */
+
+import { assert } from "./assert.ts";
+import type { Entry, SnapshotMeta } from "./messages.ts";
+import type { StableLog } from "./stable_log.ts";
+
+/** In-memory log view over a StableLog. */
+export class RaftLog {
+  /** The host's durable storage (read-only to the core). */
+  readonly storage: StableLog;
+  /** Entries not yet confirmed durable; unstable[i].index === offset + i. */
+  private unstable: Entry[] = [];
+  /** Index of unstable[0]; everything below it is durable in storage. */
+  private offset: number;
+  /** Entries with index < inProgress were already handed out in a Ready. */
+  private inProgress: number;
+  /** A snapshot received from the leader and not yet confirmed durable. */
+  private unstableSnap: SnapshotMeta | null = null;
+  private snapInProgress = false;
+  /** Highest index known committed. */
+  committed: number;
+  /** Highest index handed out to the host for applying. */
+  applying: number;
+  /** Highest index the host confirmed applied (via advance). */
+  applied: number;
+
+  /** Opens the view; `applied` is clamped to [snapshot index, commit]. */
+  constructor(storage: StableLog, committed: number, applied: number) {
+    this.storage = storage;
+    this.offset = storage.lastIndex() + 1;
+    this.inProgress = this.offset;
+    const snapIndex = storage.firstIndex() - 1;
+    this.committed = Math.max(snapIndex, Math.min(committed, storage.lastIndex()));
+    this.applied = Math.max(snapIndex, Math.min(applied, this.committed));
+    this.applying = this.applied;
+  }
+
+  /** Index of the first entry still available (after any snapshot). */
+  firstIndex(): number {
+    return this.unstableSnap ? this.unstableSnap.index + 1 : this.storage.firstIndex();
+  }
+
+  /** Index of the last entry. */
+  lastIndex(): number {
+    return this.offset + this.unstable.length - 1;
+  }
+
+  /** Term of the last entry. */
+  lastTerm(): number {
+    return this.term(this.lastIndex()) ?? 0;
+  }
+
+  /** Highest index known durable locally. */
+  persistedIndex(): number {
+    return this.offset - 1;
+  }
+
+  /** Term at `index`, or undefined when compacted or beyond the end. */
+  term(index: number): number | undefined {
+    if (index >= this.offset) return this.unstable[index - this.offset]?.term;
+    if (this.unstableSnap) {
+      return index === this.unstableSnap.index ? this.unstableSnap.term : undefined;
+    }
+    return this.storage.term(index);
+  }
+
+  /** Whether the entry at `index` has term `term`. */
+  matchTerm(index: number, term: number): boolean {
+    return this.term(index) === term;
+  }
+
+  /** Whether a log ending at (lastIndex, lastTerm) is at least as up to date as ours. */
+  isUpToDate(lastIndex: number, lastTerm: number): boolean {
+    const ourTerm = this.lastTerm();
+    return lastTerm > ourTerm || (lastTerm === ourTerm && lastIndex >= this.lastIndex());
+  }
+
+  /**
+   * The largest index ≤ `index` whose term is ≤ `term` (used for fast backtracking),
+   * stopping at the first compacted index.
+   */
+  findConflictByTerm(index: number, term: number): number {
+    for (let i = Math.min(index, this.lastIndex()); i > 0; i--) {
+      const t = this.term(i);
+      if (t === undefined || t <= term) return i;
+    }
+    return 0;
+  }
+
+  /**
+   * Appends leader entries following (prevIndex, prevTerm) and advances commit; returns
+   * the last index covered by the message, or -1 when prevIndex does not match.
+   */
+  maybeAppend(prevIndex: number, prevTerm: number, commit: number, entries: Entry[]): number {
+    if (!this.matchTerm(prevIndex, prevTerm)) return -1;
+    const lastNew = prevIndex + entries.length;
+    for (let i = 0; i < entries.length; i++) {
+      const e = entries[i] as Entry;
+      if (this.term(e.index) !== e.term) {
+        assert(e.index > this.committed, `conflict at committed index ${e.index}`);
+        this.append(i === 0 ? entries : entries.slice(i));
+        break;
+      }
+    }
+    this.commitTo(Math.min(commit, lastNew));
+    return lastNew;
+  }
+
+  /** Appends to the unstable tail, truncating any conflicting suffix first. */
+  append(entries: readonly Entry[]): void {
+    if (entries.length === 0) return;
+    const after = (entries[0] as Entry).index;
+    assert(after > this.committed, "append below commit");
+    assert(after <= this.lastIndex() + 1, "append leaves a gap");
+    if (after === this.offset + this.unstable.length) {
+      for (const e of entries) this.unstable.push(e);
+      return;
+    }
+    if (after <= this.offset) {
+      // Replaces part of the durable log: those entries are no longer valid.
+      this.offset = after;
+      this.unstable = entries.slice();
+    } else {
+      this.unstable.length = after - this.offset;
+      for (const e of entries) this.unstable.push(e);
+    }
+    this.inProgress = Math.min(this.inProgress, after);
+  }
+
+  /**
+   * Entries from `lo` (to the end), stopping before `maxBytes` of data (at least one),
+   * or null when `lo` was compacted away.
+   */
+  entriesFrom(lo: number, maxBytes: number): Entry[] | null {
+    if (lo < this.firstIndex()) return null;
+    const last = this.lastIndex();
+    if (lo > last) return [];
+    const out: Entry[] = [];
+    let bytes = 0;
+    if (lo < this.offset) {
+      const stored = this.storage.entries(lo, this.offset, maxBytes);
+      for (const e of stored) {
+        bytes += e.data.byteLength;
+        out.push(e);
+      }
+      if (out.length < this.offset - lo) return out;
+    }
+    const u = this.unstable;
+    let i = Math.max(lo, this.offset) - this.offset;
+    while (i < u.length) {
+      const e = u[i] as Entry;
+      bytes += e.data.byteLength;
+      if (bytes > maxBytes && out.length > 0) break;
+      out.push(e);
+      i++;
+    }
+    return out;
+  }
+
+  /** Raises commit (never lowers it). */
+  commitTo(index: number): void {
+    if (index <= this.committed) return;
+    assert(index <= this.lastIndex(), `commit ${index} beyond last ${this.lastIndex()}`);
+    this.committed = index;
+  }
+
+  /** Whether unstable entries or a snapshot await a Ready. */
+  hasUnstable(): boolean {
+    return this.inProgress <= this.lastIndex() ||
+      (this.unstableSnap !== null && !this.snapInProgress);
+  }
+
+  /** Hands out the unstable entries not yet handed out. */
+  takeUnstableEntries(): Entry[] {
+    const start = this.inProgress - this.offset;
+    if (start >= this.unstable.length) return [];
+    this.inProgress = this.lastIndex() + 1;
+    return start === 0 ? this.unstable.slice() : this.unstable.slice(start);
+  }
+
+  /** Hands out the unstable snapshot, if any and not yet handed out. */
+  takeUnstableSnapshot(): SnapshotMeta | null {
+    if (this.unstableSnap === null || this.snapInProgress) return null;
+    this.snapInProgress = true;
+    return this.unstableSnap;
+  }
+
+  /** The host made entries through (index, term) durable. */
+  stableTo(index: number, term: number): void {
+    if (index < this.offset || this.term(index) !== term) return;
+    this.unstable = this.unstable.slice(index + 1 - this.offset);
+    this.offset = index + 1;
+    if (this.inProgress < this.offset) this.inProgress = this.offset;
+  }
+
+  /** The host made the snapshot at `index` durable. */
+  stableSnapTo(index: number): void {
+    if (this.unstableSnap !== null && this.unstableSnap.index === index) {
+      this.unstableSnap = null;
+      this.snapInProgress = false;
+    }
+  }
+
+  /** Restarts the log after a snapshot received from the leader. */
+  restore(snap: SnapshotMeta): void {
+    assert(snap.index > this.committed, "restore of an already committed snapshot");
+    this.unstableSnap = snap;
+    this.snapInProgress = false;
+    this.unstable = [];
+    this.offset = snap.index + 1;
+    this.inProgress = this.offset;
+    this.committed = snap.index;
+    this.applying = snap.index;
+  }
+
+  /** Whether committed, durable entries await being handed out. */
+  hasNextCommitted(): boolean {
+    return this.applying < Math.min(this.committed, this.persistedIndex());
+  }
+
+  /** Hands out committed, durable entries not yet handed out (at most ~maxBytes). */
+  takeCommitted(maxBytes: number): Entry[] {
+    const hi = Math.min(this.committed, this.persistedIndex());
+    if (this.applying >= hi) return [];
+    const ents = this.storage.entries(this.applying + 1, hi + 1, maxBytes);
+    const last = ents[ents.length - 1];
+    if (last) this.applying = last.index;
+    return ents;
+  }
+
+  /** The host applied through `index`. */
+  appliedTo(index: number): void {
+    if (index > this.applied) this.applied = index;
+    if (index > this.applying) this.applying = index;
+  }
+}
