@@ -83,8 +83,8 @@ export class LogIndex {
     offset: number,
     length: number,
   ): void {
-    assert(firstIndex <= this.last() + 1, "batch leaves an index gap");
     if (this.#terms.length === 0) this.#base = firstIndex;
+    assert(firstIndex <= this.last() + 1, "batch leaves an index gap");
     assert(firstIndex >= this.#base, "batch overwrites below the first live index");
     this.truncateFrom(firstIndex);
     let count = 0;

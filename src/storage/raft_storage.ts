@@ -344,7 +344,10 @@ class FileStorage implements RaftStorage {
         continue;
       }
       let n = 0;
-      while (n < this.#queue.length && n < MAX_GROUP_SAVES && !("run" in (this.#queue[n] as PendingSave | PendingOp))) n++;
+      while (
+        n < this.#queue.length && n < MAX_GROUP_SAVES &&
+        !("run" in (this.#queue[n] as PendingSave | PendingOp))
+      ) n++;
       const group = this.#queue.splice(0, n) as PendingSave[];
       this.#wake();
       await this.#commitGroup(group);
@@ -391,7 +394,10 @@ class FileStorage implements RaftStorage {
 
   /** Stages one save's records: entries first, then hard state (the Ready order). */
   #stage(g: PendingSave): { segment: number; offset: number; length: number } | null {
-    const preamble = () => [hardStateRecord(this.#stagedHardState)];
+    // A new segment starts with the current hard state, so compaction can delete
+    // older segments without losing it.
+    const preamble = () =>
+      this.#stagedHardState.term === 0 ? [] : [hardStateRecord(this.#stagedHardState)];
     let loc = null;
     const first = g.entries[0];
     const next = this.lastIndex() + 1;
@@ -461,7 +467,10 @@ class FileStorage implements RaftStorage {
       s.meta.index === meta.index && s.meta.term === meta.term
     );
     if (file === undefined) throw new Error(`applySnapshot(${meta.index}) before writeSnapshot`);
-    const hs = { ...this.#stagedHardState, commit: Math.max(this.#stagedHardState.commit, meta.index) };
+    const hs = {
+      ...this.#stagedHardState,
+      commit: Math.max(this.#stagedHardState.commit, meta.index),
+    };
     const records = concat([
       frameRecord(RecordType.SnapshotMarker, encode({ index: meta.index, term: meta.term })),
       hardStateRecord(hs),

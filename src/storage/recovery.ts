@@ -127,8 +127,11 @@ async function scanSegment(
     if (!r.ok) break; // unreachable: fail() throws; narrows the type
     if (offset === 0 && r.type !== RecordType.SnapshotMarker && s.started) {
       if (segment > s.index.last() + 1) {
-        fail(0, `segment starts at index ${segment} but the log before it ends at ` +
-          `${s.index.last()}: a segment is missing`);
+        fail(
+          0,
+          `segment starts at index ${segment} but the log before it ends at ` +
+            `${s.index.last()}: a segment is missing`,
+        );
       }
     }
     applyRecord(r.type, r.payload, offset, segment, s, fail);

@@ -112,16 +112,21 @@ export class WalWriter {
       const part = parts[k] as Part;
       if (part.fresh) {
         this.#file?.close();
-        this.#file = await this.#io("create segment", () =>
-          Deno.open(segmentPath(this.dir, part.segment), {
-            write: true,
-            create: true,
-            truncate: true,
-          }));
+        this.#file = await this.#io(
+          "create segment",
+          () =>
+            Deno.open(segmentPath(this.dir, part.segment), {
+              write: true,
+              create: true,
+              truncate: true,
+            }),
+        );
         created = true;
       } else if (this.#file === null) {
-        this.#file = await this.#io("open segment", () =>
-          Deno.open(segmentPath(this.dir, part.segment), { write: true, append: true }));
+        this.#file = await this.#io(
+          "open segment",
+          () => Deno.open(segmentPath(this.dir, part.segment), { write: true, append: true }),
+        );
       }
       const bytes = concat(part.chunks);
       const file = this.#file;

@@ -4,7 +4,10 @@ import { decodeBatch, decodeBatchHeader, encodeBatch } from "../../src/storage/b
 import { makeEntries } from "./helpers.ts";
 
 Deno.test("a batch round-trips with mixed terms and index metadata readable alone", () => {
-  const entries = [...makeEntries(2 ** 33, 2 ** 33 + 4, 7), ...makeEntries(2 ** 33 + 5, 2 ** 33 + 6, 9, 0)];
+  const entries = [
+    ...makeEntries(2 ** 33, 2 ** 33 + 4, 7),
+    ...makeEntries(2 ** 33 + 5, 2 ** 33 + 6, 9, 0),
+  ];
   const payload = encodeBatch(entries);
   assert.deepEqual(decodeBatchHeader(payload), {
     firstIndex: 2 ** 33,

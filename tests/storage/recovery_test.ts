@@ -1,0 +1,135 @@
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { openStorage, StorageCorruptionError } from "../../src/storage/raft_storage.ts";
+import { RECORD_HEADER_BYTES } from "../../src/storage/record.ts";
+import { hashDir, makeEntries, segmentFiles, withTempDir } from "./helpers.ts";
+
+const SMALL = { segmentBytes: 4096, fsync: "never" } as const;
+
+/** Writes entries 1..n in batches of `batch`, with a hard state after each. */
+async function fill(dir: string, n: number, batch: number): Promise<void> {
+  const s = await openStorage(dir, SMALL);
+  for (let i = 1; i <= n; i += batch) {
+    const last = Math.min(n, i + batch - 1);
+    await s.save({ term: 1, vote: "n1", commit: last }, makeEntries(i, last, 1));
+  }
+  await s.close();
+}
+
+async function expectCorruption(dir: string, pattern: RegExp): Promise<void> {
+  const before = await hashDir(dir);
+  await assert.rejects(
+    () => openStorage(dir, SMALL),
+    (e: unknown) => {
+      assert(e instanceof StorageCorruptionError, String(e));
+      assert.match(e.message, pattern);
+      assert.match(e.message, /byte offset \d+/);
+      assert.match(e.message, /log index \d+/);
+      assert.match(e.message, /wipe this node's data directory and re-add the node/);
+      return true;
+    },
+  );
+  assert.deepEqual(await hashDir(dir), before, "a refused open must not modify any file");
+}
+
+Deno.test("a torn last record is dropped at every byte offset, keeping every whole record", async () => {
+  await withTempDir(async (dir) => {
+    // The final record is the entries batch 6..8 (no hard state follows it).
+    const s = await openStorage(dir, { fsync: "never" });
+    await s.save({ term: 1, vote: null, commit: 5 }, makeEntries(1, 5, 1));
+    await s.save(null, makeEntries(6, 8, 1));
+    await s.close();
+    const [name] = await segmentFiles(dir);
+    assert(name !== undefined);
+    const path = join(dir, name);
+    const whole = await Deno.readFile(path);
+    const lastRecordBytes = RECORD_HEADER_BYTES + recordLengthAtEnd(whole);
+    const start = whole.length - lastRecordBytes;
+    for (let cut = start; cut < whole.length; cut++) {
+      await Deno.writeFile(path, whole.subarray(0, cut));
+      const r = await openStorage(dir, { fsync: "never" });
+      assert.equal(r.lastIndex(), 5, `cut at ${cut}`);
+      assert.equal(r.initialState().hardState.commit, 5);
+      assert.deepEqual(r.entries(1, 6, Infinity).map((e) => e.index), [1, 2, 3, 4, 5]);
+      await r.close();
+      assert.equal((await Deno.stat(path)).size, start, "the torn tail is truncated away");
+    }
+  });
+});
+
+/** Payload length of the last record: scan the record chain from the start. */
+function recordLengthAtEnd(buf: Uint8Array): number {
+  const view = new DataView(buf.buffer, buf.byteOffset);
+  let off = 0;
+  let last = 0;
+  while (off < buf.length) {
+    last = view.getUint32(off, true);
+    off += RECORD_HEADER_BYTES + last;
+  }
+  return last;
+}
+
+Deno.test("a flipped byte mid-segment refuses to open and changes nothing", async () => {
+  await withTempDir(async (dir) => {
+    await fill(dir, 200, 10);
+    const segs = await segmentFiles(dir);
+    assert(segs.length >= 3, `expected several segments, got ${segs.length}`);
+    const path = join(dir, segs[0] as string);
+    const bytes = await Deno.readFile(path);
+    bytes[Math.floor(bytes.length / 2)]! ^= 0x40;
+    await Deno.writeFile(path, bytes);
+    await expectCorruption(dir, new RegExp(`${segs[0]}.*CRC-32C`));
+  });
+});
+
+Deno.test("a flipped byte in the last segment before its final record refuses to open", async () => {
+  await withTempDir(async (dir) => {
+    await fill(dir, 200, 10);
+    const segs = await segmentFiles(dir);
+    const path = join(dir, segs[segs.length - 1] as string);
+    const bytes = await Deno.readFile(path);
+    bytes[RECORD_HEADER_BYTES + 2]! ^= 0x01; // inside the first record
+    await Deno.writeFile(path, bytes);
+    await expectCorruption(dir, /CRC-32C/);
+  });
+});
+
+Deno.test("a missing middle segment refuses to open naming the gap", async () => {
+  await withTempDir(async (dir) => {
+    await fill(dir, 200, 10);
+    const segs = await segmentFiles(dir);
+    await Deno.remove(join(dir, segs[1] as string));
+    await expectCorruption(dir, new RegExp(`${segs[2]}.*segment is missing`));
+  });
+});
+
+Deno.test("an index gap inside a segment refuses to open", async () => {
+  await withTempDir(async (dir) => {
+    const s = await openStorage(dir, { fsync: "never" });
+    await s.save(null, makeEntries(1, 5, 1));
+    await s.save(null, makeEntries(6, 10, 1));
+    await s.save(null, makeEntries(11, 15, 1));
+    await s.close();
+    const [name] = await segmentFiles(dir);
+    const path = join(dir, name as string);
+    const bytes = await Deno.readFile(path);
+    // Cut the middle record out: records 1 and 3 remain, 6..10 is a gap.
+    const view = new DataView(bytes.buffer);
+    const first = RECORD_HEADER_BYTES + view.getUint32(0, true);
+    const second = RECORD_HEADER_BYTES + view.getUint32(first, true);
+    const spliced = new Uint8Array(bytes.length - second);
+    spliced.set(bytes.subarray(0, first));
+    spliced.set(bytes.subarray(first + second), first);
+    await Deno.writeFile(path, spliced);
+    await expectCorruption(dir, /index gap: batch starts at 11 after 5/);
+  });
+});
+
+Deno.test("a log that starts after index 1 with no snapshot refuses to open", async () => {
+  await withTempDir(async (dir) => {
+    await fill(dir, 200, 10);
+    const segs = await segmentFiles(dir);
+    await Deno.remove(join(dir, segs[0] as string));
+    await expectCorruption(dir, /no snapshot covers the log before index \d+/);
+  });
+});
