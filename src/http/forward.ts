@@ -88,8 +88,9 @@ async function proxy(
       if (body.byteLength > 0) controller.enqueue(body);
       controller.close();
     },
-  });
-  const signal = AbortSignal.any([AbortSignal.timeout(options.requestTimeoutMs), request.signal]);
+  }, { highWaterMark: 0 }); // pulled only by the transport, never pre-filled
+  // Only the deadline: once forwarded, a write goes on even if the client hangs up.
+  const signal = AbortSignal.timeout(options.requestTimeoutMs);
   const init: RequestInit & { duplex?: "half" } = {
     method: request.method,
     headers,

@@ -10,20 +10,24 @@ import { RaftkvError } from "../errors.ts";
 import type { ApplyResult, KvCommand } from "../kv/types.ts";
 import type { NodeApi } from "./node_api.ts";
 
-/** Deadline signal for one request: the timeout, or the client going away. */
-export function requestSignal(request: Request, timeoutMs: number): AbortSignal {
-  return AbortSignal.any([AbortSignal.timeout(timeoutMs), request.signal]);
+/**
+ * Deadline signal for one request. The client's own signal is left out on purpose: a
+ * proposed write goes on regardless, and under Deno.serve `request.signal` also fires
+ * after every successful response (legacy behaviour), which would only add noise.
+ * The request parameter stays so callers need not change if that is revisited.
+ */
+export function requestSignal(_request: Request, timeoutMs: number): AbortSignal {
+  return AbortSignal.timeout(timeoutMs);
 }
 
 /** Proposes `command` and waits for its result, within `timeoutMs`. */
 export async function writeWithDeadline(
   node: NodeApi,
-  request: Request,
   command: KvCommand,
   idempotencyKey: string | null,
   timeoutMs: number,
 ): Promise<ApplyResult> {
-  const signal = requestSignal(request, timeoutMs);
+  const signal = AbortSignal.timeout(timeoutMs);
   try {
     return await node.write(command, { idempotencyKey, signal });
   } catch (thrown) {
@@ -37,11 +41,10 @@ export async function writeWithDeadline(
 
 /** Runs a read with the request deadline; a passed deadline becomes `unavailable`. */
 export async function readWithDeadline<T>(
-  request: Request,
   timeoutMs: number,
   read: (signal: AbortSignal) => Promise<T>,
 ): Promise<T> {
-  const signal = requestSignal(request, timeoutMs);
+  const signal = AbortSignal.timeout(timeoutMs);
   try {
     return await read(signal);
   } catch (thrown) {

@@ -72,7 +72,6 @@ async function putKey(c: Context, node: NodeApi, options: HttpOptions): Promise<
   const command: KvCommand = { op: "put", key, value, ttlMs, ifModRevision, createOnly };
   const result = await writeWithDeadline(
     node,
-    c.req.raw,
     command,
     idempotencyKey,
     options.requestTimeoutMs,
@@ -86,7 +85,6 @@ async function getKey(c: Context, node: NodeApi, options: HttpOptions): Promise<
   const key = keyOf(c, options);
   const consistency = parseConsistency(c.req.query("consistency"));
   const { kv, revision } = await readWithDeadline(
-    c.req.raw,
     options.requestTimeoutMs,
     (signal) => node.get(key, consistency, signal),
   );
@@ -116,7 +114,6 @@ async function deleteKey(c: Context, node: NodeApi, options: HttpOptions): Promi
   if (forwarded !== null) return forwarded;
   const result = await writeWithDeadline(
     node,
-    c.req.raw,
     { op: "delete", key, ifModRevision },
     idempotencyKey,
     options.requestTimeoutMs,
@@ -141,7 +138,6 @@ async function listKeys(c: Context, node: NodeApi, options: HttpOptions): Promis
   const limit = parseLimit(c.req.query("limit"));
   const consistency = parseConsistency(c.req.query("consistency"));
   const page = await readWithDeadline(
-    c.req.raw,
     options.requestTimeoutMs,
     (signal) => node.list(prefix, after, limit, consistency, signal),
   );
@@ -176,7 +172,6 @@ async function deletePrefix(c: Context, node: NodeApi, options: HttpOptions): Pr
   if (forwarded !== null) return forwarded;
   const result = await writeWithDeadline(
     node,
-    c.req.raw,
     { op: "deletePrefix", prefix },
     idempotencyKey,
     options.requestTimeoutMs,

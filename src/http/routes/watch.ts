@@ -98,7 +98,6 @@ async function startRevision(
   const lastEventId = parseRevision(c.req.header("Last-Event-ID"), "Last-Event-ID");
   if (lastEventId !== null) return lastEventId + 1;
   const { revision } = await readWithDeadline(
-    c.req.raw,
     options.requestTimeoutMs,
     (signal) => node.list(prefix, null, 1, "stale", signal),
   );
