@@ -120,7 +120,8 @@ export class MemoryTransport implements Transport {
   /** Queues `m` for asynchronous delivery; drops (counted) when unknown, filtered or closed. */
   send(m: Message): void {
     if (!this.#passes(m.from, m.to)) return;
-    if (this.#state !== "started" || (this.#peers !== null && !this.#peers.has(m.to))) {
+    const known = this.#peers === null || this.#peers.has(m.to);
+    if (this.#state !== "started" || !known || this.network.lookup(m.to) === undefined) {
       this.#stats.droppedUnknownPeer++;
       this.#stats.dropped++;
       return;
