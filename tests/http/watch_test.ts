@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { RaftkvError } from "../../src/errors.ts";
 import { put, setup, SseReader, waitFor } from "./helpers.ts";
 
 const isEvent = (item: { event?: string }) => item.event !== undefined;
@@ -191,4 +192,63 @@ Deno.test("malformed watch parameters answer 400", async () => {
   }
   const badId = await app.request("/v1/watch", { headers: { "Last-Event-ID": "abc" } });
   assert.equal(badId.status, 400);
+});
+
+Deno.test("HEAD on the watch route opens no watch", async () => {
+  const { node, app } = setup({ maxWatchers: 1 });
+  for (let i = 0; i < 3; i++) {
+    const res = await app.request("/v1/watch", { method: "HEAD" });
+    assert.equal(res.status, 200);
+    assert.equal(res.headers.get("Content-Type"), "text/event-stream");
+  }
+  assert.equal(node.activeWatches, 0);
+  const sse = new SseReader(await app.request("/v1/watch"));
+  await sse.cancel();
+});
+
+Deno.test("a watch that fails mid-stream ends with an error event", async () => {
+  const { node, app } = setup();
+  await put(app, "k", "v");
+  const original = node.watch.bind(node);
+  node.watch = async function* (prefix, from, signal) {
+    for await (const event of original(prefix, from, signal)) {
+      yield event;
+      throw new RaftkvError("revision_compacted", "watcher fell too far behind");
+    }
+  };
+  const sse = new SseReader(await app.request("/v1/watch?fromRevision=1"));
+  const [put1, failure] = await sse.take(2, isEvent);
+  assert.equal(put1?.event, "put");
+  assert.equal(failure?.event, "error");
+  assert.deepEqual(JSON.parse(failure?.data ?? ""), {
+    error: { code: "revision_compacted", message: "watcher fell too far behind" },
+  });
+  await waitFor(() => node.activeWatches === 0, "the failed watch to end");
+});
+
+Deno.test("an unexpected watch failure is logged and reported as internal", async () => {
+  const { node, app } = setup();
+  let release: () => void = () => {};
+  const gate = new Promise<void>((resolve) => (release = resolve));
+  node.watch = async function* () {
+    await gate; // still pending when the route decides between 410 and a stream
+    throw new Error("secret detail");
+  };
+  const logged: unknown[][] = [];
+  const original = console.error;
+  console.error = (...args: unknown[]) => logged.push(args);
+  try {
+    const res = await app.request("/v1/watch?fromRevision=1");
+    assert.equal(res.status, 200);
+    const sse = new SseReader(res);
+    release();
+    const [failure] = await sse.take(1, isEvent);
+    assert.equal(failure?.event, "error");
+    assert.deepEqual(JSON.parse(failure?.data ?? ""), {
+      error: { code: "internal", message: "internal error" },
+    });
+  } finally {
+    console.error = original;
+  }
+  assert.equal(logged.length, 1);
 });

@@ -43,6 +43,9 @@ async function watch(
   const prefix = checkKey(c.req.query("prefix") ?? "", "prefix", options.maxKeyBytes);
   const wait = parseWait(c.req.query("wait"));
   const timeoutMs = parseLongPollSeconds(c.req.query("timeout")) * 1000;
+  // Hono serves HEAD through the GET handler and drops the body unread: a stream
+  // opened here would never be cancelled and would hold its slot forever.
+  if (c.req.method === "HEAD") return c.body(null, 200, { "Content-Type": "text/event-stream" });
   const fromRevision = await startRevision(c, node, prefix, options);
   if (!slots.tryAcquire()) {
     throw new RaftkvError(
