@@ -1,0 +1,137 @@
+/**
+ * The shape of one simulated run, drawn from its seed: cluster size, core options, disk
+ * and network behaviour, and how hard the nemesis hits. Printing it makes a failing
+ * seed's conditions obvious at a glance.
+ *
+ * @module
+ */
+
+import type { LinkProfile } from "./network.ts";
+import type { Prng } from "./prng.ts";
+import type { HostOptions } from "./sim_node.ts";
+
+/** Virtual milliseconds between two ticks of a node. */
+export const TICK_MS = 10;
+/** Most voters a run may grow to through membership changes. */
+export const MAX_VOTERS = 7;
+/** Fewest voters a run may shrink to through removals. */
+export const MIN_VOTERS = 3;
+/** Most hosts (voters + learners + joiners) alive in one run. */
+export const MAX_HOSTS = 10;
+
+/** Everything a run's seed decides up front. */
+export interface RunConfig {
+  seed: number;
+  voters: number;
+  learners: number;
+  electionTicks: number;
+  heartbeatTicks: number;
+  preVote: boolean;
+  checkQuorum: boolean;
+  maxAppendBytes: number;
+  maxInflightAppends: number;
+  maxUncommittedBytes: number;
+  /** Per-host disk behaviour, by position (hosts added later draw their own). */
+  hosts: HostOptions[];
+  calmLink: LinkProfile;
+  stormLink: LinkProfile;
+  /** Relative weights of the scheduler's choices during the fault phase. */
+  weights: ActionWeights;
+  /** Whether membership changes may add fresh hosts. */
+  joiners: boolean;
+}
+
+/** Relative frequency of each scheduler action per step. */
+export interface ActionWeights {
+  event: number;
+  write: number;
+  read: number;
+  crash: number;
+  partition: number;
+  heal: number;
+  linkChange: number;
+  membership: number;
+  compact: number;
+  transfer: number;
+  campaign: number;
+}
+
+/** Optional overrides, e.g. to pin a cluster size in a test. */
+export interface RunShape {
+  voters?: number;
+  learners?: number;
+  /** False keeps membership changes to promote/remove (no fresh hosts join). */
+  joiners?: boolean;
+}
+
+/** Draws the run's configuration from `prng`. */
+export function drawRunConfig(seed: number, prng: Prng, shape: RunShape = {}): RunConfig {
+  const voters = shape.voters ?? prng.pick([3, 3, 5, 5, 5, 7]);
+  const learners = shape.learners ?? prng.pick([0, 0, 1, 2]);
+  const base = {
+    electionTicks: 10,
+    heartbeatTicks: prng.pick([1, 1, 2, 3]),
+    preVote: prng.chance(0.7),
+    checkQuorum: prng.chance(0.6),
+    maxAppendBytes: prng.pick([64, 512, 4096, 1 << 20]),
+    maxInflightAppends: prng.pick([1, 2, 8, 256]),
+    maxUncommittedBytes: prng.pick([256, 4096, 1 << 24]),
+  };
+  const hosts: HostOptions[] = [];
+  for (let i = 0; i < voters + learners; i++) hosts.push(drawHostOptions(prng, base));
+  const slow = prng.chance(0.3);
+  return {
+    seed,
+    voters,
+    learners,
+    ...base,
+    hosts,
+    calmLink: {
+      dropRate: 0,
+      duplicateRate: 0,
+      minDelayMs: 1,
+      maxDelayMs: slow ? 12 : 4,
+      spikeRate: 0,
+      spikeDelayMs: 0,
+    },
+    stormLink: {
+      dropRate: prng.pick([0.02, 0.1, 0.25]),
+      duplicateRate: prng.pick([0, 0.02, 0.1]),
+      minDelayMs: 1,
+      maxDelayMs: prng.pick([5, 20, 40]),
+      spikeRate: prng.pick([0, 0.01, 0.05]),
+      spikeDelayMs: prng.pick([50, 150]),
+    },
+    joiners: shape.joiners ?? true,
+    weights: {
+      event: 1,
+      write: prng.pick([0.02, 0.05, 0.1]),
+      read: prng.pick([0.005, 0.02]),
+      crash: prng.pick([0.0005, 0.002]),
+      partition: prng.pick([0.0005, 0.002]),
+      heal: 0.002,
+      linkChange: 0.001,
+      membership: prng.pick([0, 0.001, 0.003]),
+      compact: prng.pick([0.001, 0.005]),
+      transfer: prng.pick([0, 0.001]),
+      campaign: 0.0003,
+    },
+  };
+}
+
+/** Disk behaviour for one host: a third persist at once, the rest take 1..maxMs. */
+export function drawHostOptions(prng: Prng, raft: HostOptions["raft"]): HostOptions {
+  if (prng.chance(0.33)) return { fsyncMinMs: 0, fsyncMaxMs: 0, raft };
+  const max = prng.pick([2, 5, 15, 30]);
+  return { fsyncMinMs: 1, fsyncMaxMs: max, raft };
+}
+
+/** One line describing the run, printed in traces and failure reports. */
+export function describeConfig(c: RunConfig): string {
+  const disks = c.hosts.map((h) => (h.fsyncMaxMs === 0 ? "sync" : `${h.fsyncMaxMs}ms`)).join(",");
+  return `seed=${c.seed} voters=${c.voters} learners=${c.learners} preVote=${c.preVote} ` +
+    `checkQuorum=${c.checkQuorum} hb=${c.heartbeatTicks} maxAppend=${c.maxAppendBytes}B ` +
+    `inflight=${c.maxInflightAppends} uncommitted=${c.maxUncommittedBytes}B disks=[${disks}] ` +
+    `storm(drop=${c.stormLink.dropRate} dup=${c.stormLink.duplicateRate} ` +
+    `delay≤${c.stormLink.maxDelayMs}ms)`;
+}
