@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { RaftkvError } from "../../src/errors.ts";
+import type { WatchEvent } from "../../src/kv/types.ts";
 import { put, setup, SseReader, waitFor } from "./helpers.ts";
 
 const isEvent = (item: { event?: string }) => item.event !== undefined;
@@ -230,10 +231,14 @@ Deno.test("an unexpected watch failure is logged and reported as internal", asyn
   const { node, app } = setup();
   let release: () => void = () => {};
   const gate = new Promise<void>((resolve) => (release = resolve));
-  node.watch = async function* () {
-    await gate; // still pending when the route decides between 410 and a stream
-    throw new Error("secret detail");
-  };
+  node.watch = () => ({
+    [Symbol.asyncIterator]: () => ({
+      next: async (): Promise<IteratorResult<WatchEvent>> => {
+        await gate; // still pending when the route decides between 410 and a stream
+        throw new Error("secret detail");
+      },
+    }),
+  });
   const logged: unknown[][] = [];
   const original = console.error;
   console.error = (...args: unknown[]) => logged.push(args);
