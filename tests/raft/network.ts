@@ -8,7 +8,14 @@
 
 import { Raft, type RaftConfig } from "../../src/raft/raft.ts";
 import { MemoryStableLog } from "../../src/raft/memory_log.ts";
-import type { Entry, Message, NodeId, ReadState, Ready } from "../../src/raft/messages.ts";
+import {
+  type Entry,
+  type Message,
+  MessageType,
+  type NodeId,
+  type ReadState,
+  type Ready,
+} from "../../src/raft/messages.ts";
 
 /** Bound on pump rounds in one settle(), so a livelock fails the test instead of hanging. */
 export const MAX_SETTLE_ROUNDS = 10_000;
@@ -43,6 +50,10 @@ export class Network {
   readonly sent: Message[] = [];
   /** Optional extra filter: return true to drop a message. */
   drop: (m: Message) => boolean = () => false;
+  /** Optional rewrite of a message in flight (return the message to deliver). */
+  rewrite: (m: Message) => Message = (m) => m;
+  /** Report shipped snapshots back to the sender, as a host does once bytes are stored. */
+  autoReportSnapshot = true;
   private queue: Message[] = [];
   private readonly config: Partial<Omit<RaftConfig, "id" | "log">>;
 
@@ -144,7 +155,10 @@ export class Network {
       if (this.cut.has(`${m.from}->${m.to}`) || this.down.has(m.to) || this.drop(m)) continue;
       const target = this.nodes.get(m.to);
       if (!target) continue;
-      target.raft.step(m);
+      target.raft.step(this.rewrite(m));
+      if (m.type === MessageType.Snapshot && this.autoReportSnapshot) {
+        this.nodes.get(m.from)?.raft.reportSnapshot(m.to, true);
+      }
       any = true;
     }
     return any;
