@@ -257,3 +257,24 @@ Deno.test("an unexpected watch failure is logged and reported as internal", asyn
   }
   assert.equal(logged.length, 1);
 });
+
+Deno.test("over a real socket, a client hanging up ends the node's watch", async () => {
+  const { node, app } = setup();
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, app.fetch);
+  const client = new AbortController();
+  try {
+    const res = await fetch(`http://127.0.0.1:${server.addr.port}/v1/watch?fromRevision=1`, {
+      signal: client.signal,
+    });
+    assert.equal(res.status, 200);
+    await waitFor(() => node.activeWatches === 1, "the watch to start");
+    await put(app, "k", "v");
+    const [event] = await new SseReader(res).take(1, isEvent);
+    assert.equal(event?.id, "1");
+    client.abort();
+    await waitFor(() => node.activeWatches === 0, "the server to notice the hang-up");
+  } finally {
+    client.abort();
+    await server.shutdown();
+  }
+});
