@@ -12,7 +12,7 @@
  * @module
  */
 
-import assert from "node:assert/strict";
+import { invariant } from "./invariant.ts";
 import { RaftkvError } from "../errors.ts";
 import { type BTree, compareKeys, newKeyTree, newTree } from "./btree.ts";
 import { decodeEnvelope } from "./codec.ts";
@@ -297,9 +297,9 @@ export class KvStore {
   }
 
   #applyOne(index: number, data: Uint8Array, events: WatchEvent[]): ApplyResult {
-    assert(!this.#applying, "apply is not reentrant (a listener must not apply)");
-    assert(Number.isSafeInteger(index) && index > this.#appliedIndex, "entries apply in order");
-    assert(data instanceof Uint8Array, "entry data is bytes");
+    invariant(!this.#applying, "apply is not reentrant (a listener must not apply)");
+    invariant(Number.isSafeInteger(index) && index > this.#appliedIndex, "entries apply in order");
+    invariant(data instanceof Uint8Array, "entry data is bytes");
     this.#appliedIndex = index;
     if (data.byteLength === 0) return NOOP_RESULT;
     this.#applying = true;
@@ -329,7 +329,7 @@ export class KvStore {
     const result = this.#execute(envelope.command, events);
     for (let i = firstEvent; i < events.length; i++) {
       const event = events[i];
-      assert(event !== undefined);
+      invariant(event !== undefined, "new events are in the batch");
       this.#watch.push(event);
     }
     if (idempotencyKey !== null) this.#dedup.remember(idempotencyKey, this.#clockMs, result);
@@ -407,7 +407,7 @@ export class KvStore {
   #remove(record: KeyValue, revision: number, events: WatchEvent[]): void {
     this.#unindex(record);
     const removed = this.#tree.delete(record.key);
-    assert(removed, "removed keys exist");
+    invariant(removed, "removed keys exist");
     events.push(Object.freeze({
       type: "delete",
       key: record.key,
@@ -433,7 +433,7 @@ export class KvStore {
     for (const [[expiresAtMs, key]] of this.#expiry.entries()) {
       if (expiresAtMs > this.#clockMs) break;
       const kv = this.#tree.get(key);
-      assert(kv !== undefined && kv.expiresAtMs === expiresAtMs, "expiry index matches keys");
+      invariant(kv !== undefined && kv.expiresAtMs === expiresAtMs, "expiry index matches keys");
       out.push(kv);
     }
     return out;
@@ -449,7 +449,7 @@ export class KvStore {
     this.#bytes -= recordBytes(record);
     if (record.expiresAtMs !== null) {
       const removed = this.#expiry.delete([record.expiresAtMs, record.key]);
-      assert(removed, "expiring keys are in the expiry index");
+      invariant(removed, "expiring keys are in the expiry index");
     }
   }
 

@@ -6,7 +6,7 @@
  * @module
  */
 
-import assert from "node:assert/strict";
+import { invariant } from "./invariant.ts";
 import { RaftkvError } from "../errors.ts";
 import type { WatchEvent } from "./types.ts";
 
@@ -32,8 +32,8 @@ export class WatchRing {
    * NOT all held (0 for a fresh store; the snapshot revision after a restore).
    */
   constructor(capacity: number, maxBytes: number, compactedRevision: number) {
-    assert(Number.isSafeInteger(capacity) && capacity >= 1, "watchHistory must be >= 1");
-    assert(maxBytes >= 1, "watchHistoryBytes must be >= 1");
+    invariant(Number.isSafeInteger(capacity) && capacity >= 1, "watchHistory must be >= 1");
+    invariant(maxBytes >= 1, "watchHistoryBytes must be >= 1");
     this.#capacity = capacity;
     this.#maxBytes = maxBytes;
     this.#slots = new Array(capacity);
@@ -53,8 +53,8 @@ export class WatchRing {
   /** Appends an event (revisions never decrease), evicting the oldest as needed. */
   push(event: WatchEvent): void {
     const newest = this.#at(this.#count - 1);
-    assert(newest === undefined || event.revision >= newest.revision, "revisions are ordered");
-    assert(event.revision > this.#compactedRevision, "events arrive after the compaction point");
+    invariant(newest === undefined || event.revision >= newest.revision, "revisions are ordered");
+    invariant(event.revision > this.#compactedRevision, "events arrive after the compaction point");
     if (this.#count === this.#capacity) this.#evictOldest();
     this.#slots[(this.#head + this.#count) % this.#capacity] = event;
     this.#count += 1;
@@ -76,7 +76,7 @@ export class WatchRing {
     const out: WatchEvent[] = [];
     for (let i = this.#firstAtOrAfter(fromRevision); i < this.#count; i++) {
       const event = this.#at(i);
-      assert(event !== undefined);
+      invariant(event !== undefined, "ring slots in range are filled");
       if (event.key.startsWith(prefix)) out.push(event);
     }
     return out;
@@ -94,7 +94,7 @@ export class WatchRing {
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
       const event = this.#at(mid);
-      assert(event !== undefined);
+      invariant(event !== undefined, "ring slots in range are filled");
       if (event.revision < revision) lo = mid + 1;
       else hi = mid;
     }
@@ -103,7 +103,7 @@ export class WatchRing {
 
   #evictOldest(): void {
     const oldest = this.#slots[this.#head];
-    assert(oldest !== undefined && this.#count > 0);
+    invariant(oldest !== undefined && this.#count > 0, "evicting from a non-empty ring");
     this.#slots[this.#head] = undefined;
     this.#head = (this.#head + 1) % this.#capacity;
     this.#count -= 1;
