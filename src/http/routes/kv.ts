@@ -102,7 +102,9 @@ async function getKey(c: Context, node: NodeApi, options: HttpOptions): Promise<
   if (kv.expiresAtMs !== null) {
     headers["X-Raftkv-Expires-At"] = new Date(kv.expiresAtMs).toISOString();
   }
-  return c.body(kv.value.slice().buffer, 200, headers);
+  // A copy: Hono's body type wants bytes backed by a plain ArrayBuffer, and the store's
+  // value may be a view into a shared one.
+  return c.body(new Uint8Array(kv.value), 200, headers);
 }
 
 async function deleteKey(c: Context, node: NodeApi, options: HttpOptions): Promise<Response> {
