@@ -349,7 +349,7 @@ export class KvStore {
     }
   }
 
-  #put(command: KvCommand & { op: "put" }, events: WatchEvent[]): ApplyResult {
+  #put(command: Extract<KvCommand, { op: "put" }>, events: WatchEvent[]): ApplyResult {
     const existing = this.#tree.get(command.key);
     if (command.createOnly && existing !== undefined) {
       return preconditionFailed(existing, `key ${JSON.stringify(command.key)} already exists`);

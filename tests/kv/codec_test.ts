@@ -62,6 +62,19 @@ Deno.test("decoding garbage throws bad_request and never crashes", () => {
   }
 });
 
+Deno.test("tiny headers declaring huge lengths or deep nesting are refused cheaply", () => {
+  const hostile = [
+    [0x9a, 0x06, 0x00, 0x00, 0x00], // an array of 100M items in 5 bytes
+    [0x9b, 0, 0, 0, 1, 0, 0, 0, 0],
+    [0x5a, 0xff, 0xff, 0xff, 0xff], // a 4 GiB byte string
+    [0xba, 0xff, 0xff, 0xff, 0xff], // a map of 4G pairs
+    [...new Array(5000).fill(0x81), 0], // nesting past the stack
+  ];
+  for (const input of hostile) {
+    assert.throws(() => decodeEnvelope(new Uint8Array(input)), isCode("bad_request"));
+  }
+});
+
 Deno.test("decoding rejects well-formed CBOR of the wrong shape", () => {
   const bad: unknown[] = [
     {},
