@@ -820,7 +820,9 @@ export class Raft {
       }
       return;
     }
-    if (pr.maybeUpdate(m.index, this.tickCount)) {
+    const updated = pr.maybeUpdate(m.index, this.tickCount);
+    // A probe answered at the match point found it, even if it taught us nothing new.
+    if (updated || (pr.state === "probe" && pr.match === m.index)) {
       if (pr.state === "probe") {
         pr.becomeReplicate();
       } else if (pr.state === "snapshot") {
@@ -828,7 +830,7 @@ export class Raft {
       } else {
         pr.inflights.freeLE(m.index);
       }
-      this.maybeCommit();
+      if (updated) this.maybeCommit();
       if (m.from === this.leadTransferee && pr.match === this.log.lastIndex()) {
         this.sendTimeoutNow(m.from);
       }
@@ -842,11 +844,14 @@ export class Raft {
     pr.probeSent = false;
     if (pr.state === "replicate") {
       if (pr.inflights.full()) pr.inflights.freeFirstOne();
-      // Appends can be lost without a rejection ever coming back: fall back to probing
-      // when the match point has not moved for an election timeout.
+      // Appends can be lost without a rejection ever coming back. Acks travel in order
+      // ahead of the echo of a later heartbeat, so an echo of our latest round with the
+      // match still short of what we had sent means appends were lost; when echoes come
+      // back late or reordered, fall back to "no progress for an election timeout".
+      const lost = m.context === pr.hbSentRound && pr.match < pr.hbSentIndex;
       const stalled = pr.match < this.log.lastIndex() &&
         this.tickCount - pr.progressTick >= this.electionTicks;
-      if (stalled) {
+      if (lost || stalled) {
         pr.becomeProbe();
         pr.progressTick = this.tickCount;
       }
@@ -894,7 +899,9 @@ export class Raft {
     for (;;) {
       if (pr.isPaused()) return;
       const last = this.log.lastIndex();
-      if (pr.next > last && this.log.committed <= pr.sentCommit) return;
+      // Nothing new to send, unless a probe must still find the match point.
+      const probing = pr.state === "probe" && pr.match < pr.next - 1;
+      if (pr.next > last && this.log.committed <= pr.sentCommit && !probing) return;
       const prevIndex = pr.next - 1;
       const prevTerm = this.log.term(prevIndex);
       const entries = prevTerm === undefined
@@ -950,6 +957,8 @@ export class Raft {
     this.roundTicks[this.hbRound % MAX_HEARTBEAT_ROUNDS] = this.tickCount;
     for (const [id, pr] of this.prs) {
       if (id === this.id) continue;
+      pr.hbSentRound = this.hbRound;
+      pr.hbSentIndex = pr.next - 1;
       this.send({
         type: MessageType.Heartbeat,
         from: this.id,

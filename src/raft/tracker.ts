@@ -81,6 +81,9 @@ export class FollowerProgress {
   sentCommit = 0;
   /** Highest heartbeat round the peer has echoed. */
   ackedRound = 0;
+  /** The latest heartbeat round sent to the peer, and our last sent index then. */
+  hbSentRound = 0;
+  hbSentIndex = 0;
   /** Tick at which `match` last advanced (to detect a stalled pipeline). */
   progressTick = 0;
   /** Appends in flight (replicate state). */

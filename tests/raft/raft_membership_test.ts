@@ -1,0 +1,163 @@
+import { deepStrictEqual as assertEquals, ok } from "node:assert/strict";
+import { MemoryStableLog } from "../../src/raft/memory_log.ts";
+import { type Message, MessageType } from "../../src/raft/messages.ts";
+import { bytes, Network } from "./network.ts";
+
+const ELECTION_TICKS = 10;
+
+Deno.test("a learner receives the log but never counts toward commit", () => {
+  const net = new Network({ voters: ["a", "b"], learners: ["l"] });
+  net.elect("a");
+  net.tick(1);
+  assertEquals(net.raft("l").status().role, "learner");
+  net.partition("a", "b");
+  const r = net.raft("a").propose(bytes("x"));
+  ok(r.ok);
+  net.settle();
+  assertEquals(net.node("l").log.lastIndex(), r.index, "learner stored the entry");
+  ok(net.raft("a").status().commit < r.index, "leader + learner is not a quorum");
+  net.heal();
+  net.tick(1);
+  assertEquals(net.raft("a").status().commit, r.index);
+  assertEquals(net.appliedText("l"), ["x"]);
+});
+
+Deno.test("a learner never campaigns and never answers votes", () => {
+  const net = new Network({ voters: ["a", "b"], learners: ["l"], config: { preVote: false } });
+  net.tick(20 * ELECTION_TICKS);
+  ok(
+    !net.sent.some((m) =>
+      m.from === "l" && (m.type === MessageType.Vote ||
+        m.type === MessageType.PreVote || m.type === MessageType.VoteResponse ||
+        m.type === MessageType.PreVoteResponse)
+    ),
+    "learner stayed silent in elections",
+  );
+  ok(net.leaders().every((id) => id !== "l"));
+  // Even a direct vote request gets no answer.
+  net.isolate("a");
+  net.isolate("b");
+  const l = net.raft("l");
+  l.step({
+    type: MessageType.Vote,
+    from: "b",
+    to: "l",
+    term: 1000,
+    lastIndex: 1000,
+    lastTerm: 1000,
+    transfer: true,
+  });
+  const rd = l.ready();
+  assertEquals([...rd.messages, ...rd.messagesAfterPersist].length, 0);
+});
+
+Deno.test("membership changes wait until the leader committed an entry of its term", () => {
+  const net = new Network({ voters: ["a", "b", "c"] });
+  net.drop = (m) => m.type === MessageType.AppendResponse;
+  net.elect("a");
+  assertEquals(net.leader(), "a");
+  const r = net.raft("a").proposeConfChange({ type: "addLearner", nodeId: "d", context: "" });
+  assertEquals(r, { ok: false, reason: "not_yet_committed_in_term", leader: "a" });
+  net.drop = () => false;
+  net.tick(1);
+  ok(net.raft("a").proposeConfChange({ type: "addLearner", nodeId: "d", context: "" }).ok);
+});
+
+Deno.test("only one membership change at a time", () => {
+  const net = new Network({ voters: ["a", "b", "c"] });
+  net.elect("a");
+  net.tick(1);
+  const a = net.raft("a");
+  ok(a.proposeConfChange({ type: "addLearner", nodeId: "d", context: "" }).ok);
+  assertEquals(
+    a.proposeConfChange({ type: "addLearner", nodeId: "e", context: "" }),
+    { ok: false, reason: "conf_change_pending", leader: "a" },
+  );
+  net.settle();
+  assertEquals(a.status().conf.learners, ["d"]);
+  ok(a.proposeConfChange({ type: "addLearner", nodeId: "e", context: "" }).ok);
+  assertEquals(
+    a.proposeConfChange({ type: "remove", nodeId: "zz", context: "" }),
+    { ok: false, reason: "conf_change_pending", leader: "a" },
+  );
+  net.settle();
+  assertEquals(
+    a.proposeConfChange({ type: "remove", nodeId: "zz", context: "" }),
+    { ok: false, reason: "invalid_conf_change", leader: "a" },
+  );
+});
+
+Deno.test("a node is added as learner, catches up and is promoted to voter", () => {
+  // Founding members start from a snapshot at index 1 holding the initial membership, so
+  // a node joining later learns it from a snapshot (entries alone never carry it).
+  const conf = { voters: ["a", "b", "c"], learners: [] };
+  const boot = () =>
+    new MemoryStableLog({
+      snapshot: { index: 1, term: 1, conf },
+      hardState: { term: 1, vote: null, commit: 1 },
+    });
+  const net = new Network({ voters: ["a", "b", "c"], logs: { a: boot(), b: boot(), c: boot() } });
+  net.elect("a");
+  for (let i = 0; i < 10; i++) ok(net.raft("a").propose(bytes(`v${i}`)).ok);
+  net.tick(1);
+  ok(net.raft("a").proposeConfChange({ type: "addLearner", nodeId: "d", context: "{}" }).ok);
+  net.settle();
+  net.addNode("d", new MemoryStableLog(), 42);
+  net.tick(3);
+  assertEquals(net.node("d").snapshotIndex, 1, "membership arrived in the bootstrap snapshot");
+  assertEquals(net.appliedText("d").length, 10);
+  assertEquals(net.raft("d").status().role, "learner");
+  assertEquals(net.raft("a").status().progress.get("d")?.isLearner, true);
+  ok(net.raft("a").proposeConfChange({ type: "promote", nodeId: "d", context: "" }).ok);
+  net.tick(2);
+  assertEquals(net.raft("d").status().conf.voters, ["a", "b", "c", "d"]);
+  assertEquals(net.raft("d").status().role, "follower");
+  assertEquals(net.raft("a").status().progress.get("d")?.isLearner, false);
+  // Four voters: a quorum is three, so a + d alone cannot commit.
+  net.partition("a", "b");
+  net.partition("a", "c");
+  const r = net.raft("a").propose(bytes("needs-3"));
+  ok(r.ok);
+  net.settle();
+  ok(net.raft("a").status().commit < r.index);
+});
+
+Deno.test("a leader that removes itself steps down after the change commits", () => {
+  const net = new Network({ voters: ["a", "b", "c"] });
+  net.elect("a");
+  net.tick(1);
+  ok(net.raft("a").proposeConfChange({ type: "remove", nodeId: "a", context: "" }).ok);
+  net.settle();
+  assertEquals(net.raft("a").status().role, "follower");
+  net.tickUntil(() => net.leaders().length === 1, 6 * ELECTION_TICKS);
+  const lead = net.leader();
+  ok(lead === "b" || lead === "c");
+  assertEquals(net.raft(lead).status().conf.voters.includes("a"), false);
+  // The removed node never campaigns again.
+  const aTerm = net.raft("a").status().term;
+  net.isolate("a");
+  net.tick(20 * ELECTION_TICKS);
+  const campaigned = net.sent.some((m: Message) =>
+    m.from === "a" && (m.type === MessageType.PreVote || m.type === MessageType.Vote) &&
+    m.term > aTerm
+  );
+  ok(!campaigned, "removed node stayed quiet");
+  ok(net.raft(lead).propose(bytes("after")).ok);
+  net.tick(1);
+  assertEquals(net.appliedText(lead === "b" ? "c" : "b"), ["after"]);
+});
+
+Deno.test("membership changes replay from the snapshot's conf on restart", () => {
+  const net = new Network({ voters: ["a", "b", "c"] });
+  net.elect("a");
+  net.tick(1);
+  ok(net.raft("a").proposeConfChange({ type: "addLearner", nodeId: "d", context: "" }).ok);
+  net.tick(2);
+  const b = net.restart("b");
+  assertEquals(b.raft.status().conf, { voters: ["a", "b", "c"], learners: ["d"] });
+  // Restarted with nothing applied: the change is handed out again and applied then.
+  const fresh = net.addNode("c", net.node("c").log, 5, 0);
+  assertEquals(fresh.raft.status().conf.learners, []);
+  net.tick(2);
+  assertEquals(net.raft("c").status().conf.learners, ["d"]);
+});
