@@ -59,10 +59,14 @@ class Writer {
 }
 
 class Reader {
-  readonly view: DataView;
   pos = 0;
-  constructor(readonly buf: Uint8Array) {
-    this.view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+  constructor(readonly buf: Uint8Array) {}
+  /** Big-endian unsigned read of `size` bytes (no DataView: this runs per record). */
+  #uint(size: number): number {
+    let v = 0;
+    for (let i = 0; i < size; i++) v = v * 256 + (this.buf[this.pos + i] as number);
+    this.pos += size;
+    return v;
   }
   head(major: number): number {
     if (this.pos >= this.buf.length) throw new RangeError("batch payload ends early");
@@ -74,13 +78,7 @@ class Reader {
     if (size === 0 || this.pos + size > this.buf.length) {
       throw new RangeError("malformed CBOR head in batch payload");
     }
-    let value: number;
-    if (size === 1) value = this.view.getUint8(this.pos);
-    else if (size === 2) value = this.view.getUint16(this.pos);
-    else if (size === 4) value = this.view.getUint32(this.pos);
-    else value = this.view.getUint32(this.pos) * 0x100000000 + this.view.getUint32(this.pos + 4);
-    this.pos += size;
-    return value;
+    return this.#uint(size);
   }
   bytes(): Uint8Array {
     const length = this.head(MAJOR_BYTES);

@@ -12,7 +12,7 @@
  * @module
  */
 
-import assert from "node:assert/strict";
+import { invariant } from "./invariant.ts";
 import { encode } from "cbor-x";
 import type { ConfState, Entry, HardState, SnapshotMeta } from "../raft/messages.ts";
 import type { StableLog } from "../raft/stable_log.ts";
@@ -262,7 +262,7 @@ class FileStorage implements RaftStorage {
   }
 
   entries(lo: number, hi: number, maxBytes: number): Entry[] {
-    assert(lo >= this.firstIndex() && hi <= this.lastIndex() + 1 && lo <= hi, "bad range");
+    invariant(lo >= this.firstIndex() && hi <= this.lastIndex() + 1 && lo <= hi, "bad range");
     const out: Entry[] = [];
     let bytes = 0;
     let i = lo;
@@ -282,7 +282,7 @@ class FileStorage implements RaftStorage {
   /** Entries from `lo` out of the one batch record holding it, within [lo, hi). */
   #coldEntries(lo: number, hi: number): Entry[] {
     const loc = this.index.locate(lo);
-    assert(loc !== undefined, `index ${lo} is not stored`);
+    invariant(loc !== undefined, `index ${lo} is not stored`);
     const all = this.#reader.read(loc);
     const end = Math.min(hi, loc.firstIndex + loc.count);
     return all.slice(lo - loc.firstIndex, end - loc.firstIndex);
@@ -298,9 +298,9 @@ class FileStorage implements RaftStorage {
     this.#checkWritable();
     const first = entries[0];
     if (first !== undefined) {
-      assert(first.index > this.snapshotInfo.index, "entries overwrite the snapshot");
-      assert(first.index <= this.#stagedLast + 1, "entries leave an index gap");
-      entries.forEach((e, k) => assert(e.index === first.index + k, "entries not contiguous"));
+      invariant(first.index > this.snapshotInfo.index, "entries overwrite the snapshot");
+      invariant(first.index <= this.#stagedLast + 1, "entries leave an index gap");
+      entries.forEach((e, k) => invariant(e.index === first.index + k, "entries not contiguous"));
     }
     if (first === undefined && hardState === null) return;
     while (this.#queue.length >= MAX_PENDING_SAVES) {
@@ -448,7 +448,7 @@ class FileStorage implements RaftStorage {
       throw e;
     }
     const file = await readSnapshotFile(path);
-    assert(file !== null, "a snapshot just written must read back");
+    invariant(file !== null, "a snapshot just written must read back");
     // A local snapshot matches the log and becomes current at once; a received one
     // only once applySnapshot() installs it.
     if (meta.index > this.snapshotInfo.index && this.index.term(meta.index) === meta.term) {
@@ -480,7 +480,7 @@ class FileStorage implements RaftStorage {
     this.writer.stage(records, null, meta.index + 1, () => []);
     this.#counters.bytesWritten += await this.writer.commit();
     const active = this.writer.activeSegment();
-    assert(active !== null);
+    invariant(active !== null, "the marker write left no active segment");
     // 2. Older segments are now dead: delete them oldest first, each durably, so the
     //    survivors always form a suffix of the log.
     for (const seg of this.writer.segments.filter((s) => s !== active)) await this.#delete(seg);
@@ -533,7 +533,7 @@ class FileStorage implements RaftStorage {
   }
 
   compact(index: number): Promise<void> {
-    assert(index <= this.snapshotInfo.index, "compact beyond the snapshot");
+    invariant(index <= this.snapshotInfo.index, "compact beyond the snapshot");
     return this.#exclusive(async () => {
       const cutoff = index - this.settings.trailingEntries;
       const lastBySegment = this.index.lastIndexBySegment();

@@ -63,13 +63,12 @@ export function readRecordAt(buf: Uint8Array, offset: number): RecordRead | Reco
   if (buf.length - offset < RECORD_HEADER_BYTES) {
     return { ok: false, reason: "short", end: buf.length };
   }
-  const view = new DataView(buf.buffer, buf.byteOffset + offset, RECORD_HEADER_BYTES);
-  const length = view.getUint32(0, true);
+  const length = u32le(buf, offset);
   const end = offset + RECORD_HEADER_BYTES + length;
   if (length > MAX_RECORD_PAYLOAD_BYTES || end > buf.length) {
     return { ok: false, reason: "short", end: buf.length };
   }
-  const expected = view.getUint32(4, true);
+  const expected = u32le(buf, offset + 4);
   if (crc32c(buf.subarray(offset + 8, end)) !== expected) {
     return { ok: false, reason: "crc", end };
   }
@@ -79,4 +78,10 @@ export function readRecordAt(buf: Uint8Array, offset: number): RecordRead | Reco
     payload: buf.subarray(offset + RECORD_HEADER_BYTES, end),
     end,
   };
+}
+
+/** Reads a little-endian u32 without allocating a DataView (hot in recovery). */
+function u32le(buf: Uint8Array, at: number): number {
+  return ((buf[at] as number) | ((buf[at + 1] as number) << 8) |
+    ((buf[at + 2] as number) << 16) | ((buf[at + 3] as number) << 24)) >>> 0;
 }
