@@ -140,6 +140,7 @@ export class Cluster {
   }
 
   #send(m: Message, snapshot: SmSnapshot | null): void {
+    freezeMessage(m); // duplicates share the object: a core that mutates input throws
     const sender = this.nodes.get(m.from);
     const inc = sender?.incarnation ?? 0;
     if (m.term > this.stats.maxTerm) this.stats.maxTerm = m.term;
@@ -259,7 +260,7 @@ export class Cluster {
         this.#note(node.id, "retired (removed from membership)");
         node.crash();
         this.retired.add(node.id);
-        this.network.dropInvolving(node.id);
+        this.#dropConnections(node.id);
         return;
       case "reportSnapshot":
         if (!node.up || node.incarnation !== ev.incarnation) return;
@@ -347,10 +348,28 @@ export class Cluster {
     if (node === null) return;
     node.crash();
     this.stats.crashes++;
-    this.network.dropInvolving(node.id); // its connections die with it
+    this.#dropConnections(node.id);
     const downMs = this.#prng.pick([5, 50, 200, 1000, 3000]);
     this.#pendingRestart.add(node.id);
     this.#events.push(this.nowMs + downMs, { kind: "restart", node: node.id });
+  }
+
+  /**
+   * A dead host's connections die with it. Snapshot streams on them fail, and their
+   * senders hear about it (else a leader would wait for the report forever).
+   */
+  #dropConnections(id: NodeId): void {
+    for (const p of this.network.dropInvolving(id)) {
+      const { m, senderIncarnation } = p.payload;
+      if (m.type !== MessageType.Snapshot || m.from === id) continue;
+      this.#events.push(this.nowMs, {
+        kind: "reportSnapshot",
+        node: m.from,
+        incarnation: senderIncarnation,
+        peer: m.to,
+        ok: false,
+      });
+    }
   }
 
   /** Restarts every crashed, non-retired host now (final phase). */
@@ -493,6 +512,21 @@ export class Cluster {
   get restartsPending(): boolean {
     return this.#pendingRestart.size > 0;
   }
+}
+
+/** Freezes a message and what it references (byte arrays cannot be frozen). */
+function freezeMessage(m: Message): void {
+  if (Object.isFrozen(m)) return;
+  if (m.type === MessageType.Append) {
+    for (const e of m.entries) Object.freeze(e);
+    Object.freeze(m.entries);
+  } else if (m.type === MessageType.Snapshot) {
+    Object.freeze(m.snapshot.conf.voters);
+    Object.freeze(m.snapshot.conf.learners);
+    Object.freeze(m.snapshot.conf);
+    Object.freeze(m.snapshot);
+  }
+  Object.freeze(m);
 }
 
 /**

@@ -21,6 +21,7 @@ export type InvariantName =
   | "durability-of-acked-writes"
   | "read-after-acked-write"
   | "liveness"
+  | "core-consistency"
   | "host-contract";
 
 /** Thrown on the first broken property; carries what the report prints. */

@@ -57,6 +57,13 @@ function parse() {
   };
 }
 
+/** The command that replays `r` with a full trace. */
+export function replayCommand(r: RunResult): string {
+  const extra = (r.shape.voters === undefined ? "" : ` --voters ${r.shape.voters}`) +
+    (r.shape.joiners === false ? " --no-joiners" : "");
+  return `deno task sim --seed ${r.seed} --steps ${r.stepsRequested}${extra} --trace`;
+}
+
 /** Prints a failed run: seed, step, invariant, message and the trace leading to it. */
 export function printFailure(r: RunResult, detailed: boolean): void {
   const f = r.failure;
@@ -65,7 +72,7 @@ export function printFailure(r: RunResult, detailed: boolean): void {
   console.log(`  ${f.message}`);
   if (!detailed) return;
   console.log(`  config: ${r.config}`);
-  console.log(`  replay: deno task sim --seed ${r.seed} --steps ${r.stepsRequested} --trace`);
+  console.log(`  replay: ${replayCommand(r)}`);
   if (f.invariant === "core-exception") console.log(f.stack);
   console.log("  last trace lines:");
   for (const line of f.trace) console.log(`    ${line}`);

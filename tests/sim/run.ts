@@ -51,6 +51,8 @@ export interface RunResult {
   stepsRequested: number;
   /** Steps actually taken, final phase included. */
   steps: number;
+  /** The shape overrides the run used (a replay must pass them too). */
+  shape: RunShape;
   virtualMs: number;
   stats: ClusterStats;
   failure: RunFailure | null;
@@ -80,6 +82,7 @@ export function runSimulation(opts: RunOptions): RunResult {
     seed: opts.seed,
     config: describeConfig(config),
     stepsRequested: opts.steps,
+    shape: opts.shape ?? {},
     steps: cluster.step,
     virtualMs: cluster.nowMs,
     stats: cluster.stats,

@@ -83,6 +83,8 @@ export class SimNode {
   #pendingWrites = new Map<number, PendingWrite>();
   /** Highest commit index this incarnation reported, to check it never regresses. */
   #lastCommit = 0;
+  /** Term last reported by this incarnation, to check it never regresses. */
+  #lastTerm = 0;
 
   /** A host whose durable log starts with membership `conf` (empty for a joiner). */
   constructor(id: string, conf: ConfState, options: HostOptions, prng: Prng, env: HostEnv) {
@@ -127,6 +129,7 @@ export class SimNode {
     this.#incarnation++;
     this.#sm = new StateMachine(this.#snap, this.#env.core.decodeConfChange);
     this.#lastCommit = 0;
+    this.#lastTerm = 0;
     this.#raft = this.#env.core.newRaft({
       ...this.options.raft,
       id: this.id,
@@ -183,8 +186,31 @@ export class SimNode {
     this.pump();
   }
 
-  /** Takes and handles Readies until the core has none or one waits for its fsync. */
+  /**
+   * Takes and handles Readies until the core has none or one waits for its fsync, then
+   * checks the core's status (election safety, commit within the log, no term regress).
+   */
   pump(): void {
+    this.#pumpReadies();
+    this.#observe();
+  }
+
+  #observe(): void {
+    const raft = this.#raft;
+    if (raft === null) return;
+    const st = raft.status();
+    if (st.role === "leader") this.#env.inv.observeLeader(this.id, st.term);
+    if (st.commit > st.lastIndex || st.term < this.#lastTerm) {
+      throw new InvariantViolation(
+        "core-consistency",
+        `${this.id} reports commit ${st.commit} > last ${st.lastIndex} or term ${st.term} ` +
+          `< ${this.#lastTerm} seen earlier in this incarnation`,
+      );
+    }
+    this.#lastTerm = st.term;
+  }
+
+  #pumpReadies(): void {
     for (let round = 0; round < MAX_READY_ROUNDS_PER_PUMP; round++) {
       const raft = this.#raft;
       if (raft === null || this.#inflight !== null || !raft.hasReady()) return;
@@ -302,7 +328,9 @@ export class SimNode {
       inv.observeSnapshot(this.id, meta.index, meta.term);
       this.log.applySnapshot(meta);
       this.#snap = bytes;
-      this.#received.clear();
+      for (const idx of [...this.#received.keys()]) {
+        if (idx <= meta.index) this.#received.delete(idx); // newer ones may be stepped already
+      }
       sm.restore(bytes);
       inv.observeDigest(this.id, bytes.index, bytes.digest);
       for (const idx of [...this.#pendingWrites.keys()]) {
