@@ -17,6 +17,11 @@ export const MIN_FRAME_BYTES = 4 * 1024;
 export const FRAME_HEADER_BYTES = 4;
 /** A read buffer starts this big and grows (up to the frame limit) only for bigger frames. */
 export const READ_BUFFER_INITIAL_BYTES = 64 * 1024;
+/**
+ * A buffer whose every read comes back full doubles, up to this size, so a busy
+ * connection needs fewer reads (frames larger than this still grow it to the limit).
+ */
+export const READ_BUFFER_BURST_BYTES = 1024 * 1024;
 /** When less than this is free at the buffer's end, consumed bytes are compacted away. */
 const READ_MIN_FREE_BYTES = 16 * 1024;
 
@@ -38,6 +43,12 @@ export class FrameReader {
   #start = 0;
   #end = 0;
   #maxFrameBytes: number;
+  /** Complete frames already copied out, served before the buffer is looked at again. */
+  #batch: Uint8Array | null = null;
+  #batchAt = 0;
+  /** Size of the region last handed out by space(), and whether a read filled it. */
+  #spaceBytes = 0;
+  #lastReadFilled = false;
 
   /** Creates a reader that refuses frames longer than `maxFrameBytes`. */
   constructor(maxFrameBytes: number, initialBytes = READ_BUFFER_INITIAL_BYTES) {
@@ -54,11 +65,14 @@ export class FrameReader {
   set maxFrameBytes(n: number) {
     assert(n >= 1, "frame limit must be positive");
     this.#maxFrameBytes = n;
+    const wanted = Math.min(READ_BUFFER_INITIAL_BYTES, n + FRAME_HEADER_BYTES);
+    if (this.#buf.length < wanted) this.#grow(wanted);
   }
 
   /** Bytes received but not yet returned as frames. */
   get buffered(): number {
-    return this.#end - this.#start;
+    const pending = this.#batch === null ? 0 : this.#batch.length - this.#batchAt;
+    return this.#end - this.#start + pending;
   }
 
   /** Capacity of the reusable buffer (for memory-bound tests). */
@@ -69,8 +83,14 @@ export class FrameReader {
   /** A free region to read into; pass the count actually read to {@link commit}. */
   space(): Uint8Array {
     if (this.#buf.length - this.#end < READ_MIN_FREE_BYTES && this.#start > 0) this.#compact();
-    if (this.#end === this.#buf.length) this.#grow(this.#buf.length * 2);
+    const burst = Math.min(READ_BUFFER_BURST_BYTES, this.#maxFrameBytes + FRAME_HEADER_BYTES);
+    const full = this.#end === this.#buf.length;
+    if (full) this.#grow(this.#buf.length * 2);
+    else if (this.#lastReadFilled && this.#buf.length < burst) {
+      this.#grow(Math.min(burst, this.#buf.length * 2));
+    }
     assert(this.#end < this.#buf.length, "read buffer has free space");
+    this.#spaceBytes = this.#buf.length - this.#end;
     return this.#buf.subarray(this.#end);
   }
 
@@ -78,6 +98,7 @@ export class FrameReader {
   commit(n: number): void {
     assert(n >= 0 && this.#end + n <= this.#buf.length, "commit within the buffer");
     this.#end += n;
+    this.#lastReadFilled = n === this.#spaceBytes;
   }
 
   /**
@@ -100,15 +121,61 @@ export class FrameReader {
   }
 
   /**
-   * The next complete frame's payload (a fresh copy the caller owns), or null when more
-   * bytes are needed. Throws {@link ProtocolError} for a length over the limit or zero.
+   * The next complete frame's payload, or null when more bytes are needed. Throws
+   * {@link ProtocolError} for a length over the limit, or zero.
+   *
+   * Payloads are views into a fresh copy that the reader never overwrites: all complete
+   * frames found together are copied out in ONE slice (not one allocation per frame),
+   * so decoded byte strings can alias them safely. A retained view keeps that copy (at
+   * most one buffer's worth) alive.
    */
   next(): Uint8Array | null {
+    if (this.#batch !== null) return this.#fromBatch(this.#batch);
     const available = this.#end - this.#start;
     if (available < FRAME_HEADER_BYTES) return null;
-    const b = this.#buf;
     const s = this.#start;
-    const length = ((b[s]! << 24) >>> 0) + (b[s + 1]! << 16) + (b[s + 2]! << 8) + b[s + 3]!;
+    const length = this.#checkedLength(s);
+    const total = FRAME_HEADER_BYTES + length;
+    if (available < total) {
+      if (this.#buf.length - s < total) this.#makeRoom(total);
+      return null;
+    }
+    // Extend the run over every following complete, in-limit frame; a bad one is left
+    // for the next call to reject.
+    let end = s + total;
+    while (end + FRAME_HEADER_BYTES <= this.#end) {
+      const n = this.#lengthAt(end);
+      if (n === 0 || n > this.#maxFrameBytes || end + FRAME_HEADER_BYTES + n > this.#end) break;
+      end += FRAME_HEADER_BYTES + n;
+    }
+    const batch = this.#buf.slice(s, end);
+    this.#start = end;
+    if (this.#start === this.#end) this.#start = this.#end = 0;
+    return this.#fromBatch(batch);
+  }
+
+  #fromBatch(batch: Uint8Array): Uint8Array {
+    const at = this.#batchAt;
+    const n = ((batch[at]! << 24) >>> 0) + (batch[at + 1]! << 16) + (batch[at + 2]! << 8) +
+      batch[at + 3]!;
+    const end = at + FRAME_HEADER_BYTES + n;
+    if (end === batch.length) {
+      this.#batch = null;
+      this.#batchAt = 0;
+    } else {
+      this.#batch = batch;
+      this.#batchAt = end;
+    }
+    return batch.subarray(at + FRAME_HEADER_BYTES, end);
+  }
+
+  #lengthAt(at: number): number {
+    const b = this.#buf;
+    return ((b[at]! << 24) >>> 0) + (b[at + 1]! << 16) + (b[at + 2]! << 8) + b[at + 3]!;
+  }
+
+  #checkedLength(at: number): number {
+    const length = this.#lengthAt(at);
     if (length > this.#maxFrameBytes) {
       throw new ProtocolError(
         "frame_too_large",
@@ -116,15 +183,7 @@ export class FrameReader {
       );
     }
     if (length === 0) throw new ProtocolError("empty_frame", "frame of 0 bytes");
-    const total = FRAME_HEADER_BYTES + length;
-    if (available < total) {
-      if (b.length - s < total) this.#makeRoom(total);
-      return null;
-    }
-    const payload = b.slice(s + FRAME_HEADER_BYTES, s + total);
-    this.#start += total;
-    if (this.#start === this.#end) this.#start = this.#end = 0;
-    return payload;
+    return length;
   }
 
   /** Ensures a frame of `total` bytes fits from the buffer's start. */

@@ -9,11 +9,10 @@
 import type { Message, NodeId } from "../raft/messages.ts";
 import { backoffDelayMs } from "./backoff.ts";
 import { dial, type DialIdentity, HandshakeFailed } from "./dial.ts";
-import { FrameWriter } from "./frame.ts";
 import type { FramedConn } from "./framed_conn.ts";
 import { SendQueue } from "./send_queue.ts";
 import { bump, type TransportLog, type TransportStats } from "./transport.ts";
-import { encodeMessage } from "./wire.ts";
+import { MessageFrameEncoder } from "./wire_encoder.ts";
 
 /** Most bytes encoded into one coalesced write (a batch ends after the frame crossing it). */
 export const MAX_BATCH_BYTES = 1024 * 1024;
@@ -28,7 +27,7 @@ export interface LinkHost extends DialIdentity {
 /** One peer's outbound connection, queue and writer. */
 export class PeerLink {
   readonly #queue: SendQueue;
-  readonly #writer = new FrameWriter();
+  readonly #writer = new MessageFrameEncoder();
   #closed = false;
   #fc: FramedConn | null = null;
   #broken = false;
@@ -165,17 +164,18 @@ export class PeerLink {
     while (w.length < MAX_BATCH_BYTES) {
       const m = this.#queue.shift();
       if (m === undefined) break;
-      const payload = encodeMessage(m);
-      if (payload.length > this.host.maxFrameBytes) {
+      const mark = w.length;
+      const size = w.append(m);
+      if (size > this.host.maxFrameBytes) {
+        w.truncate(mark);
         this.host.stats.dropped++;
         this.host.log("error", "message exceeds the frame limit; dropped", {
           peer: this.peer,
           type: m.type,
-          sizeBytes: payload.length,
+          sizeBytes: size,
         });
         continue;
       }
-      w.append(payload);
       count++;
     }
     return count;

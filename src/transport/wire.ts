@@ -198,8 +198,8 @@ function entries(v: unknown): Entry[] {
   return out;
 }
 
-/** Expected array length per message type (header of 4 plus fields). */
-const WIRE_LENGTH: Readonly<Record<number, number>> = {
+/** Array length of each type's wire form: the 4 header slots plus the fields. */
+export const WIRE_ARITY: Readonly<Record<MessageType, number>> = {
   [MessageType.Append]: 8,
   [MessageType.AppendResponse]: 8,
   [MessageType.Vote]: 7,
@@ -213,6 +213,7 @@ const WIRE_LENGTH: Readonly<Record<number, number>> = {
   [MessageType.ReadIndex]: 5,
   [MessageType.ReadIndexResponse]: 7,
 };
+const ARITY_BY_CODE: Readonly<Record<number, number | undefined>> = WIRE_ARITY;
 
 /** Validates a decoded value and turns it into a typed message, or says why not. */
 export function fromWire(value: unknown): Parsed<Message> {
@@ -227,7 +228,7 @@ export function fromWire(value: unknown): Parsed<Message> {
 function parseWire(v: unknown): Message {
   if (!Array.isArray(v) || v.length < 4) fail("invalid_field", "message is not an array");
   const type = v[0];
-  const expected = typeof type === "number" ? WIRE_LENGTH[type] : undefined;
+  const expected = typeof type === "number" ? ARITY_BY_CODE[type] : undefined;
   if (expected === undefined) fail("unknown_type", `message type ${String(type)} is unknown`);
   if (v.length !== expected) fail("invalid_field", `message type ${type} has wrong arity`);
   const from = nodeId(v[1], "from");
