@@ -626,7 +626,9 @@ export class Raft {
   }
 
   private handleVoteRequest(m: VoteRequestMessage): void {
-    if (this.conf.learners.includes(this.id)) return; // learners never vote
+    // Answered whatever our own (possibly stale) membership says: a learner may have
+    // been promoted in entries it has not received yet, and the candidate only asks
+    // voters of its own conf and counts only those. Learners never campaign.
     const isPre = m.type === MessageType.PreVote;
     const respType = isPre ? MessageType.PreVoteResponse : MessageType.VoteResponse;
     const canVote = this.vote === m.from || (this.vote === null && this.lead === null) ||

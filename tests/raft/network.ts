@@ -8,8 +8,10 @@
 
 import { Raft, type RaftConfig } from "../../src/raft/raft.ts";
 import { MemoryStableLog } from "../../src/raft/memory_log.ts";
+import { encodeConfChange } from "../../src/raft/conf_change_codec.ts";
 import {
   type Entry,
+  EntryType,
   type Message,
   MessageType,
   type NodeId,
@@ -37,6 +39,25 @@ export interface NetworkOptions {
   config?: Partial<Omit<RaftConfig, "id" | "log">>;
   /** Pre-built logs (for figure 7/8 style scenarios). */
   logs?: Record<NodeId, MemoryStableLog>;
+  /**
+   * Where the founding membership lives: in the index-0 snapshot meta (default), or in
+   * the log as committed addVoter entries 1..n as the node driver bootstraps.
+   */
+  bootstrap?: "snapshot" | "log";
+}
+
+/** The node driver's bootstrap: addVoter entries 1..n (term 1), committed. */
+export function bootstrapLog(voters: NodeId[]): MemoryStableLog {
+  const log = new MemoryStableLog();
+  const ids = [...voters].sort();
+  log.append(ids.map((nodeId, i) => ({
+    term: 1,
+    index: i + 1,
+    type: EntryType.ConfChange,
+    data: encodeConfChange({ type: "addVoter", nodeId, context: "" }),
+  })));
+  log.setHardState({ term: 1, vote: null, commit: ids.length });
+  return log;
 }
 
 /** A deterministic message pump over a set of cores. */
@@ -62,10 +83,13 @@ export class Network {
     this.config = opts.config ?? {};
     const conf = { voters: opts.voters, learners: opts.learners ?? [] };
     let seed = 1;
+    const fromLog = opts.bootstrap === "log";
     for (const id of [...opts.voters, ...(opts.learners ?? [])]) {
-      const log = opts.logs?.[id] ?? new MemoryStableLog({ conf });
+      const log = opts.logs?.[id] ??
+        (fromLog ? bootstrapLog(opts.voters) : new MemoryStableLog({ conf }));
       this.addNode(id, log, seed++);
     }
+    if (fromLog) this.settle(); // hand out and apply the bootstrap entries
   }
 
   /** Adds (or restarts) a node over `log`. */

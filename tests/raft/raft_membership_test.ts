@@ -1,7 +1,8 @@
 import { deepStrictEqual as assertEquals, ok } from "node:assert/strict";
 import { MemoryStableLog } from "../../src/raft/memory_log.ts";
 import { type Message, MessageType } from "../../src/raft/messages.ts";
-import { bytes, Network } from "./network.ts";
+import { Raft } from "../../src/raft/raft.ts";
+import { bootstrapLog, bytes, Network } from "./network.ts";
 
 const ELECTION_TICKS = 10;
 
@@ -22,33 +23,88 @@ Deno.test("a learner receives the log but never counts toward commit", () => {
   assertEquals(net.appliedText("l"), ["x"]);
 });
 
-Deno.test("a learner never campaigns and never answers votes", () => {
+Deno.test("a learner never campaigns", () => {
   const net = new Network({ voters: ["a", "b"], learners: ["l"], config: { preVote: false } });
   net.tick(20 * ELECTION_TICKS);
   ok(
     !net.sent.some((m) =>
-      m.from === "l" && (m.type === MessageType.Vote ||
-        m.type === MessageType.PreVote || m.type === MessageType.VoteResponse ||
-        m.type === MessageType.PreVoteResponse)
+      m.from === "l" && (m.type === MessageType.Vote || m.type === MessageType.PreVote)
     ),
-    "learner stayed silent in elections",
+    "learner never asked for votes",
   );
-  ok(net.leaders().every((id) => id !== "l"));
-  // Even a direct vote request gets no answer.
-  net.isolate("a");
-  net.isolate("b");
-  const l = net.raft("l");
+  ok(net.leaders().length === 1 && net.leaders()[0] !== "l");
+  net.isolate("l");
+  net.tick(20 * ELECTION_TICKS);
+  assertEquals(net.raft("l").status().role, "learner");
+});
+
+Deno.test("votes from non-voters never count toward an election", () => {
+  const net = new Network({ voters: ["a", "b", "c"], learners: ["l"], config: { preVote: false } });
+  const a = net.raft("a");
+  a.campaign();
+  a.ready();
+  for (const from of ["l", "zz"]) {
+    a.step({ type: MessageType.VoteResponse, from, to: "a", term: 1, reject: false });
+  }
+  assertEquals(a.status().role, "candidate");
+});
+
+Deno.test("a learner that missed its promotion still answers votes, keeping the cluster live", () => {
+  // l believes it is a learner; the candidate's conf already has it as a voter.
+  const l = new Raft({
+    id: "l",
+    log: new MemoryStableLog({ conf: { voters: ["a", "b"], learners: ["l"] } }),
+    seed: 1,
+  });
   l.step({
     type: MessageType.Vote,
     from: "b",
     to: "l",
-    term: 1000,
-    lastIndex: 1000,
-    lastTerm: 1000,
-    transfer: true,
+    term: 5,
+    lastIndex: 10,
+    lastTerm: 4,
+    transfer: false,
   });
   const rd = l.ready();
-  assertEquals([...rd.messages, ...rd.messagesAfterPersist].length, 0);
+  const grant = rd.messagesAfterPersist[0];
+  ok(grant && grant.type === MessageType.VoteResponse && !grant.reject);
+  assertEquals(l.status().role, "learner");
+});
+
+Deno.test("a cluster bootstrapped through log entries elects and a joiner learns the membership", () => {
+  const net = new Network({ voters: ["a", "b", "c"], bootstrap: "log" });
+  for (const id of ["a", "b", "c"]) {
+    assertEquals(net.raft(id).status().conf.voters, ["a", "b", "c"]);
+    assertEquals(net.raft(id).status().applied, 3);
+  }
+  net.elect("b");
+  ok(net.raft("b").propose(bytes("x")).ok);
+  net.tick(1);
+  ok(net.raft("b").proposeConfChange({ type: "addVoter", nodeId: "d", context: "" }).ok);
+  net.settle();
+  net.addNode("d", new MemoryStableLog(), 7);
+  net.tick(3);
+  assertEquals(net.raft("d").status().conf.voters, ["a", "b", "c", "d"]);
+  assertEquals(net.appliedText("d"), ["x"]);
+  // d is a full voter now and can lead.
+  ok(net.raft("b").transferLeader("d"));
+  net.settle();
+  assertEquals(net.leader(), "d");
+});
+
+Deno.test("a fresh node with bootstrap hard state commit n but applied 0 replays membership", () => {
+  const log = bootstrapLog(["a", "b", "c"]);
+  const a = new Raft({ id: "a", log, seed: 1, applied: 0 });
+  assertEquals(a.status().conf.voters, []);
+  a.campaign(); // not a voter yet: nothing happens
+  const rd = a.ready();
+  assertEquals(rd.committedEntries.map((e) => e.index), [1, 2, 3]);
+  assertEquals(rd.messages.length, 0);
+  a.advance(rd);
+  assertEquals(a.status().conf.voters, ["a", "b", "c"]);
+  // Restarted after applying: the conf is replayed from the log at construction.
+  const again = new Raft({ id: "a", log, seed: 1, applied: 3 });
+  assertEquals(again.status().conf.voters, ["a", "b", "c"]);
 });
 
 Deno.test("membership changes wait until the leader committed an entry of its term", () => {
