@@ -20,6 +20,8 @@ import type { HttpOptions } from "./options.ts";
 import { kvRoutes, REVISION_HEADER } from "./routes/kv.ts";
 import { statusRoutes } from "./routes/status.ts";
 import { watchRoutes } from "./routes/watch.ts";
+import { clusterRoutes } from "./routes/cluster.ts";
+import type { AdminApi } from "./admin_api.ts";
 
 export type { NodeApi, NodeStatus } from "./node_api.ts";
 export { DEFAULT_HTTP_OPTIONS, type HttpOptions } from "./options.ts";
@@ -27,13 +29,14 @@ export { DEFAULT_HTTP_OPTIONS, type HttpOptions } from "./options.ts";
 /** Header naming the leader this node knows of (empty when none), on every answer. */
 export const LEADER_HEADER = "X-Raftkv-Leader";
 
-/** Builds the HTTP API of `node`. */
-export function createApp(node: NodeApi, options: HttpOptions): Hono {
+/** Builds the HTTP API of `node`; with `admin`, `/v1/cluster` is served too. */
+export function createApp(node: NodeApi, options: HttpOptions, admin?: AdminApi): Hono {
   const app = new Hono();
   app.use("*", leaderHeader(node));
   if (options.corsOrigins.length > 0) app.use("*", corsFor(options.corsOrigins));
   app.route("/v1", kvRoutes(node, options));
   app.route("/v1", watchRoutes(node, options));
+  if (admin) app.route("/v1", clusterRoutes(node, admin, options));
   app.route("/", statusRoutes(node));
   app.notFound(notFound);
   app.onError(onError);
@@ -56,7 +59,7 @@ function leaderHeader(node: NodeApi): MiddlewareHandler {
 function corsFor(origins: string[]): MiddlewareHandler {
   return cors({
     origin: origins.includes("*") ? "*" : origins,
-    allowMethods: ["GET", "HEAD", "PUT", "DELETE", "OPTIONS"],
+    allowMethods: ["GET", "HEAD", "PUT", "POST", "DELETE", "OPTIONS"],
     allowHeaders: [
       "Content-Type",
       "If-Match",

@@ -16,6 +16,7 @@ export const STATUS_BY_CODE: Readonly<Record<ErrorCode, ContentfulStatusCode>> =
   unauthorized: 401,
   forbidden: 403,
   not_found: 404,
+  method_not_allowed: 405,
   conflict: 409,
   revision_compacted: 410,
   precondition_failed: 412,
@@ -83,7 +84,7 @@ export function methodNotAllowed(allowed: readonly string[]): (c: Context) => Re
   const allow = allowed.join(", ");
   return (c) => {
     const body: ErrorBody = {
-      error: { code: "bad_request", message: `method ${c.req.method} not allowed; use ${allow}` },
+      error: { code: "method_not_allowed", message: `method ${c.req.method} not allowed; use ${allow}` },
     };
     return c.json(body, 405, { Allow: allow });
   };

@@ -500,15 +500,13 @@ function preconditionFailed(existing: KeyValue | undefined, message: string): Ap
 
 /**
  * A deterministic refusal of an entry that should never have been proposed (garbage
- * or over the limits). ApplyResult has no `bad_request`/`too_large` code yet (see
- * notes/requests.md), so it travels as `precondition_failed` with the real code in
- * the message.
+ * or over the limits): every replica refuses it alike.
  */
 function refused(error: RaftkvError): ApplyResult {
   return {
     ok: false,
-    code: "precondition_failed",
-    message: `entry refused (${error.code}): ${error.message}`,
+    code: error.code === "too_large" ? "too_large" : "bad_request",
+    message: `entry refused: ${error.message}`,
     current: null,
   };
 }

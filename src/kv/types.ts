@@ -79,7 +79,8 @@ export type ApplyResult =
   | { ok: true; value: PutResult | DeleteResult | DeletePrefixResult | null }
   | {
     ok: false;
-    code: "precondition_failed" | "not_found";
+    /** `bad_request`/`too_large`: an entry that should never have been proposed, refused alike everywhere. */
+    code: "precondition_failed" | "not_found" | "bad_request" | "too_large";
     message: string;
     current: PutResult | null;
   };

@@ -1,0 +1,150 @@
+/**
+ * `deno task cluster`: a local cluster in one command, no configuration. Starts voters
+ * n1..nN (peer ports 7001.., HTTP 8001.., data under ./data/), prints each node's URL
+ * and the leader once elected, and stops every node cleanly on Ctrl-C.
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+
+const HELP =
+  `Usage: deno task cluster [--nodes 3] [--learners 0] [--data-dir ./data] [--fsync always]
+Starts a local raftkv cluster on 127.0.0.1 (peer ports 7001.., HTTP ports 8001..).
+Learners (non-voting read replicas) take the ports after the voters. Ctrl-C stops all.`;
+
+interface Member {
+  id: string;
+  peerAddr: string;
+  httpUrl: string;
+  learner: boolean;
+}
+
+const { values } = parseArgs({
+  args: Deno.args,
+  options: {
+    nodes: { type: "string", default: "3" },
+    learners: { type: "string", default: "0" },
+    "data-dir": { type: "string", default: "./data" },
+    fsync: { type: "string", default: "always" },
+    help: { type: "boolean", default: false },
+  },
+});
+if (values.help) {
+  console.log(HELP);
+  Deno.exit(0);
+}
+const voterCount = Number(values.nodes);
+const learnerCount = Number(values.learners);
+if (!Number.isInteger(voterCount) || voterCount < 1 || voterCount > 9) {
+  console.error("cluster: --nodes must be 1 to 9");
+  Deno.exit(2);
+}
+if (!Number.isInteger(learnerCount) || learnerCount < 0 || voterCount + learnerCount > 9) {
+  console.error("cluster: --learners must be 0 or more, at most 9 nodes in all");
+  Deno.exit(2);
+}
+
+const members: Member[] = [];
+for (let i = 1; i <= voterCount + learnerCount; i++) {
+  members.push({
+    id: `n${i}`,
+    peerAddr: `127.0.0.1:${7000 + i}`,
+    httpUrl: `http://127.0.0.1:${8000 + i}`,
+    learner: i > voterCount,
+  });
+}
+const initialCluster = members.filter((m) => !m.learner)
+  .map((m) => `${m.id}=${m.peerAddr}@${m.httpUrl}`).join(",");
+const mainPath = new URL("./main.ts", import.meta.url).pathname;
+
+const children = new Map<string, Deno.ChildProcess>();
+for (const m of members) {
+  const args = [
+    "run",
+    "-A",
+    mainPath,
+    "--id",
+    m.id,
+    "--peer-addr",
+    m.peerAddr,
+    "--http-addr",
+    m.httpUrl.slice("http://".length),
+    "--data-dir",
+    `${values["data-dir"]}/${m.id}`,
+    "--fsync",
+    values.fsync,
+  ];
+  if (m.learner) args.push("--join", members[0]!.httpUrl, "--learner");
+  else args.push("--initial-cluster", initialCluster);
+  const child = new Deno.Command(Deno.execPath(), {
+    args,
+    stdout: "piped",
+    stderr: "piped",
+    env: { NO_COLOR: "1" },
+  }).spawn();
+  children.set(m.id, child);
+  void prefixLines(m.id, child.stdout);
+  void prefixLines(m.id, child.stderr);
+  void child.status.then((s) => {
+    if (!stopping) console.log(`[${m.id}] exited with code ${s.code}`);
+  });
+  console.log(`${m.id}: ${m.httpUrl}  (peer ${m.peerAddr}${m.learner ? ", learner" : ""})`);
+}
+
+let stopping = false;
+let leader: string | null = null;
+const poll = setInterval(async () => {
+  for (const m of members) {
+    try {
+      const res = await fetch(`${m.httpUrl}/v1/status`, { signal: AbortSignal.timeout(500) });
+      const status = await res.json() as { leader: string | null; term: number };
+      if (status.leader && status.leader !== leader) {
+        leader = status.leader;
+        console.log(
+          `leader: ${leader} (term ${status.term}) — try: curl -X PUT ${m.httpUrl}/v1/kv/hello -d world`,
+        );
+      }
+      return;
+    } catch {
+      // not up yet; try the next member
+    }
+  }
+}, 500);
+
+async function stopAll(): Promise<void> {
+  if (stopping) return;
+  stopping = true;
+  clearInterval(poll);
+  console.log("stopping all nodes…");
+  for (const child of children.values()) {
+    try {
+      child.kill("SIGTERM");
+    } catch { /* already gone */ }
+  }
+  await Promise.all([...children.values()].map((c) => c.status));
+  console.log("all nodes stopped");
+  Deno.exit(0);
+}
+Deno.addSignalListener("SIGINT", stopAll);
+Deno.addSignalListener("SIGTERM", stopAll);
+
+async function prefixLines(id: string, stream: ReadableStream<Uint8Array>): Promise<void> {
+  let buffered = "";
+  for await (const text of stream.pipeThrough(new TextDecoderStream())) {
+    buffered += text;
+    const lines = buffered.split("\n");
+    buffered = lines.pop() ?? "";
+    for (const line of lines) console.log(`[${id}] ${humanize(line)}`);
+  }
+}
+
+function humanize(line: string): string {
+  try {
+    const { time: _t, level, node: _n, msg, ...fields } = JSON.parse(line);
+    const rest = Object.keys(fields).length > 0 ? " " + JSON.stringify(fields) : "";
+    return `${String(level).padEnd(5)} ${msg}${rest}`;
+  } catch {
+    return line;
+  }
+}

@@ -1,0 +1,114 @@
+/**
+ * `/v1/cluster`: membership and maintenance. Every mutation runs on the leader, so a
+ * follower forwards it there; `GET /v1/cluster` is forwarded too (only the leader knows
+ * replication progress) unless `?local=true` asks for this node's own view.
+ *
+ * @module
+ */
+
+import { type Context, Hono } from "hono";
+import { RaftkvError } from "../../errors.ts";
+import type { AddMemberRequest, AdminApi } from "../admin_api.ts";
+import { readBodyLimited } from "../body.ts";
+import { methodNotAllowed } from "../errors.ts";
+import { forwardIfNotLeader } from "../forward.ts";
+import type { NodeApi } from "../node_api.ts";
+import { requestSignal } from "../node_calls.ts";
+import type { HttpOptions } from "../options.ts";
+
+/** Largest admin request body. */
+export const MAX_ADMIN_BODY_BYTES = 16 * 1024;
+
+const ID_PATTERN = /^[A-Za-z0-9_.-]{1,64}$/;
+
+/** The admin router; mount with `app.route("/v1", clusterRoutes(node, admin, options))`. */
+export function clusterRoutes(node: NodeApi, admin: AdminApi, options: HttpOptions): Hono {
+  const forward = (c: Context, body: Uint8Array | null) =>
+    forwardIfNotLeader(c, node, body, {
+      requestTimeoutMs: options.requestTimeoutMs,
+      ...(options.fetch ? { fetch: options.fetch } : {}),
+    });
+  const signal = (c: Context) => requestSignal(c.req.raw, options.requestTimeoutMs);
+
+  return new Hono()
+    .get("/cluster", async (c) => {
+      if (c.req.query("local") !== "true" && node.status().leader !== null) {
+        const forwarded = await forward(c, null);
+        if (forwarded) return forwarded;
+      }
+      return c.json(admin.cluster());
+    })
+    .all("/cluster", methodNotAllowed(["GET", "HEAD"]))
+    .post("/cluster/members", async (c) => {
+      const body = await readBodyLimited(c.req.raw, MAX_ADMIN_BODY_BYTES);
+      const forwarded = await forward(c, body);
+      if (forwarded) return forwarded;
+      const member = await admin.addMember(parseAddMember(body), signal(c));
+      return c.json(member, 201);
+    })
+    .all("/cluster/members", methodNotAllowed(["POST"]))
+    .post("/cluster/members/:id/promote", async (c) => {
+      const forwarded = await forward(c, new Uint8Array());
+      if (forwarded) return forwarded;
+      await admin.promote(memberId(c.req.param("id")), signal(c));
+      return c.json(admin.cluster());
+    })
+    .delete("/cluster/members/:id", async (c) => {
+      const forwarded = await forward(c, null);
+      if (forwarded) return forwarded;
+      await admin.removeMember(memberId(c.req.param("id")), signal(c));
+      return c.json({ removed: c.req.param("id") });
+    })
+    .post("/cluster/leader", async (c) => {
+      const body = await readBodyLimited(c.req.raw, MAX_ADMIN_BODY_BYTES);
+      const forwarded = await forward(c, body);
+      if (forwarded) return forwarded;
+      const to = memberId(String(parseJson(body)["to"] ?? ""));
+      await admin.transferLeader(to, signal(c));
+      return c.json({ leader: to });
+    })
+    .post("/cluster/snapshot", async (c) => {
+      return c.json(await admin.snapshot());
+    });
+}
+
+function parseJson(body: Uint8Array): Record<string, unknown> {
+  let value: unknown;
+  try {
+    value = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(body));
+  } catch {
+    throw new RaftkvError("bad_request", "the body must be a JSON object");
+  }
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw new RaftkvError("bad_request", "the body must be a JSON object");
+  }
+  return value as Record<string, unknown>;
+}
+
+function memberId(id: string): string {
+  if (!ID_PATTERN.test(id)) {
+    throw new RaftkvError("bad_request", `"${id}" is not a member id (1-64 of A-Z a-z 0-9 _ . -)`);
+  }
+  return id;
+}
+
+function parseAddMember(body: Uint8Array): AddMemberRequest {
+  const json = parseJson(body);
+  const id = memberId(String(json["id"] ?? ""));
+  const peerAddr = json["peerAddr"];
+  if (typeof peerAddr !== "string" || !/^[^\s:]+:\d{1,5}$/.test(peerAddr)) {
+    throw new RaftkvError("bad_request", "peerAddr must be host:port");
+  }
+  const httpUrl = json["httpUrl"];
+  if (typeof httpUrl !== "string" || !/^https?:\/\/\S+$/.test(httpUrl)) {
+    throw new RaftkvError("bad_request", "httpUrl must be an http(s) URL");
+  }
+  const role = json["role"] ?? "learner";
+  if (role !== "learner" && role !== "voter") {
+    throw new RaftkvError(
+      "bad_request",
+      `role must be "learner" or "voter", not ${JSON.stringify(role)}`,
+    );
+  }
+  return { id, peerAddr, httpUrl: httpUrl.replace(/\/+$/, ""), role };
+}

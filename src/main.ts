@@ -1,0 +1,104 @@
+/**
+ * `deno task node`: flags and environment → config → storage, transport, node and the
+ * HTTP front door. SIGINT/SIGTERM stop accepting requests, hand leadership away,
+ * flush, and exit 0.
+ *
+ * @module
+ */
+
+import { ConfigError, type NodeConfig } from "./node/config.ts";
+import { helpText, parseNodeArgs } from "./node/cli.ts";
+import { createLogger, type Logger } from "./node/log.ts";
+import { RaftkvNode } from "./node/node.ts";
+import { openStorage, type RaftStorage } from "./storage/raft_storage.ts";
+import { bootstrapEntries } from "./node/bootstrap.ts";
+import { TcpTransport } from "./transport/tcp_transport.ts";
+import { createApp } from "./http/app.ts";
+import { checkHostPort } from "./node/config.ts";
+import { joinCluster } from "./node/join.ts";
+
+/** Opens the data directory, seeding it with the bootstrap membership when new. */
+export async function openNodeStorage(config: NodeConfig, log: Logger): Promise<RaftStorage> {
+  const options = { fsync: config.fsync, trailingEntries: config.snapshotTrailingEntries };
+  const storage = await openStorage(config.dataDir, options);
+  const fresh = storage.lastIndex() === 0 && storage.snapshotMeta().index === 0;
+  if (fresh && config.initialCluster.size > 0) {
+    const { hardState, entries } = bootstrapEntries(config.initialCluster);
+    await storage.save(hardState, entries);
+    log.log("info", "bootstrapped a new cluster", { voters: [...config.initialCluster.keys()] });
+  } else if (fresh) {
+    log.log("info", "no membership yet: waiting for a leader to add this node");
+  }
+  return storage;
+}
+
+/** Starts a node and its HTTP server; resolves with a stop function. */
+export async function runNode(config: NodeConfig, log: Logger): Promise<() => Promise<void>> {
+  if (config.fsync === "never") {
+    log.log("warn", "fsync is OFF: acknowledged writes can be lost on a crash (tests only)");
+  }
+  const storage = await openNodeStorage(config, log);
+  const transport = new TcpTransport({
+    id: config.id,
+    clusterId: config.clusterId,
+    listenAddr: config.peerAddr,
+    ...(config.peerSecret === null ? {} : { secret: config.peerSecret }),
+    log: (level, msg, fields) => log.log(level, msg, fields),
+  });
+  const node = await RaftkvNode.start({ config, storage, transport, log });
+  const app = createApp(node, {
+    maxKeyBytes: config.maxKeyBytes,
+    maxValueBytes: config.maxValueBytes,
+    maxWatchers: 1000,
+    corsOrigins: config.corsOrigins,
+    requestTimeoutMs: config.writeTimeoutMs,
+  }, node);
+  const [hostname, port] = checkHostPort(config.httpAddr, "--http-addr");
+  const server = Deno.serve({ hostname, port, onListen: () => {} }, app.fetch);
+  log.log("info", "node started", {
+    http: config.advertiseHttpUrl,
+    peer: config.peerAddr,
+    dataDir: config.dataDir,
+  });
+  if (config.join !== null && node.conf().voters.length === 0) {
+    await joinCluster(config, log);
+  }
+  return async () => {
+    await server.shutdown();
+    await node.stop();
+  };
+}
+
+if (import.meta.main) {
+  let config: NodeConfig | "help";
+  try {
+    config = parseNodeArgs(Deno.args, (name) => Deno.env.get(name));
+  } catch (e) {
+    if (!(e instanceof ConfigError)) throw e;
+    console.error(`raftkv: ${e.message}`);
+    Deno.exit(2);
+  }
+  if (config === "help") {
+    console.log(helpText());
+    Deno.exit(0);
+  }
+  const log = createLogger(config.id);
+  let stop: () => Promise<void>;
+  try {
+    stop = await runNode(config, log);
+  } catch (e) {
+    log.log("error", "could not start", { error: e instanceof Error ? e.message : String(e) });
+    Deno.exit(1);
+  }
+  let stopping = false;
+  const onSignal = async () => {
+    if (stopping) return;
+    stopping = true;
+    log.log("info", "stopping: handing off leadership and flushing");
+    await stop();
+    log.log("info", "stopped cleanly");
+    Deno.exit(0);
+  };
+  Deno.addSignalListener("SIGINT", onSignal);
+  Deno.addSignalListener("SIGTERM", onSignal);
+}

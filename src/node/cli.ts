@@ -1,0 +1,184 @@
+/**
+ * Turns command-line flags and `RAFTKV_*` environment variables into a
+ * {@link NodeConfig}. Flags win over the environment; both win over defaults.
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import {
+  checkHostPort,
+  ConfigError,
+  DEFAULTS,
+  type NodeConfig,
+  normalizeUrl,
+  parseInitialCluster,
+} from "./config.ts";
+
+/** One documented option. */
+interface OptionSpec {
+  type: "string" | "boolean";
+  help: string;
+}
+
+/** Every flag the node accepts; the environment variable is RAFTKV_ + NAME_IN_CAPS. */
+export const OPTIONS: Record<string, OptionSpec> = {
+  "id": { type: "string", help: "node id, e.g. n1 (required)" },
+  "cluster-id": {
+    type: "string",
+    help: `cluster name both sides must share (${DEFAULTS.clusterId})`,
+  },
+  "peer-addr": { type: "string", help: `peer-protocol listen address (${DEFAULTS.peerAddr})` },
+  "http-addr": { type: "string", help: `HTTP listen address (${DEFAULTS.httpAddr})` },
+  "advertise-http": { type: "string", help: "HTTP URL other members use (http://<http-addr>)" },
+  "data-dir": { type: "string", help: "data directory (./data/<id>)" },
+  "initial-cluster": {
+    type: "string",
+    help: "bootstrap voters: n1=127.0.0.1:7001[@http://127.0.0.1:8001],n2=…",
+  },
+  "fsync": { type: "string", help: "always | never (never: tests and benchmarks only)" },
+  "tick-ms": { type: "string", help: `milliseconds per Raft tick (${DEFAULTS.tickMs})` },
+  "election-ticks": {
+    type: "string",
+    help: `election timeout in ticks (${DEFAULTS.electionTicks})`,
+  },
+  "heartbeat-ticks": {
+    type: "string",
+    help: `heartbeat interval in ticks (${DEFAULTS.heartbeatTicks})`,
+  },
+  "peer-secret": { type: "string", help: "shared secret for the peer handshake (HMAC-SHA-256)" },
+  "snapshot-entries": {
+    type: "string",
+    help: `snapshot every N applied entries, 0 = never (${DEFAULTS.snapshotEntries})`,
+  },
+  "snapshot-trailing": {
+    type: "string",
+    help: `entries kept behind a snapshot (${DEFAULTS.snapshotTrailingEntries})`,
+  },
+  "write-timeout-ms": {
+    type: "string",
+    help: `deadline of a write before 504 (${DEFAULTS.writeTimeoutMs})`,
+  },
+  "max-key-bytes": { type: "string", help: `largest key in bytes (${DEFAULTS.maxKeyBytes})` },
+  "max-value-bytes": { type: "string", help: `largest value in bytes (${DEFAULTS.maxValueBytes})` },
+  "cors-origins": { type: "string", help: "comma-separated allowed origins, or * (none)" },
+  "join": { type: "string", help: "HTTP URL of any member: ask the cluster to add this node" },
+  "learner": { type: "boolean", help: "with --join: stay a non-voting read replica" },
+  "promote-max-lag": {
+    type: "string",
+    help: `a learner this close (entries) may be promoted (${DEFAULTS.promoteMaxLag})`,
+  },
+  "help": { type: "boolean", help: "print this help" },
+};
+
+/** Name of the environment variable that backs a flag. */
+export function envName(flag: string): string {
+  return "RAFTKV_" + flag.toUpperCase().replaceAll("-", "_");
+}
+
+/** The `--help` text. */
+export function helpText(): string {
+  const lines = ["Usage: deno task node --id n1 [options]", "", "Options (env var in brackets):"];
+  for (const [name, spec] of Object.entries(OPTIONS)) {
+    lines.push(`  --${name.padEnd(18)} ${spec.help} [${envName(name)}]`);
+  }
+  return lines.join("\n");
+}
+
+/** Parses argv plus environment into a config, or returns "help". Throws ConfigError. */
+export function parseNodeArgs(
+  argv: string[],
+  env: (name: string) => string | undefined,
+): NodeConfig | "help" {
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    const options = Object.fromEntries(
+      Object.entries(OPTIONS).map(([k, v]) => [k, { type: v.type }]),
+    ) as Record<string, { type: "string" | "boolean" }>;
+    values = parseArgs({ args: argv, options, strict: true, allowPositionals: false }).values;
+  } catch (e) {
+    throw new ConfigError(`${(e as Error).message} (see --help)`);
+  }
+  if (values["help"]) return "help";
+  const get = (flag: string): string | undefined => {
+    const v = values[flag];
+    return typeof v === "string" ? v : env(envName(flag));
+  };
+  const flag = (name: string): boolean => {
+    const v = values[name];
+    if (typeof v === "boolean") return v;
+    const e = env(envName(name));
+    return e !== undefined && ["1", "true", "yes"].includes(e.toLowerCase());
+  };
+  const id = get("id");
+  if (!id || !/^[A-Za-z0-9_.-]{1,64}$/.test(id)) {
+    throw new ConfigError("--id is required: 1-64 letters, digits, '_', '.', '-' (e.g. n1)");
+  }
+  const peerAddr = get("peer-addr") ?? DEFAULTS.peerAddr;
+  checkHostPort(peerAddr, "--peer-addr");
+  const httpAddr = get("http-addr") ?? DEFAULTS.httpAddr;
+  checkHostPort(httpAddr, "--http-addr");
+  const fsync = get("fsync") ?? DEFAULTS.fsync;
+  if (fsync !== "always" && fsync !== "never") {
+    throw new ConfigError(`--fsync must be always or never, not "${fsync}"`);
+  }
+  const initialCluster = parseInitialCluster(get("initial-cluster") ?? "");
+  if (initialCluster.size > 0 && !initialCluster.has(id)) {
+    throw new ConfigError(`--initial-cluster does not list this node's id ${id}`);
+  }
+  const cors = get("cors-origins");
+  const join = get("join");
+  if (join !== undefined && initialCluster.size > 0) {
+    throw new ConfigError(
+      "--join and --initial-cluster exclude each other: join an existing cluster or bootstrap a new one",
+    );
+  }
+  if (flag("learner") && join === undefined) {
+    throw new ConfigError("--learner needs --join <url of a member>");
+  }
+  return {
+    id,
+    clusterId: get("cluster-id") ?? DEFAULTS.clusterId,
+    peerAddr,
+    httpAddr,
+    advertiseHttpUrl: normalizeUrl(get("advertise-http") ?? httpAddr),
+    dataDir: get("data-dir") ?? `./data/${id}`,
+    initialCluster,
+    fsync,
+    tickMs: int(get, "tick-ms", DEFAULTS.tickMs, 1, 60_000),
+    electionTicks: int(get, "election-ticks", DEFAULTS.electionTicks, 3, 1000),
+    heartbeatTicks: int(get, "heartbeat-ticks", DEFAULTS.heartbeatTicks, 1, 1000),
+    peerSecret: get("peer-secret") ?? null,
+    snapshotEntries: int(get, "snapshot-entries", DEFAULTS.snapshotEntries, 0, 1e9),
+    snapshotTrailingEntries: int(
+      get,
+      "snapshot-trailing",
+      DEFAULTS.snapshotTrailingEntries,
+      0,
+      1e9,
+    ),
+    writeTimeoutMs: int(get, "write-timeout-ms", DEFAULTS.writeTimeoutMs, 100, 600_000),
+    maxKeyBytes: int(get, "max-key-bytes", DEFAULTS.maxKeyBytes, 1, 64 * 1024),
+    maxValueBytes: int(get, "max-value-bytes", DEFAULTS.maxValueBytes, 1, 16 * 1024 * 1024),
+    corsOrigins: cors ? cors.split(",").map((s) => s.trim()).filter((s) => s !== "") : [],
+    join: join === undefined ? null : normalizeUrl(join),
+    learner: flag("learner"),
+    promoteMaxLag: int(get, "promote-max-lag", DEFAULTS.promoteMaxLag, 0, 1e9),
+  };
+}
+
+function int(
+  get: (flag: string) => string | undefined,
+  flag: string,
+  fallback: number,
+  min: number,
+  max: number,
+): number {
+  const text = get(flag);
+  if (text === undefined) return fallback;
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < min || n > max) {
+    throw new ConfigError(`--${flag} must be an integer from ${min} to ${max}, not "${text}"`);
+  }
+  return n;
+}

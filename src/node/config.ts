@@ -1,0 +1,115 @@
+/**
+ * A node's configuration: what the CLI and environment produce, with the defaults a
+ * local cluster needs, and validation with messages that say what to fix.
+ *
+ * @module
+ */
+
+import type { NodeId } from "../raft/messages.ts";
+
+/** Where a member can be reached. */
+export interface MemberAddress {
+  /** Peer-protocol TCP address, "host:port". */
+  peerAddr: string;
+  /** HTTP base URL, e.g. "http://127.0.0.1:8001", or null when not known. */
+  httpUrl: string | null;
+}
+
+/** Everything a node needs to start. */
+export interface NodeConfig {
+  id: NodeId;
+  clusterId: string;
+  /** TCP listen address of the peer protocol. */
+  peerAddr: string;
+  /** HTTP listen address, "host:port". */
+  httpAddr: string;
+  /** HTTP URL other members use to forward requests here. */
+  advertiseHttpUrl: string;
+  dataDir: string;
+  /** Static bootstrap membership (voters); empty when joining or restarting. */
+  initialCluster: Map<NodeId, MemberAddress>;
+  fsync: "always" | "never";
+  tickMs: number;
+  electionTicks: number;
+  heartbeatTicks: number;
+  /** Shared secret proving cluster membership on the peer port, or null. */
+  peerSecret: string | null;
+  /** Take a snapshot every this many applied entries (0: never by count). */
+  snapshotEntries: number;
+  /** Entries kept behind a snapshot for slow followers. */
+  snapshotTrailingEntries: number;
+  /** A write not applied within this many ms answers 504 outcome_unknown. */
+  writeTimeoutMs: number;
+  maxKeyBytes: number;
+  maxValueBytes: number;
+  /** Allowed CORS origins ("*" for any); empty disables CORS headers. */
+  corsOrigins: string[];
+  /** HTTP URL of a member to ask for admission, or null. */
+  join: string | null;
+  /** With `join`: stay a non-voting learner instead of becoming a voter once caught up. */
+  learner: boolean;
+  /** A learner within this many entries of the leader may be promoted. */
+  promoteMaxLag: number;
+}
+
+/** Defaults: heartbeat ≈ 100 ms, election ≈ 1 s, fsync on. */
+export const DEFAULTS = {
+  clusterId: "raftkv",
+  peerAddr: "127.0.0.1:7001",
+  httpAddr: "127.0.0.1:8001",
+  fsync: "always",
+  tickMs: 100,
+  electionTicks: 10,
+  heartbeatTicks: 1,
+  snapshotEntries: 10_000,
+  snapshotTrailingEntries: 5_000,
+  writeTimeoutMs: 5_000,
+  maxKeyBytes: 4 * 1024,
+  maxValueBytes: 1024 * 1024,
+  promoteMaxLag: 1000,
+} as const;
+
+/** Thrown for a configuration a node cannot start with; the message says what to fix. */
+export class ConfigError extends Error {
+  /** Creates the error. */
+  constructor(message: string) {
+    super(message);
+    this.name = "ConfigError";
+  }
+}
+
+/**
+ * Parses `n1=127.0.0.1:7001,n2=127.0.0.1:7002`. A member may also name its HTTP URL
+ * after `@` (`n1=127.0.0.1:7001@http://127.0.0.1:8001`) so followers can forward to it.
+ */
+export function parseInitialCluster(text: string): Map<NodeId, MemberAddress> {
+  const members = new Map<NodeId, MemberAddress>();
+  if (text.trim() === "") return members;
+  for (const part of text.split(",")) {
+    const eq = part.indexOf("=");
+    if (eq <= 0) throw new ConfigError(`--initial-cluster: "${part}" is not id=host:port`);
+    const id = part.slice(0, eq).trim();
+    const [peerAddr, httpUrl] = part.slice(eq + 1).trim().split("@", 2) as [string, string?];
+    checkHostPort(peerAddr, `--initial-cluster member ${id}`);
+    if (members.has(id)) throw new ConfigError(`--initial-cluster names ${id} twice`);
+    members.set(id, { peerAddr, httpUrl: httpUrl ? normalizeUrl(httpUrl) : null });
+  }
+  return members;
+}
+
+/** Checks "host:port" and returns [host, port]. */
+export function checkHostPort(addr: string, what: string): [string, number] {
+  const colon = addr.lastIndexOf(":");
+  const host = addr.slice(0, colon);
+  const port = Number(addr.slice(colon + 1));
+  if (colon <= 0 || !Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new ConfigError(`${what}: "${addr}" is not host:port`);
+  }
+  return [host, port];
+}
+
+/** Adds "http://" when a URL has no scheme and removes a trailing slash. */
+export function normalizeUrl(url: string): string {
+  const withScheme = /^https?:\/\//.test(url) ? url : `http://${url}`;
+  return withScheme.replace(/\/+$/, "");
+}

@@ -1,0 +1,754 @@
+/**
+ * The driver: the only place that wires the Raft core, storage, transport and the KV
+ * state machine together, and the {@link NodeApi} the HTTP layer talks to.
+ *
+ * One loop handles one `Ready` at a time, following the persistence contract in
+ * `raft/messages.ts`. While its fsync runs, new proposals and messages accumulate in
+ * the core and leave together in the next `Ready`: that is the group commit.
+ *
+ * @module
+ */
+
+import { Raft } from "../raft/raft.ts";
+import { decodeConfChange } from "../raft/conf_change_codec.ts";
+import {
+  type ConfChange,
+  type ConfState,
+  type Entry,
+  EntryType,
+  type Message,
+  MessageType,
+  type NodeId,
+  type Ready,
+  type SnapshotMessage,
+} from "../raft/messages.ts";
+import type { RaftStorage } from "../storage/raft_storage.ts";
+import type { Transport } from "../transport/transport.ts";
+import { KvStore } from "../kv/store.ts";
+import { encodeEnvelope } from "../kv/codec.ts";
+import type { ApplyResult, Consistency, KeyValue, KvCommand, WatchEvent } from "../kv/types.ts";
+import { RaftkvError } from "../errors.ts";
+import type { NodeApi, NodeStatus } from "../http/node_api.ts";
+import type { AddMemberRequest, AdminApi, ClusterInfo, MemberInfo } from "../http/admin_api.ts";
+import { loadMemberBook, type MemberBook, saveMemberBook } from "./member_book.ts";
+import type { MemberAddress, NodeConfig } from "./config.ts";
+import type { Logger } from "./log.ts";
+import { decodeNodeSnapshot, encodeNodeSnapshot } from "./snapshot_format.ts";
+import { ReadBatcher } from "./read_batcher.ts";
+import { WatchHub } from "./watch_hub.ts";
+
+/** Most writes waiting for their entry to apply; beyond it writes get 429. */
+export const MAX_PENDING_WRITES = 100_000;
+
+/** What a node is built from; tests pass in-memory storage and transport. */
+export interface NodeDeps {
+  config: NodeConfig;
+  storage: RaftStorage;
+  transport: Transport;
+  log: Logger;
+  /** The wall clock stamped into entries for TTLs (only the leader's is ever used). */
+  now?: () => number;
+  /** Called when the node cannot go on safely (an fsync failed). Default: exit(1). */
+  onFatal?: (error: unknown) => void;
+  /** Seed for the core's election jitter. */
+  seed?: number;
+}
+
+interface WriteWaiter {
+  term: number;
+  resolve: (result: ApplyResult) => void;
+  reject: (error: Error) => void;
+}
+
+/** A running raftkv node. */
+export class RaftkvNode implements NodeApi, AdminApi {
+  readonly id: NodeId;
+  readonly #config: NodeConfig;
+  readonly #storage: RaftStorage;
+  readonly #transport: Transport;
+  readonly #log: Logger;
+  readonly #now: () => number;
+  readonly #onFatal: (error: unknown) => void;
+  readonly #raft: Raft;
+  #kv: KvStore;
+  readonly #members = new Map<NodeId, MemberAddress>();
+  readonly #writes = new Map<number, WriteWaiter>();
+  readonly #reads: ReadBatcher;
+  readonly #watches: WatchHub;
+  #applied: number;
+  #appliedTerm: number;
+  #lastSnapshotIndex: number;
+  #snapshotting = false;
+  readonly #sendingSnapshot = new Set<NodeId>();
+  #wake: (() => void) | null = null;
+  #stopped = false;
+  #loopDone: Promise<void> = Promise.resolve();
+  #ticker: ReturnType<typeof setInterval> | undefined;
+  #expiryProposedAtMs = 0;
+  readonly #lastContact = new Map<NodeId, number>();
+  readonly #pendingPromotions = new Set<NodeId>();
+  #removed = false;
+  #bookSaved: Promise<void> = Promise.resolve();
+
+  private constructor(deps: NodeDeps, kv: KvStore, members: Map<NodeId, MemberAddress>) {
+    const { config, storage } = deps;
+    this.id = config.id;
+    this.#config = config;
+    this.#storage = storage;
+    this.#transport = deps.transport;
+    this.#log = deps.log;
+    this.#now = deps.now ?? Date.now;
+    this.#onFatal = deps.onFatal ?? ((e) => {
+      this.#log.log("error", "fatal storage error: exiting", { error: String(e) });
+      Deno.exit(1);
+    });
+    this.#kv = kv;
+    for (const [id, addr] of members) this.#members.set(id, addr);
+    this.#members.set(config.id, { peerAddr: config.peerAddr, httpUrl: config.advertiseHttpUrl });
+    const snapshot = storage.snapshotMeta();
+    this.#applied = snapshot.index;
+    this.#appliedTerm = snapshot.term;
+    this.#lastSnapshotIndex = snapshot.index;
+    this.#raft = new Raft({
+      id: config.id,
+      log: storage,
+      seed: deps.seed ?? (crypto.getRandomValues(new Uint32Array(1))[0] ?? 1),
+      electionTicks: config.electionTicks,
+      heartbeatTicks: config.heartbeatTicks,
+      applied: snapshot.index,
+    });
+    this.#reads = new ReadBatcher({
+      readIndex: (ctx, mode) => {
+        this.#raft.readIndex(ctx, mode);
+        this.#kick();
+      },
+      applied: () => this.#applied,
+      timeoutMs: config.writeTimeoutMs,
+    });
+    this.#watches = new WatchHub(() => this.#kv);
+  }
+
+  /** Restores state from storage and starts ticking, listening and applying. */
+  static async start(deps: NodeDeps): Promise<RaftkvNode> {
+    const { storage, config } = deps;
+    const book = await loadMemberBook(config.dataDir);
+    if (book?.removed) {
+      throw new Error(
+        `node ${config.id} was removed from the cluster; it cannot start as a member again. ` +
+          `Wipe ${config.dataDir} and add it anew (POST /v1/cluster/members or --join).`,
+      );
+    }
+    const members = new Map(book?.members ?? []);
+    for (const [id, addr] of config.initialCluster) members.set(id, addr);
+    let kv = new KvStore();
+    const opened = storage.openSnapshot();
+    if (opened && opened.meta.index > 0) {
+      const decoded = await decodeNodeSnapshot(opened.chunks());
+      kv = await KvStore.restore(decoded.kvChunks);
+      for (const [id, addr] of decoded.header.members) {
+        if (!members.has(id)) members.set(id, addr);
+      }
+    }
+    const node = new RaftkvNode(deps, kv, members);
+    node.#saveBook();
+    await node.#startIo();
+    return node;
+  }
+
+  async #startIo(): Promise<void> {
+    this.#transport.onMessage = (m) => this.#step(m);
+    this.#transport.onSnapshot = (m, chunks) => this.#receiveSnapshot(m, chunks);
+    this.#syncPeers();
+    await this.#transport.start();
+    this.#watches.attach(this.#kv);
+    this.#ticker = setInterval(() => this.#tick(), this.#config.tickMs);
+    this.#loopDone = this.#readyLoop();
+    this.#kick();
+  }
+
+  // ---- the loop -------------------------------------------------------------
+
+  #kick(): void {
+    const wake = this.#wake;
+    this.#wake = null;
+    wake?.();
+  }
+
+  #step(m: Message): void {
+    if (this.#stopped) return;
+    this.#lastContact.set(m.from, Date.now());
+    this.#raft.step(m);
+    this.#kick();
+  }
+
+  #tick(): void {
+    this.#raft.tick();
+    this.#reads.expire();
+    this.#maybeProposeExpiry();
+    this.#maybePromote();
+    this.#kick();
+  }
+
+  async #readyLoop(): Promise<void> {
+    while (!this.#stopped) {
+      if (!this.#raft.hasReady()) {
+        await new Promise<void>((resolve) => (this.#wake = resolve));
+        continue;
+      }
+      const rd = this.#raft.ready();
+      try {
+        await this.#handleReady(rd);
+      } catch (e) {
+        this.#stopped = true;
+        this.#onFatal(e);
+        return;
+      }
+      this.#raft.advance(rd);
+      this.#afterAdvance(rd);
+    }
+  }
+
+  async #handleReady(rd: Ready): Promise<void> {
+    this.#send(rd.messages);
+    if (rd.snapshot) await this.#installSnapshot(rd.snapshot.index);
+    if (rd.entries.length > 0 || rd.hardState || rd.snapshot) {
+      await this.#storage.save(rd.hardState, rd.entries);
+    }
+    this.#send(rd.messagesAfterPersist);
+    this.#apply(rd.committedEntries);
+    for (const rs of rd.readStates) this.#reads.confirmed(rs.context, rs.index);
+  }
+
+  #afterAdvance(rd: Ready): void {
+    this.#reads.drain();
+    // A lone voter would otherwise wait a full election timeout for nothing.
+    const conf = this.#raft.status().conf;
+    if (
+      rd.softState.leader === null && conf.voters.length === 1 && conf.voters[0] === this.id &&
+      rd.softState.role === "follower"
+    ) this.#raft.campaign();
+    this.#maybeSnapshot();
+  }
+
+  #send(messages: Message[]): void {
+    for (const m of messages) {
+      if (m.type === MessageType.Snapshot) this.#sendSnapshot(m);
+      else this.#transport.send(m);
+    }
+  }
+
+  // ---- applying ---------------------------------------------------------------
+
+  #apply(entries: Entry[]): void {
+    for (const entry of entries) {
+      let result: ApplyResult = { ok: true, value: null };
+      if (entry.type === EntryType.ConfChange) {
+        this.#applyConfChange(entry);
+      } else {
+        try {
+          result = this.#kv.apply(entry.index, entry.data);
+        } catch (e) {
+          // Every replica fails the same way on the same bytes, so state stays equal.
+          this.#log.log("error", "entry could not be applied", {
+            index: entry.index,
+            error: String(e),
+          });
+        }
+      }
+      this.#applied = entry.index;
+      this.#appliedTerm = entry.term;
+      const waiter = this.#writes.get(entry.index);
+      if (waiter) {
+        this.#writes.delete(entry.index);
+        if (waiter.term === entry.term) waiter.resolve(result);
+        else waiter.reject(notApplied("leadership changed before the write committed"));
+      }
+    }
+  }
+
+  #applyConfChange(entry: Entry): void {
+    const cc = decodeConfChange(entry.data);
+    if (cc === null) {
+      // The leader validated it before proposing; every replica skips it alike.
+      this.#log.log("error", "undecodable membership change skipped", { index: entry.index });
+      return;
+    }
+    if (cc.type === "remove") {
+      if (cc.nodeId !== this.id) this.#members.delete(cc.nodeId);
+    } else if (cc.context !== "") {
+      const addr = JSON.parse(cc.context) as MemberAddress;
+      this.#members.set(cc.nodeId, { peerAddr: addr.peerAddr, httpUrl: addr.httpUrl ?? null });
+    }
+    if (cc.type === "remove" && cc.nodeId === this.id) {
+      this.#removed = true;
+      this.#log.log("warn", "this node was removed from the cluster");
+    }
+    this.#log.log("info", "membership change applied", { ...cc, index: entry.index });
+    this.#syncPeers();
+    this.#saveBook();
+  }
+
+  /** Persists the address book beside the data so restarts and joins know every peer. */
+  #saveBook(): void {
+    const book: MemberBook = { removed: this.#removed, members: [...this.#members] };
+    this.#bookSaved = this.#bookSaved.then(() => saveMemberBook(this.#config.dataDir, book))
+      .catch((e) => this.#log.log("error", "could not save members.json", { error: String(e) }));
+  }
+
+  #syncPeers(): void {
+    const peers = new Map<NodeId, string>();
+    for (const [id, addr] of this.#members) if (id !== this.id) peers.set(id, addr.peerAddr);
+    this.#transport.setPeers(peers);
+  }
+
+  // ---- snapshots --------------------------------------------------------------
+
+  #maybeSnapshot(): void {
+    const every = this.#config.snapshotEntries;
+    if (every <= 0 || this.#snapshotting) return;
+    if (this.#applied - this.#lastSnapshotIndex < every) return;
+    void this.takeSnapshot();
+  }
+
+  /** Snapshots the applied state now and compacts the log behind it. */
+  async takeSnapshot(): Promise<{ index: number; term: number }> {
+    if (this.#snapshotting) throw new RaftkvError("conflict", "a snapshot is already being taken");
+    this.#snapshotting = true;
+    try {
+      const conf = this.#raft.status().conf;
+      const kvSnapshot = this.#kv.snapshot(); // copy-on-write: applies continue meanwhile
+      const meta = { index: kvSnapshot.index, term: this.#termAt(kvSnapshot.index), conf };
+      if (meta.index <= this.#lastSnapshotIndex) return meta;
+      const header = { version: 1 as const, members: [...this.#members] };
+      await this.#storage.writeSnapshot(meta, encodeNodeSnapshot(header, kvSnapshot.chunks));
+      await this.#storage.compact(meta.index);
+      this.#lastSnapshotIndex = meta.index;
+      this.#log.log("info", "snapshot taken", { index: meta.index, term: meta.term });
+      return meta;
+    } finally {
+      this.#snapshotting = false;
+    }
+  }
+
+  #termAt(index: number): number {
+    if (index === this.#applied) return this.#appliedTerm;
+    const term = this.#storage.term(index);
+    if (term === undefined) throw new Error(`no term known for applied index ${index}`);
+    return term;
+  }
+
+  #sendSnapshot(m: SnapshotMessage): void {
+    if (this.#sendingSnapshot.has(m.to)) return;
+    const opened = this.#storage.openSnapshot();
+    if (!opened) {
+      this.#raft.reportSnapshot(m.to, false);
+      return;
+    }
+    this.#sendingSnapshot.add(m.to);
+    const message: SnapshotMessage = { ...m, snapshot: opened.meta };
+    this.#log.log("info", "sending snapshot", { to: m.to, index: opened.meta.index });
+    this.#transport.sendSnapshot(message, opened.chunks()).then(
+      () => this.#raft.reportSnapshot(m.to, true),
+      (e) => {
+        this.#log.log("warn", "snapshot send failed", { to: m.to, error: String(e) });
+        this.#raft.reportSnapshot(m.to, false);
+      },
+    ).finally(() => {
+      this.#sendingSnapshot.delete(m.to);
+      this.#kick();
+    });
+  }
+
+  async #receiveSnapshot(m: SnapshotMessage, chunks: AsyncIterable<Uint8Array>): Promise<void> {
+    if (m.snapshot.index <= this.#applied) {
+      for await (const _ of chunks) { /* already have it: drain */ }
+    } else {
+      await this.#storage.writeSnapshot(m.snapshot, chunks);
+    }
+    // Stepped after the sender is acked, once the bytes are durable here.
+    queueMicrotask(() => this.#step(m));
+  }
+
+  async #installSnapshot(index: number): Promise<void> {
+    const opened = this.#storage.openSnapshot();
+    if (!opened || opened.meta.index !== index) {
+      throw new Error(`snapshot ${index} to install is not in storage`);
+    }
+    await this.#storage.applySnapshot(opened.meta);
+    const decoded = await decodeNodeSnapshot(opened.chunks());
+    this.#kv = await KvStore.restore(decoded.kvChunks);
+    for (const [id, addr] of decoded.header.members) this.#members.set(id, addr);
+    this.#syncPeers();
+    this.#saveBook();
+    this.#watches.attach(this.#kv);
+    this.#applied = opened.meta.index;
+    this.#appliedTerm = opened.meta.term;
+    this.#lastSnapshotIndex = opened.meta.index;
+    this.#log.log("info", "snapshot installed", { index });
+  }
+
+  // ---- TTL ----------------------------------------------------------------------
+
+  /** The leader turns due expiries into log entries so every replica expires alike. */
+  #maybeProposeExpiry(): void {
+    const due = this.#kv.nextExpiryMs();
+    const now = this.#now();
+    if (due === null || due > now || this.#raft.status().role !== "leader") return;
+    if (now - this.#expiryProposedAtMs < this.#config.tickMs * 5) return;
+    this.#expiryProposedAtMs = now;
+    const data = encodeEnvelope({ command: { op: "expire" }, idempotencyKey: null, nowMs: now });
+    this.#raft.propose(data);
+  }
+
+  // ---- NodeApi ------------------------------------------------------------------
+
+  /** Proposes a change and resolves once it is applied here. */
+  write(
+    command: KvCommand,
+    options: { idempotencyKey: string | null; signal: AbortSignal },
+  ): Promise<ApplyResult> {
+    if (this.#stopped) return Promise.reject(notApplied("the node is shutting down"));
+    if (this.#writes.size >= MAX_PENDING_WRITES) {
+      return Promise.reject(new RaftkvError("too_many_requests", "too many writes in flight", 1));
+    }
+    const data = encodeEnvelope({
+      command,
+      idempotencyKey: options.idempotencyKey,
+      nowMs: this.#now(),
+    });
+    const proposed = this.#raft.propose(data);
+    if (!proposed.ok) return Promise.reject(refusal(proposed.reason, proposed.leader));
+    this.#kick();
+    return this.#awaitApplied(proposed.index, proposed.term, options.signal);
+  }
+
+  /** Resolves with the apply result once the entry at (index, term) is applied here. */
+  #awaitApplied(index: number, term: number, signal: AbortSignal): Promise<ApplyResult> {
+    return new Promise<ApplyResult>((resolve, reject) => {
+      const timer = setTimeout(() => onAbort(), this.#config.writeTimeoutMs);
+      const onAbort = () => {
+        if (this.#writes.get(index) !== waiter) return;
+        this.#writes.delete(index);
+        waiter.reject(
+          new RaftkvError(
+            "outcome_unknown",
+            `the change was proposed at index ${index} but not applied before its deadline; it may or may not take effect`,
+          ),
+        );
+      };
+      const done = () => {
+        clearTimeout(timer);
+        signal.removeEventListener("abort", onAbort);
+      };
+      const waiter: WriteWaiter = {
+        term,
+        resolve: (r) => {
+          done();
+          resolve(r);
+        },
+        reject: (e) => {
+          done();
+          reject(e);
+        },
+      };
+      this.#writes.set(index, waiter);
+      signal.addEventListener("abort", onAbort, { once: true });
+    });
+  }
+
+  /** Reads one key at the requested consistency. */
+  async get(
+    key: string,
+    consistency: Consistency,
+    signal: AbortSignal,
+  ): Promise<{ kv: KeyValue | null; revision: number }> {
+    await this.#awaitReadable(consistency, signal);
+    return { kv: this.#kv.get(key), revision: this.#kv.revision };
+  }
+
+  /** Lists keys under a prefix in key order. */
+  async list(
+    prefix: string,
+    after: string | null,
+    limit: number,
+    consistency: Consistency,
+    signal: AbortSignal,
+  ): Promise<{ items: KeyValue[]; more: boolean; revision: number }> {
+    await this.#awaitReadable(consistency, signal);
+    const page = this.#kv.list(prefix, after, limit);
+    return { items: page.items, more: page.more, revision: this.#kv.revision };
+  }
+
+  /** Streams changes from `fromRevision` on. */
+  watch(prefix: string, fromRevision: number, signal: AbortSignal): AsyncIterable<WatchEvent> {
+    return this.#watches.watch(prefix, fromRevision, signal);
+  }
+
+  /** The node's view of the cluster. */
+  status(): NodeStatus {
+    const s = this.#raft.status();
+    const leaderAddr = s.leader === null ? undefined : this.#members.get(s.leader);
+    return {
+      id: this.id,
+      role: s.role,
+      term: s.term,
+      leader: s.leader,
+      leaderHttpUrl: s.leader === this.id
+        ? this.#config.advertiseHttpUrl
+        : leaderAddr?.httpUrl ?? null,
+      commitIndex: s.commit,
+      appliedIndex: this.#applied,
+      ready: s.leader !== null && this.#applied >= s.commit,
+    };
+  }
+
+  async #awaitReadable(consistency: Consistency, signal: AbortSignal): Promise<void> {
+    if (consistency === "stale") return;
+    if (this.#raft.status().leader === null) {
+      throw new RaftkvError("unavailable", "no leader is known: cannot confirm a fresh read", 1);
+    }
+    await this.#reads.read(consistency === "lease" ? "lease" : "safe", signal);
+  }
+
+  // ---- AdminApi ---------------------------------------------------------------------
+
+  /** Membership and replication progress as this node knows it. */
+  cluster(): ClusterInfo {
+    const s = this.#raft.status();
+    const now = Date.now();
+    const member = (id: NodeId, role: "voter" | "learner"): MemberInfo => {
+      const p = s.progress.get(id);
+      const addr = this.#members.get(id);
+      const self = id === this.id;
+      const contact = this.#lastContact.get(id);
+      return {
+        id,
+        role,
+        peerAddr: addr?.peerAddr ?? null,
+        httpUrl: addr?.httpUrl ?? null,
+        matchIndex: p?.match ?? (self ? s.lastIndex : null),
+        lag: p ? Math.max(0, s.lastIndex - p.match) : (self ? 0 : null),
+        lastContactMs: self ? 0 : contact === undefined ? null : now - contact,
+        reachable: s.role !== "leader" ? null : self || (p?.recentActive ?? false),
+      };
+    };
+    return {
+      clusterId: this.#config.clusterId,
+      self: this.id,
+      leader: s.leader,
+      term: s.term,
+      commitIndex: s.commit,
+      members: [
+        ...s.conf.voters.map((id) => member(id, "voter")),
+        ...s.conf.learners.map((id) => member(id, "learner")),
+      ],
+    };
+  }
+
+  /** Adds a learner (and, for role voter, promotes it once caught up). */
+  async addMember(request: AddMemberRequest, signal: AbortSignal): Promise<MemberInfo> {
+    this.#requireLeader();
+    const conf = this.#raft.status().conf;
+    if (conf.voters.includes(request.id) || conf.learners.includes(request.id)) {
+      throw new RaftkvError("conflict", `${request.id} is already a member`);
+    }
+    const context = JSON.stringify({ peerAddr: request.peerAddr, httpUrl: request.httpUrl });
+    await this.#changeConf({ type: "addLearner", nodeId: request.id, context }, signal);
+    if (request.role === "voter") this.#pendingPromotions.add(request.id);
+    const info = this.cluster().members.find((m) => m.id === request.id);
+    if (!info) throw new RaftkvError("internal", `${request.id} missing after it was added`);
+    return info;
+  }
+
+  /** Promotes a caught-up learner to voter. */
+  async promote(id: string, signal: AbortSignal): Promise<void> {
+    this.#requireLeader();
+    const s = this.#raft.status();
+    if (!s.conf.learners.includes(id)) {
+      throw new RaftkvError(
+        s.conf.voters.includes(id) ? "conflict" : "not_found",
+        s.conf.voters.includes(id) ? `${id} is already a voter` : `${id} is not a learner`,
+      );
+    }
+    const lag = s.lastIndex - (s.progress.get(id)?.match ?? 0);
+    if (lag > this.#config.promoteMaxLag) {
+      throw new RaftkvError(
+        "conflict",
+        `${id} is ${lag} entries behind (promotion allows ${this.#config.promoteMaxLag}); retry when it has caught up`,
+      );
+    }
+    this.#pendingPromotions.delete(id);
+    await this.#changeConf({ type: "promote", nodeId: id, context: "" }, signal);
+  }
+
+  /** Removes a member; a leader removing itself steps down once it commits. */
+  async removeMember(id: string, signal: AbortSignal): Promise<void> {
+    this.#requireLeader();
+    const conf = this.#raft.status().conf;
+    if (!conf.voters.includes(id) && !conf.learners.includes(id)) {
+      throw new RaftkvError("not_found", `${id} is not a member`);
+    }
+    if (conf.voters.length === 1 && conf.voters[0] === id) {
+      throw new RaftkvError(
+        "conflict",
+        `${id} is the last voter; removing it would end the cluster`,
+      );
+    }
+    this.#pendingPromotions.delete(id);
+    await this.#changeConf({ type: "remove", nodeId: id, context: "" }, signal);
+  }
+
+  /** Hands leadership to `to` and waits until it leads. */
+  async transferLeader(to: string, signal: AbortSignal): Promise<void> {
+    this.#requireLeader();
+    if (to === this.id) return;
+    if (!this.#raft.status().conf.voters.includes(to)) {
+      throw new RaftkvError("bad_request", `${to} is not a voter`);
+    }
+    if (!this.#raft.transferLeader(to)) {
+      throw new RaftkvError("conflict", `leadership cannot move to ${to} now`);
+    }
+    this.#kick();
+    const deadline = Date.now() + 2 * this.#config.tickMs * this.#config.electionTicks;
+    while (this.#raft.status().leader !== to) {
+      if (signal.aborted || Date.now() > deadline) {
+        throw new RaftkvError("unavailable", `${to} did not take over in time`, 1);
+      }
+      await new Promise((r) => setTimeout(r, this.#config.tickMs / 2));
+    }
+  }
+
+  /** Takes a snapshot now (admin endpoint). */
+  async snapshot(): Promise<{ index: number; term: number }> {
+    const meta = await this.takeSnapshot();
+    return { index: meta.index, term: meta.term };
+  }
+
+  #requireLeader(): void {
+    const s = this.#raft.status();
+    if (s.role !== "leader") {
+      throw new RaftkvError(
+        "unavailable",
+        s.leader === null ? "no leader is known" : `not the leader (${s.leader} is)`,
+        1,
+      );
+    }
+  }
+
+  async #changeConf(cc: ConfChange, signal: AbortSignal): Promise<void> {
+    const proposed = this.#raft.proposeConfChange(cc);
+    if (!proposed.ok) {
+      if (proposed.reason === "conf_change_pending") {
+        throw new RaftkvError(
+          "conflict",
+          "another membership change is in progress; retry after it",
+        );
+      }
+      throw refusal(proposed.reason, proposed.leader);
+    }
+    this.#kick();
+    await this.#awaitApplied(proposed.index, proposed.term, signal);
+  }
+
+  /** Promotes learners added as voters once they are within the allowed lag. */
+  #maybePromote(): void {
+    if (this.#pendingPromotions.size === 0) return;
+    const s = this.#raft.status();
+    if (s.role !== "leader") return;
+    for (const id of this.#pendingPromotions) {
+      if (!s.conf.learners.includes(id)) {
+        this.#pendingPromotions.delete(id);
+        continue;
+      }
+      const lag = s.lastIndex - (s.progress.get(id)?.match ?? 0);
+      if (lag > this.#config.promoteMaxLag) continue;
+      const proposed = this.#raft.proposeConfChange({ type: "promote", nodeId: id, context: "" });
+      if (proposed.ok) {
+        this.#pendingPromotions.delete(id);
+        this.#log.log("info", "promoting caught-up learner", { id, lag });
+      }
+      return; // one change at a time
+    }
+  }
+
+  /** True once this node has applied its own removal. */
+  get removed(): boolean {
+    return this.#removed;
+  }
+
+  // ---- shutdown -------------------------------------------------------------------
+
+  /** Hands leadership away if leader, stops ticking and the loop, closes I/O. */
+  async stop(): Promise<void> {
+    if (this.#stopped) return;
+    await this.#handOffLeadership();
+    this.#stopped = true;
+    clearInterval(this.#ticker);
+    this.#kick();
+    await this.#loopDone;
+    this.#reads.failAll(notApplied("the node is shutting down"));
+    for (const waiter of this.#writes.values()) {
+      waiter.reject(
+        new RaftkvError("outcome_unknown", "the node shut down before the write applied"),
+      );
+    }
+    this.#writes.clear();
+    this.#watches.closeAll();
+    await this.#bookSaved;
+    await this.#transport.close();
+    await this.#storage.close();
+  }
+
+  async #handOffLeadership(): Promise<void> {
+    const s = this.#raft.status();
+    if (s.role !== "leader") return;
+    let best: NodeId | null = null;
+    let bestMatch = -1;
+    for (const [id, p] of s.progress) {
+      if (id !== this.id && !p.isLearner && p.match > bestMatch) {
+        best = id;
+        bestMatch = p.match;
+      }
+    }
+    if (best === null || !this.#raft.transferLeader(best)) return;
+    this.#kick();
+    const deadline = Date.now() + this.#config.tickMs * this.#config.electionTicks;
+    while (Date.now() < deadline && this.#raft.status().role === "leader") {
+      await new Promise((r) => setTimeout(r, this.#config.tickMs));
+    }
+  }
+
+  /** Members and their addresses as this node knows them. */
+  members(): Map<NodeId, MemberAddress> {
+    return new Map(this.#members);
+  }
+
+  /** The membership the core currently uses. */
+  conf(): ConfState {
+    return this.#raft.status().conf;
+  }
+}
+
+function notApplied(message: string): RaftkvError {
+  return new RaftkvError("unavailable", `${message}; the write was not applied`, 1);
+}
+
+function refusal(reason: string, leader: NodeId | null): RaftkvError {
+  switch (reason) {
+    case "uncommitted_limit":
+      return new RaftkvError("too_many_requests", "too many uncommitted writes; retry shortly", 1);
+    case "invalid_conf_change":
+      return new RaftkvError(
+        "bad_request",
+        "that membership change is not valid for the current configuration",
+      );
+    case "transfer_in_progress":
+      return new RaftkvError("unavailable", "leadership is being transferred; retry shortly", 1);
+    default:
+      return new RaftkvError(
+        "unavailable",
+        leader === null ? "no leader is known" : `this node is not the leader (${leader} is)`,
+        1,
+      );
+  }
+}

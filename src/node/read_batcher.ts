@@ -1,0 +1,140 @@
+/**
+ * Linearizable reads, batched: every read that arrives before the next flush shares one
+ * ReadIndex request (one heartbeat round on the leader), then waits until the local
+ * state machine has applied up to the confirmed index.
+ *
+ * @module
+ */
+
+import { RaftkvError } from "../errors.ts";
+
+/** Most reads waiting at once; beyond it reads get 429. */
+export const MAX_PENDING_READS = 100_000;
+
+/** How reads reach the core and learn what is applied. */
+export interface ReadBatcherDeps {
+  /** Asks the core for a read index for `context`; the answer comes to `confirmed`. */
+  readIndex(context: number, mode: "safe" | "lease"): void;
+  /** The locally applied index. */
+  applied(): number;
+  /** A read not answered within this many ms fails with 503. */
+  timeoutMs: number;
+}
+
+interface Waiter {
+  resolve: () => void;
+  reject: (e: Error) => void;
+  deadline: number;
+}
+
+interface Batch {
+  waiters: Waiter[];
+  /** The confirmed read index, or null while the core has not answered. */
+  index: number | null;
+}
+
+/** Groups reads into ReadIndex rounds and releases them once applied. */
+export class ReadBatcher {
+  readonly #deps: ReadBatcherDeps;
+  readonly #queued: Record<"safe" | "lease", Waiter[]> = { safe: [], lease: [] };
+  readonly #batches = new Map<number, Batch>();
+  #nextContext = 1;
+  #flushScheduled = false;
+  #pending = 0;
+
+  /** Creates a batcher. */
+  constructor(deps: ReadBatcherDeps) {
+    this.#deps = deps;
+  }
+
+  /** Resolves when a read started now may be served from local state. */
+  read(mode: "safe" | "lease", signal: AbortSignal): Promise<void> {
+    if (this.#pending >= MAX_PENDING_READS) {
+      return Promise.reject(new RaftkvError("too_many_requests", "too many reads in flight", 1));
+    }
+    return new Promise<void>((resolve, reject) => {
+      const waiter: Waiter = {
+        resolve: () => {
+          this.#pending--;
+          signal.removeEventListener("abort", onAbort);
+          resolve();
+        },
+        reject: (e) => {
+          this.#pending--;
+          signal.removeEventListener("abort", onAbort);
+          reject(e);
+        },
+        deadline: Date.now() + this.#deps.timeoutMs,
+      };
+      const onAbort = () => {
+        // Leave the waiter in its batch; settling twice is harmless for promises, but
+        // the counter must only drop once, so mark it dead instead.
+        waiter.deadline = -1;
+      };
+      signal.addEventListener("abort", onAbort, { once: true });
+      this.#pending++;
+      this.#queued[mode].push(waiter);
+      if (!this.#flushScheduled) {
+        this.#flushScheduled = true;
+        queueMicrotask(() => this.#flush());
+      }
+    });
+  }
+
+  #flush(): void {
+    this.#flushScheduled = false;
+    for (const mode of ["safe", "lease"] as const) {
+      const waiters = this.#queued[mode];
+      if (waiters.length === 0) continue;
+      this.#queued[mode] = [];
+      const context = this.#nextContext++;
+      this.#batches.set(context, { waiters, index: null });
+      this.#deps.readIndex(context, mode);
+    }
+  }
+
+  /** The core confirmed `index` for `context`. */
+  confirmed(context: number, index: number): void {
+    const batch = this.#batches.get(context);
+    if (batch) batch.index = index;
+  }
+
+  /** Releases every confirmed batch whose index is applied. */
+  drain(): void {
+    const applied = this.#deps.applied();
+    for (const [context, batch] of this.#batches) {
+      if (batch.index === null || batch.index > applied) continue;
+      this.#batches.delete(context);
+      for (const w of batch.waiters) w.resolve();
+    }
+  }
+
+  /** Fails reads past their deadline (no leader confirmed them in time). */
+  expire(now = Date.now()): void {
+    for (const [context, batch] of this.#batches) {
+      const live = batch.waiters.filter((w) => {
+        if (w.deadline > now) return true;
+        w.reject(
+          new RaftkvError(
+            "unavailable",
+            w.deadline < 0 ? "read cancelled" : "could not confirm leadership for the read in time",
+            1,
+          ),
+        );
+        return false;
+      });
+      if (live.length === 0) this.#batches.delete(context);
+      else batch.waiters = live;
+    }
+  }
+
+  /** Fails everything (shutdown). */
+  failAll(error: Error): void {
+    for (const batch of this.#batches.values()) for (const w of batch.waiters) w.reject(error);
+    this.#batches.clear();
+    for (const mode of ["safe", "lease"] as const) {
+      for (const w of this.#queued[mode]) w.reject(error);
+      this.#queued[mode] = [];
+    }
+  }
+}

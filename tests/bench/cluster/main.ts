@@ -1,0 +1,232 @@
+/**
+ * `deno task bench:cluster`: raftkv and etcd 3.4 side by side on this machine, driven
+ * by the same wrk Lua load generator, plus the machine's floors measured in the same
+ * run. Prints a table and writes Markdown, JSON and SVG under results/ (git-ignored).
+ * Every run is bounded in time; every process started here is stopped here.
+ *
+ * Options: --seconds 10  --conns 1,16,64,256  --rss-keys 1000000 (0 skips)  --workloads put,get,stale,mix
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import { TestCluster, waitFor } from "../../integration/harness.ts";
+import { startEtcd } from "./etcd.ts";
+import { fdatasyncP50Us, loopbackRttP50Us, rssMiB, startHelloServer } from "./floors.ts";
+import { bestEtcd, markdownTable, type Row, svgChart } from "./report.ts";
+import { runWrk, type WrkResult, type WrkRun } from "./wrk.ts";
+
+const { values } = parseArgs({
+  args: Deno.args,
+  options: {
+    seconds: { type: "string", default: "10" },
+    conns: { type: "string", default: "1,16,64,256" },
+    "rss-keys": { type: "string", default: "1000000" },
+    workloads: { type: "string", default: "put,get,stale,mix" },
+    out: { type: "string", default: "results" },
+  },
+});
+const seconds = Number(values.seconds);
+const connections = values.conns.split(",").map(Number);
+const rssKeys = Number(values["rss-keys"]);
+const workloads = values.workloads.split(",") as ("put" | "get" | "stale" | "mix")[];
+const READ_KEYS = 10_000;
+
+async function ensureTools(): Promise<void> {
+  const have = async (cmd: string) =>
+    (await new Deno.Command("sh", { args: ["-c", `command -v ${cmd}`], stdout: "null" }).output())
+      .success;
+  if (await have("etcd") && await have("wrk")) return;
+  console.log("installing etcd-server and wrk with apt-get…");
+  for (
+    const args of [["update", "-qq"], ["install", "-y", "-qq", "etcd-server", "etcd-client", "wrk"]]
+  ) {
+    const { success } = await new Deno.Command("apt-get", { args, stdout: "null" }).output();
+    if (!success) throw new Error(`apt-get ${args.join(" ")} failed`);
+  }
+}
+
+/** PUTs k1..kN with bounded concurrency through `put`. */
+async function preload(count: number, put: (key: string) => Promise<Response>): Promise<void> {
+  let next = 1;
+  await Promise.all(Array.from({ length: 64 }, async () => {
+    while (next <= count) {
+      const key = `k${next++}`;
+      await waitFor(`preload ${key}`, async () => {
+        const res = await put(key);
+        await res.body?.cancel();
+        return res.ok ? true : undefined;
+      });
+    }
+  }));
+}
+
+const b64 = (s: string) => btoa(s);
+const VALUE = "v".repeat(100);
+
+async function main(): Promise<void> {
+  await ensureTools();
+  const root = await Deno.makeTempDir({ prefix: "raftkv-bench-" });
+  const results: Row[] = [];
+  const cleanup: (() => Promise<void>)[] = [];
+  try {
+    console.log("measuring floors…");
+    const fsyncUs = await fdatasyncP50Us(root);
+    const rttUs = await loopbackRttP50Us();
+    const hello = await startHelloServer();
+    cleanup.push(hello.stop);
+    const helloRuns: Record<number, WrkResult> = {};
+    for (const c of connections) {
+      helloRuns[c] = await runWrk({
+        url: hello.url,
+        system: "raftkv",
+        op: "stale",
+        connections: c,
+        seconds,
+      });
+    }
+    await hello.stop();
+    cleanup.pop();
+    console.log(
+      `fdatasync p50 ${fsyncUs.toFixed(0)} µs, loopback RTT p50 ${rttUs.toFixed(0)} µs, ` +
+        `hello-world HTTP ${
+          connections.map((c) => `c=${c}: ${Math.round(helloRuns[c]!.opsPerSec)}/s`).join(", ")
+        }`,
+    );
+
+    console.log("starting raftkv (3 nodes, fsync always)…");
+    const raftkv = await TestCluster.start(3, ["--fsync", "always"]);
+    cleanup.push(() => raftkv.stop());
+    const raftkvUrl = (await raftkv.leader()).httpUrl;
+    await preload(
+      READ_KEYS,
+      (k) => fetch(`${raftkvUrl}/v1/kv/${k}`, { method: "PUT", body: VALUE }),
+    );
+
+    console.log("starting etcd 3.4 (3 members)…");
+    const etcd = await startEtcd(`${root}/etcd`);
+    cleanup.push(() => etcd.stop());
+    const etcdUrl = await etcd.leaderUrl();
+    await preload(READ_KEYS, (k) =>
+      fetch(`${etcdUrl}/v2/keys/${k}`, {
+        method: "PUT",
+        headers: { "content-type": "application/x-www-form-urlencoded" },
+        body: `value=${VALUE}`,
+      }));
+    await preload(
+      READ_KEYS,
+      (k) =>
+        fetch(`${etcdUrl}/v3/kv/put`, {
+          method: "POST",
+          body: JSON.stringify({ key: b64(k), value: b64(VALUE) }),
+        }),
+    );
+
+    for (const workload of workloads) {
+      for (const c of connections) {
+        const run = (url: string, system: WrkRun["system"]) =>
+          runWrk({ url, system, op: workload, connections: c, seconds, readKeys: READ_KEYS });
+        const row: Row = {
+          workload,
+          connections: c,
+          raftkv: await run(raftkvUrl, "raftkv"),
+          etcd2: await run(etcdUrl, "etcd2"),
+          etcd3: await run(etcdUrl, "etcd3"),
+        };
+        results.push(row);
+        const best = bestEtcd(row)!;
+        console.log(
+          `${workload.padEnd(5)} c=${String(c).padStart(3)}  raftkv ${
+            Math.round(row.raftkv!.opsPerSec)
+          }/s ` +
+            `p50 ${(row.raftkv!.p50Us / 1000).toFixed(2)} ms   etcd ${best.api} ${
+              Math.round(best.result.opsPerSec)
+            }/s ` +
+            `p50 ${(best.result.p50Us / 1000).toFixed(2)} ms   ratio ${
+              (row.raftkv!.opsPerSec / best.result.opsPerSec).toFixed(2)
+            }×`,
+        );
+      }
+    }
+
+    const rss: { raftkv: number[]; etcd: number[]; keys: number } = {
+      raftkv: [],
+      etcd: [],
+      keys: rssKeys,
+    };
+    if (rssKeys > 0) {
+      console.log(`loading ${rssKeys} keys into each system for the memory figure…`);
+      const fill = (url: string, system: WrkRun["system"]) =>
+        runWrk({
+          url,
+          system,
+          op: "fill",
+          connections: 64,
+          threads: 1,
+          seconds: 900,
+          limit: rssKeys,
+        });
+      const f1 = await fill(raftkvUrl, "raftkv");
+      const f2 = await fill(etcdUrl, "etcd3");
+      console.log(
+        `fill: raftkv ${Math.round(f1.opsPerSec)}/s, etcd v3 ${Math.round(f2.opsPerSec)}/s`,
+      );
+      for (const n of raftkv.nodes) rss.raftkv.push(await rssMiB(n.process!.pid));
+      for (const pid of etcd.pids) rss.etcd.push(await rssMiB(pid));
+    }
+
+    const floors = {
+      fdatasyncP50Us: fsyncUs,
+      loopbackRttP50Us: rttUs,
+      writeFloorUs: fsyncUs + rttUs,
+      helloWorld: helloRuns,
+    };
+    const table = markdownTable(results);
+    const rssLine = rss.keys > 0
+      ? `RSS after ${rss.keys.toLocaleString("en-US")} keys of 100 bytes: raftkv nodes ${
+        rss.raftkv.map((m) => m.toFixed(0)).join(", ")
+      } MiB; etcd members ${rss.etcd.map((m) => m.toFixed(0)).join(", ")} MiB`
+      : "RSS: skipped";
+    const floorLines = [
+      `Floors (same run): fdatasync p50 ${fsyncUs.toFixed(0)} µs; loopback RTT p50 ${
+        rttUs.toFixed(0)
+      } µs; ` +
+      `write floor (one fdatasync + one RTT) ${((fsyncUs + rttUs) / 1000).toFixed(2)} ms`,
+      `Hello-world Deno.serve: ${
+        connections.map((c) =>
+          `c=${c} ${Math.round(helloRuns[c]!.opsPerSec).toLocaleString("en-US")}/s`
+        ).join(", ")
+      }`,
+    ];
+    const markdown = [
+      `# raftkv vs etcd ${new Date().toISOString()}`,
+      "",
+      `${seconds} s per run, wrk, 3 nodes each on loopback, fsync on.`,
+      "",
+      table,
+      "",
+      ...floorLines,
+      "",
+      rssLine,
+      "",
+    ].join("\n");
+    console.log("\n" + markdown);
+    await Deno.mkdir(values.out, { recursive: true });
+    const stamp = new Date().toISOString().replace(/[:.]/g, "-");
+    await Deno.writeTextFile(`${values.out}/cluster-${stamp}.md`, markdown);
+    await Deno.writeTextFile(
+      `${values.out}/cluster-${stamp}.json`,
+      JSON.stringify({ seconds, results, floors, rss }, null, 2),
+    );
+    await Deno.writeTextFile(
+      `${values.out}/cluster-${stamp}.svg`,
+      svgChart(results, "raftkv vs etcd 3.4 (ops/s)"),
+    );
+    console.log(`written to ${values.out}/cluster-${stamp}.{md,json,svg}`);
+  } finally {
+    for (const stop of cleanup.reverse()) await stop().catch(() => {});
+    await Deno.remove(root, { recursive: true }).catch(() => {});
+  }
+}
+
+await main();

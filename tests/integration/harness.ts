@@ -1,0 +1,176 @@
+/**
+ * Starts real raftkv node processes on loopback for integration tests, and stops them
+ * (by PID) however a test ends.
+ *
+ * @module
+ */
+
+import assert from "node:assert/strict";
+
+const MAIN = new URL("../../src/main.ts", import.meta.url).pathname;
+
+/** One node process of a test cluster. */
+export interface TestNode {
+  id: string;
+  peerAddr: string;
+  httpUrl: string;
+  dataDir: string;
+  process: Deno.ChildProcess | null;
+  /** Extra flags this node is started with. */
+  flags: string[];
+}
+
+/** Ports that were free a moment ago (the OS picks them). */
+export function freePorts(count: number): number[] {
+  const listeners = Array.from(
+    { length: count },
+    () => Deno.listen({ hostname: "127.0.0.1", port: 0 }),
+  );
+  const ports = listeners.map((l) => (l.addr as Deno.NetAddr).port);
+  for (const l of listeners) l.close();
+  return ports;
+}
+
+/** Polls `check` until it returns a value (not undefined) or the deadline passes. */
+export async function waitFor<T>(
+  what: string,
+  check: () => Promise<T | undefined> | T | undefined,
+  timeoutMs = 10_000,
+  intervalMs = 50,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError: unknown = null;
+  while (Date.now() < deadline) {
+    try {
+      const value = await check();
+      if (value !== undefined) return value;
+    } catch (e) {
+      lastError = e;
+    }
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+  throw new Error(
+    `timed out after ${timeoutMs} ms waiting for ${what}` +
+      (lastError ? ` (last error: ${lastError})` : ""),
+  );
+}
+
+/** A cluster of node processes with fresh data directories. */
+export class TestCluster {
+  readonly nodes: TestNode[] = [];
+  readonly root: string;
+  #logs = new Map<string, string[]>();
+
+  private constructor(root: string) {
+    this.root = root;
+  }
+
+  /** Starts `voters` nodes with the given extra flags and waits for a leader. */
+  static async start(voters: number, flags: string[] = []): Promise<TestCluster> {
+    const cluster = new TestCluster(await Deno.makeTempDir({ prefix: "raftkv-it-" }));
+    const ports = freePorts(voters * 2);
+    for (let i = 0; i < voters; i++) {
+      cluster.nodes.push({
+        id: `n${i + 1}`,
+        peerAddr: `127.0.0.1:${ports[2 * i]}`,
+        httpUrl: `http://127.0.0.1:${ports[2 * i + 1]}`,
+        dataDir: `${cluster.root}/n${i + 1}`,
+        process: null,
+        flags,
+      });
+    }
+    for (const node of cluster.nodes) cluster.spawn(node);
+    await cluster.leader();
+    return cluster;
+  }
+
+  /** The --initial-cluster value for the voters. */
+  initialCluster(): string {
+    return this.nodes.map((n) => `${n.id}=${n.peerAddr}@${n.httpUrl}`).join(",");
+  }
+
+  /** Starts (or restarts) a node's process with its data directory. */
+  spawn(node: TestNode): void {
+    assert.equal(node.process, null, `${node.id} is already running`);
+    const args = [
+      "run",
+      "-A",
+      MAIN,
+      "--id",
+      node.id,
+      "--peer-addr",
+      node.peerAddr,
+      "--http-addr",
+      node.httpUrl.slice("http://".length),
+      "--data-dir",
+      node.dataDir,
+      "--initial-cluster",
+      this.initialCluster(),
+      ...node.flags,
+    ];
+    const child = new Deno.Command(Deno.execPath(), {
+      args,
+      stdout: "piped",
+      stderr: "piped",
+      env: { NO_COLOR: "1" },
+    }).spawn();
+    node.process = child;
+    const lines = this.#logs.get(node.id) ?? [];
+    this.#logs.set(node.id, lines);
+    void collect(child.stdout, lines);
+    void collect(child.stderr, lines);
+  }
+
+  /** SIGKILLs a node (no clean shutdown) and waits for it to die. */
+  async kill(node: TestNode, signal: Deno.Signal = "SIGKILL"): Promise<void> {
+    const child = node.process;
+    if (!child) return;
+    try {
+      child.kill(signal);
+    } catch { /* already exited */ }
+    await child.status;
+    node.process = null;
+  }
+
+  /** Finds the node every live node agrees is leader. */
+  async leader(timeoutMs = 10_000): Promise<TestNode> {
+    return await waitFor("a leader", async () => {
+      for (const node of this.nodes) {
+        if (!node.process) continue;
+        const status = await this.status(node).catch(() => null);
+        if (status?.role === "leader") return node;
+      }
+      return undefined;
+    }, timeoutMs);
+  }
+
+  /** GET /v1/status of a node. */
+  async status(
+    node: TestNode,
+  ): Promise<
+    { role: string; leader: string | null; term: number; commitIndex: number; appliedIndex: number }
+  > {
+    const res = await fetch(`${node.httpUrl}/v1/status`, { signal: AbortSignal.timeout(1000) });
+    return await res.json();
+  }
+
+  /** The log lines a node printed (for failure messages). */
+  logs(node: TestNode): string {
+    return (this.#logs.get(node.id) ?? []).join("\n");
+  }
+
+  /** Kills every node and removes the data directories. */
+  async stop(): Promise<void> {
+    await Promise.all(this.nodes.map((n) => this.kill(n)));
+    await Deno.remove(this.root, { recursive: true }).catch(() => {});
+  }
+}
+
+async function collect(stream: ReadableStream<Uint8Array>, lines: string[]): Promise<void> {
+  try {
+    for await (const text of stream.pipeThrough(new TextDecoderStream())) {
+      lines.push(text);
+      if (lines.length > 5000) lines.splice(0, 1000);
+    }
+  } catch { /* process killed */ }
+}
