@@ -459,7 +459,10 @@ class FileStorage implements RaftStorage {
   }
 
   applySnapshot(meta: SnapshotMeta): Promise<void> {
-    return this.#exclusive(() => this.#installSnapshot(meta));
+    const done = this.#exclusive(() => this.#installSnapshot(meta));
+    // Saves issued from now on continue the log after the snapshot.
+    this.#stagedLast = meta.index;
+    return done;
   }
 
   async #installSnapshot(meta: SnapshotMeta): Promise<void> {

@@ -16,7 +16,7 @@ import { decodeBatchHeader } from "./batch_codec.ts";
 import { StorageCorruptionError } from "./errors.ts";
 import { LogIndex } from "./log_index.ts";
 import { readRecordAt, RecordType } from "./record.ts";
-import { listSegments, segmentPath, syncDir } from "./segment_files.ts";
+import { listSegments, removeSegmentTemps, segmentPath, syncDir } from "./segment_files.ts";
 import { listSnapshots, removeSnapshotTemps, type SnapshotFile } from "./snapshot_store.ts";
 
 /** What recovery found: the durable state as of the last acknowledged write. */
@@ -87,6 +87,7 @@ export async function recover(dir: string): Promise<Recovered> {
   const stale = snapshots.filter((s) => s.meta.index > snapshotMeta.index && s !== chosen);
   for (const s of stale) await Deno.remove(s.path); // received but never installed
   await removeSnapshotTemps(dir);
+  await removeSegmentTemps(dir);
   return {
     index: state.index,
     hardState: state.hardState,

@@ -46,3 +46,10 @@ export async function syncDir(dir: string): Promise<void> {
     d.close();
   }
 }
+
+/** Deletes temp files of segment rewrites that never completed (applySnapshot). */
+export async function removeSegmentTemps(dir: string): Promise<void> {
+  for await (const e of Deno.readDir(dir)) {
+    if (e.isFile && e.name.endsWith(SEGMENT_SUFFIX + ".tmp")) await Deno.remove(join(dir, e.name));
+  }
+}

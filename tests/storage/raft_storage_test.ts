@@ -1,6 +1,11 @@
 import assert from "node:assert/strict";
 import type { SnapshotMeta } from "../../src/raft/messages.ts";
-import { bootstrapStorage, openStorage, type RaftStorage } from "../../src/storage/raft_storage.ts";
+import {
+  bootstrapStorage,
+  FatalStorageError,
+  openStorage,
+  type RaftStorage,
+} from "../../src/storage/raft_storage.ts";
 import { dataFor, makeEntries, segmentFiles, withTempDir } from "./helpers.ts";
 
 const conf = { voters: ["n1", "n2", "n3"], learners: [] };
@@ -214,6 +219,28 @@ Deno.test("fsync policy is reported so the node can warn", async () => {
   await withTempDir(async (dir) => {
     const s = await openStorage(dir, { fsync: "never" });
     assert.equal(s.stats().fsync, "never");
+    await s.close();
+  });
+});
+
+Deno.test("a failed write is fatal: the save and every later one reject with FatalStorageError", async () => {
+  await withTempDir(async (base) => {
+    const dir = `${base}/node`;
+    const s = await openStorage(dir);
+    await Deno.remove(dir, { recursive: true }); // the next segment cannot be created
+    await assert.rejects(() => s.save(null, makeEntries(1, 1, 1)), FatalStorageError);
+    await assert.rejects(() => s.save(null, makeEntries(1, 1, 1)), FatalStorageError);
+    await s.close();
+  });
+});
+
+Deno.test("each sequential save is exactly one group commit", async () => {
+  await withTempDir(async (dir) => {
+    const s = await openStorage(dir);
+    for (let i = 1; i <= 5; i++) {
+      await s.save({ term: 1, vote: null, commit: 0 }, makeEntries(i, i, 1));
+    }
+    assert.equal(s.stats().groupCommits, 5);
     await s.close();
   });
 });
