@@ -48,7 +48,7 @@ export const DEFAULT_KEEP_SNAPSHOTS = 2;
 export const DEFAULT_TAIL_ENTRIES = 10_000;
 /** Default byte bound of the in-memory tail. */
 export const DEFAULT_TAIL_BYTES = 16 * 1024 * 1024;
-/** Saves that may wait for the next group commit; further save() calls wait. */
+/** Saves queued for the writer at most; later callers wait, in order, for room. */
 export const MAX_PENDING_SAVES = 4096;
 /** Saves folded into one write + fdatasync at most. */
 export const MAX_GROUP_SAVES = 1024;
@@ -203,7 +203,7 @@ class FileStorage implements RaftStorage {
   readonly #reader: EntryReader;
   readonly #tail: EntryTail;
   #queue: (PendingSave | PendingOp)[] = [];
-  #spaceWaiters: (() => void)[] = [];
+  #waiting: (PendingSave | PendingOp)[] = [];
   #flushing: Promise<void> | null = null;
   #failed: FatalStorageError | null = null;
   #closed = false;
@@ -303,15 +303,24 @@ class FileStorage implements RaftStorage {
       entries.forEach((e, k) => invariant(e.index === first.index + k, "entries not contiguous"));
     }
     if (first === undefined && hardState === null) return;
-    while (this.#queue.length >= MAX_PENDING_SAVES) {
-      await new Promise<void>((resolve) => this.#spaceWaiters.push(resolve));
-      this.#checkWritable();
-    }
     if (first !== undefined) this.#stagedLast = first.index + entries.length - 1;
     return new Promise<void>((resolve, reject) => {
-      this.#queue.push({ hardState, entries, resolve, reject });
-      this.#kick();
+      this.#admit({ hardState, entries, resolve, reject });
     });
+  }
+
+  /**
+   * Queues work for the writer in call order. Once MAX_PENDING_SAVES are queued,
+   * further callers wait in `#waiting` (their promises stay pending) and are moved
+   * into the queue, still in order, as groups drain.
+   */
+  #admit(item: PendingSave | PendingOp): void {
+    if (this.#queue.length < MAX_PENDING_SAVES && this.#waiting.length === 0) {
+      this.#queue.push(item);
+    } else {
+      this.#waiting.push(item);
+    }
+    this.#kick();
   }
 
   #checkWritable(): void {
@@ -322,10 +331,7 @@ class FileStorage implements RaftStorage {
   /** Runs `run` alone, in queue order with saves. */
   #exclusive(run: () => Promise<void>): Promise<void> {
     this.#checkWritable();
-    return new Promise<void>((resolve, reject) => {
-      this.#queue.push({ run, resolve, reject });
-      this.#kick();
-    });
+    return new Promise<void>((resolve, reject) => this.#admit({ run, resolve, reject }));
   }
 
   #kick(): void {
@@ -356,8 +362,8 @@ class FileStorage implements RaftStorage {
   }
 
   #wake(): void {
-    const waiters = this.#spaceWaiters.splice(0);
-    for (const w of waiters) w();
+    const room = MAX_PENDING_SAVES - this.#queue.length;
+    if (room > 0) this.#queue.push(...this.#waiting.splice(0, room));
   }
 
   async #runOp(op: PendingOp): Promise<void> {
@@ -433,7 +439,7 @@ class FileStorage implements RaftStorage {
   #fail(e: FatalStorageError): void {
     this.#failed ??= e;
     for (const q of this.#queue.splice(0)) q.reject(this.#failed);
-    this.#wake();
+    for (const q of this.#waiting.splice(0)) q.reject(this.#failed);
   }
 
   // ---- snapshots -----------------------------------------------------------
@@ -567,7 +573,7 @@ class FileStorage implements RaftStorage {
       fsync: this.settings.fsync,
       ...this.#counters,
       fsyncLatencyMs: [...this.#fsyncSamples],
-      pendingSaves: this.#queue.length,
+      pendingSaves: this.#queue.length + this.#waiting.length,
       segments: this.writer.segments.length,
       cacheBytes: cache.bytes,
       cacheBatches: cache.batches,

@@ -1,11 +1,16 @@
 import assert from "node:assert/strict";
+import { encode } from "cbor-x";
+import { join } from "node:path";
 import type { SnapshotMeta } from "../../src/raft/messages.ts";
 import {
   bootstrapStorage,
   FatalStorageError,
+  MAX_PENDING_SAVES,
   openStorage,
   type RaftStorage,
 } from "../../src/storage/raft_storage.ts";
+import { frameRecord, RecordType } from "../../src/storage/record.ts";
+import { concat } from "../../src/storage/wal_writer.ts";
 import { dataFor, makeEntries, segmentFiles, withTempDir } from "./helpers.ts";
 
 const conf = { voters: ["n1", "n2", "n3"], learners: [] };
@@ -241,6 +246,62 @@ Deno.test("each sequential save is exactly one group commit", async () => {
       await s.save({ term: 1, vote: null, commit: 0 }, makeEntries(i, i, 1));
     }
     assert.equal(s.stats().groupCommits, 5);
+    await s.close();
+  });
+});
+
+Deno.test("a crash mid-install recovers to the installed snapshot from every intermediate state", async () => {
+  const meta: SnapshotMeta = { index: 500, term: 4, conf };
+  const marker = frameRecord(RecordType.SnapshotMarker, encode({ index: 500, term: 4 }));
+  const hs = frameRecord(RecordType.HardState, encode({ term: 4, vote: null, commit: 500 }));
+  const states: Record<string, (dir: string, segs: string[]) => Promise<void>> = {
+    // Step 1 done: the marker is appended to the active segment, old segments remain.
+    "marker appended": async (dir, segs) => {
+      const last = join(dir, segs[segs.length - 1] as string);
+      await Deno.writeFile(last, concat([await Deno.readFile(last), marker, hs]));
+    },
+    // Step 3 half done: the active segment was replaced by [marker, hs] in place.
+    "active rewritten": async (dir, segs) => {
+      for (const s of segs.slice(0, -1)) await Deno.remove(join(dir, s));
+      await Deno.writeFile(join(dir, segs[segs.length - 1] as string), concat([marker, hs]));
+    },
+  };
+  for (const [name, makeState] of Object.entries(states)) {
+    await withTempDir(async (dir) => {
+      const opts = { segmentBytes: 2048, fsync: "never" } as const;
+      const s = await openStorage(dir, opts);
+      for (let i = 1; i <= 100; i += 10) {
+        await s.save({ term: 1, vote: "n1", commit: 5 }, makeEntries(i, i + 9, 1));
+      }
+      await s.writeSnapshot(meta, chunksOf(100, 100));
+      await s.close();
+      const segs = await segmentFiles(dir);
+      assert(segs.length > 1);
+      await makeState(dir, segs);
+      const r = await openStorage(dir, opts);
+      assert.deepEqual(r.snapshotMeta(), meta, name);
+      assert.equal(r.firstIndex(), 501, name);
+      assert.equal(r.lastIndex(), 500, name);
+      assert.deepEqual(r.initialState().hardState, { term: 4, vote: null, commit: 500 }, name);
+      await r.save(null, makeEntries(501, 600, 4));
+      await r.close();
+      const again = await openStorage(dir, opts);
+      assert.equal(again.lastIndex(), 600, name);
+      assertEntriesIntact(again, 501, 600, () => 4);
+      await again.close();
+    });
+  }
+});
+
+Deno.test("saves beyond the pending-queue limit wait for room instead of failing", async () => {
+  await withTempDir(async (dir) => {
+    const s = await openStorage(dir, { fsync: "never" });
+    const n = MAX_PENDING_SAVES + 500;
+    const saves = [];
+    for (let i = 1; i <= n; i++) saves.push(s.save(null, makeEntries(i, i, 1, 8)));
+    await Promise.all(saves);
+    assert.equal(s.lastIndex(), n);
+    assert(s.stats().groupCommits >= 2);
     await s.close();
   });
 });
