@@ -61,7 +61,7 @@ export async function runNode(config: NodeConfig, log: Logger): Promise<() => Pr
     dataDir: config.dataDir,
   });
   if (config.join !== null && node.conf().voters.length === 0) {
-    await joinCluster(config, log);
+    await joinCluster(config, log, (members) => node.rememberMembers(members));
   }
   return async () => {
     await server.shutdown();

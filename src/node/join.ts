@@ -5,17 +5,26 @@
  * @module
  */
 
-import type { NodeConfig } from "./config.ts";
+import type { NodeId } from "../raft/messages.ts";
+import type { MemberAddress, NodeConfig } from "./config.ts";
 import type { Logger } from "./log.ts";
 
 /** How long a join keeps trying before the node gives up and exits. */
 export const JOIN_TIMEOUT_MS = 120_000;
 const RETRY_MS = 1_000;
 
-/** Asks `config.join` to add this node; resolves once added (or already a member). */
+/** Where a joiner records the addresses it learns from the cluster. */
+export type RememberMembers = (members: Iterable<[NodeId, MemberAddress]>) => void;
+
+/**
+ * Asks `config.join` to add this node; resolves once added (or already a member).
+ * Before and after asking, it reads the member list so that this node can answer the
+ * leader, whose address it could not otherwise know yet.
+ */
 export async function joinCluster(
   config: NodeConfig,
   log: Logger,
+  remember: RememberMembers,
   adminToken?: string,
 ): Promise<void> {
   if (config.join === null) return;
@@ -27,23 +36,24 @@ export async function joinCluster(
   });
   const deadline = Date.now() + JOIN_TIMEOUT_MS;
   let lastProblem = "";
+  const headers: Record<string, string> = adminToken
+    ? { authorization: `Bearer ${adminToken}` }
+    : {};
   while (Date.now() < deadline) {
     try {
+      await learnMembers(config.join, headers, remember);
       const res = await fetch(`${config.join}/v1/cluster/members`, {
         method: "POST",
-        headers: {
-          "content-type": "application/json",
-          ...(adminToken ? { authorization: `Bearer ${adminToken}` } : {}),
-        },
+        headers: { "content-type": "application/json", ...headers },
         body,
         signal: AbortSignal.timeout(10_000),
       });
       const text = await res.text();
-      if (res.ok) {
+      if (res.ok || (res.status === 409 && text.includes("already a member"))) {
+        await learnMembers(config.join, headers, remember);
         log.log("info", "joined the cluster", { via: config.join, learner: config.learner });
         return;
       }
-      if (res.status === 409 && text.includes("already a member")) return;
       lastProblem = `${res.status} ${text}`;
       if (res.status >= 400 && res.status < 500 && res.status !== 409 && res.status !== 429) {
         throw new Error(`join refused by ${config.join}: ${lastProblem}`);
@@ -56,4 +66,26 @@ export async function joinCluster(
     await new Promise((r) => setTimeout(r, RETRY_MS));
   }
   throw new Error(`could not join via ${config.join} within ${JOIN_TIMEOUT_MS} ms: ${lastProblem}`);
+}
+
+/** Reads `GET /v1/cluster` and remembers every member's addresses. */
+async function learnMembers(
+  url: string,
+  headers: Record<string, string>,
+  remember: RememberMembers,
+): Promise<void> {
+  const res = await fetch(`${url}/v1/cluster`, { headers, signal: AbortSignal.timeout(10_000) });
+  if (!res.ok) {
+    await res.body?.cancel();
+    return;
+  }
+  const info = await res.json() as {
+    members: { id: string; peerAddr: string | null; httpUrl: string | null }[];
+  };
+  remember(
+    info.members.filter((m) => m.peerAddr !== null).map((m) => [
+      m.id,
+      { peerAddr: m.peerAddr!, httpUrl: m.httpUrl },
+    ]),
+  );
 }

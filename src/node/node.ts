@@ -718,6 +718,22 @@ export class RaftkvNode implements NodeApi, AdminApi {
     }
   }
 
+  /**
+   * Learns addresses of members this node has not heard of (a joiner gets them from the
+   * cluster it joins, before it has any log to learn them from).
+   */
+  rememberMembers(members: Iterable<[NodeId, MemberAddress]>): void {
+    let changed = false;
+    for (const [id, addr] of members) {
+      if (id === this.id || this.#members.has(id)) continue;
+      this.#members.set(id, addr);
+      changed = true;
+    }
+    if (!changed) return;
+    this.#syncPeers();
+    this.#saveBook();
+  }
+
   /** Members and their addresses as this node knows them. */
   members(): Map<NodeId, MemberAddress> {
     return new Map(this.#members);

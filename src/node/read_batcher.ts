@@ -25,6 +25,7 @@ interface Waiter {
   resolve: () => void;
   reject: (e: Error) => void;
   deadline: number;
+  settled: boolean;
 }
 
 interface Batch {
@@ -53,24 +54,24 @@ export class ReadBatcher {
       return Promise.reject(new RaftkvError("too_many_requests", "too many reads in flight", 1));
     }
     return new Promise<void>((resolve, reject) => {
+      const settle = (): boolean => {
+        if (waiter.settled) return false;
+        waiter.settled = true;
+        this.#pending--;
+        signal.removeEventListener("abort", onAbort);
+        return true;
+      };
       const waiter: Waiter = {
-        resolve: () => {
-          this.#pending--;
-          signal.removeEventListener("abort", onAbort);
-          resolve();
-        },
-        reject: (e) => {
-          this.#pending--;
-          signal.removeEventListener("abort", onAbort);
-          reject(e);
-        },
+        resolve: () => settle() && resolve(),
+        reject: (e) => settle() && reject(e),
         deadline: Date.now() + this.#deps.timeoutMs,
+        settled: false,
       };
-      const onAbort = () => {
-        // Leave the waiter in its batch; settling twice is harmless for promises, but
-        // the counter must only drop once, so mark it dead instead.
-        waiter.deadline = -1;
-      };
+      // The waiter stays in its batch (it is dropped there later); it just settles now.
+      const onAbort = () =>
+        waiter.reject(
+          new RaftkvError("unavailable", "the read timed out before leadership was confirmed", 1),
+        );
       signal.addEventListener("abort", onAbort, { once: true });
       this.#pending++;
       this.#queued[mode].push(waiter);
@@ -113,13 +114,10 @@ export class ReadBatcher {
   expire(now = Date.now()): void {
     for (const [context, batch] of this.#batches) {
       const live = batch.waiters.filter((w) => {
+        if (w.settled) return false;
         if (w.deadline > now) return true;
         w.reject(
-          new RaftkvError(
-            "unavailable",
-            w.deadline < 0 ? "read cancelled" : "could not confirm leadership for the read in time",
-            1,
-          ),
+          new RaftkvError("unavailable", "could not confirm leadership for the read in time", 1),
         );
         return false;
       });
