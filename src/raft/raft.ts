@@ -156,6 +156,8 @@ export class Raft {
   private tickCount = 0;
 
   private leadTransferee: NodeId | null = null;
+  /** Tick of the latest transfer start; its TimeoutNow may still make a voter campaign. */
+  private transferTick = Number.NEGATIVE_INFINITY;
   /** Index of the latest ConfChange entry the leader knows of (0 if none unapplied). */
   private pendingConfIndex = 0;
   private uncommittedBytes = 0;
@@ -329,6 +331,7 @@ export class Raft {
     if (!pr) return false;
     if (this.leadTransferee === to) return true;
     this.leadTransferee = to;
+    this.transferTick = this.tickCount;
     this.electionElapsed = 0; // the transfer is aborted after one election timeout
     if (pr.match === this.log.lastIndex()) this.sendTimeoutNow(to);
     else this.pendingBroadcast = true;
@@ -1028,6 +1031,9 @@ export class Raft {
       return false;
     }
     if (!this.committedInTerm()) return false;
+    // A TimeoutNow sent during a transfer (even an aborted one) may still be in flight:
+    // its campaign bypasses voters' leases, so ours is void for a while after.
+    if (this.tickCount - this.transferTick < 2 * this.electionTicks) return false;
     if (this.conf.voters.length === 1) return true;
     const leaseTicks = this.electionTicks - LEASE_MARGIN_TICKS;
     const round = this.confirmedRound();

@@ -61,3 +61,19 @@ Deno.test("transfer is refused to non-voters, to itself and by followers", () =>
   assertEquals(net.raft("a").transferLeader("zz"), false);
   assertEquals(net.raft("b").transferLeader("a"), false);
 });
+
+Deno.test("no lease reads during and shortly after a transfer attempt", () => {
+  const net = new Network({ voters: ["a", "b", "c"] });
+  net.elect("a");
+  net.tick(1);
+  net.isolate("b");
+  const a = net.raft("a");
+  ok(a.status().leaseValid);
+  ok(a.transferLeader("b"));
+  assertEquals(a.status().leaseValid, false);
+  net.tick(ELECTION_TICKS); // aborted
+  ok(a.propose(bytes("z")).ok);
+  assertEquals(a.status().leaseValid, false, "a late TimeoutNow could still depose us");
+  net.tick(ELECTION_TICKS);
+  ok(a.status().leaseValid);
+});
