@@ -304,7 +304,8 @@ class FileStorage implements RaftStorage {
     }
     if (first === undefined && hardState === null) return;
     if (first !== undefined) this.#stagedLast = first.index + entries.length - 1;
-    return new Promise<void>((resolve, reject) => {
+    // async so that validation failures above reject instead of throwing.
+    await new Promise<void>((resolve, reject) => {
       this.#admit({ hardState, entries, resolve, reject });
     });
   }
