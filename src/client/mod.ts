@@ -1,0 +1,65 @@
+/**
+ * The raftkv client: fetch-only TypeScript that runs unchanged on Deno, Bun, Node 20+,
+ * browsers and Workers. It retries safely (every write carries an Idempotency-Key),
+ * rotates over endpoints, and resumes watches without losing or repeating events.
+ *
+ * @example
+ * ```ts
+ * import { createClient, PreconditionFailed } from "./mod.ts";
+ *
+ * const kv = createClient({ endpoints: ["http://127.0.0.1:8080"], token: "secret" });
+ * const { modRevision } = await kv.put("config/mode", "blue");
+ * try {
+ *   await kv.put("config/mode", "green", { ifRevision: modRevision });
+ * } catch (error) {
+ *   if (!(error instanceof PreconditionFailed)) throw error;
+ * }
+ * const controller = new AbortController();
+ * for await (const event of kv.watch("config/", { signal: controller.signal })) {
+ *   console.log(event.type, event.key, event.text());
+ *   controller.abort();
+ * }
+ * ```
+ *
+ * @module
+ */
+
+export {
+  type ClientOptions,
+  type ClusterClient,
+  createClient,
+  type RaftkvClient,
+} from "./client.ts";
+export {
+  BadRequest,
+  type ClientErrorCode,
+  type ClientErrorDetails,
+  NotFound,
+  OutcomeUnknown,
+  PreconditionFailed,
+  RaftkvClientError,
+  RevisionCompacted,
+  Unauthorized,
+  Unavailable,
+} from "./errors.ts";
+export type {
+  ClusterCallOptions,
+  DeleteOptions,
+  DeletePrefixOptions,
+  GetOptions,
+  ListOptions,
+  PutOptions,
+  WatchOptions,
+} from "./options.ts";
+export type {
+  ClusterInfo,
+  ClusterMember,
+  Consistency,
+  DeletePrefixResult,
+  DeleteResult,
+  GetResult,
+  ListItem,
+  PutResult,
+  Status,
+  WatchEvent,
+} from "./types.ts";
