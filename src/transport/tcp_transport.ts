@@ -27,6 +27,8 @@ import {
 
 /** Most inbound connections served at once; more are closed at accept. */
 export const MAX_INBOUND_CONNECTIONS = 256;
+/** Pause after a failed accept before trying again. */
+const ACCEPT_RETRY_MS = 100;
 
 /** Options of {@link TcpTransport}. */
 export interface TcpTransportOptions {
@@ -111,7 +113,8 @@ export class TcpTransport implements Transport {
   }
 
   /** Starts listening. */
-  start(): Promise<void> {
+  // deno-lint-ignore require-await -- async so that a bind failure rejects instead of throwing
+  async start(): Promise<void> {
     assert(this.#listener === null && !this.#closing, "start once, before close");
     const { hostname, port } = parseHostPort(this.#requestedAddr);
     const listener = Deno.listen({ hostname, port, transport: "tcp" });
@@ -122,25 +125,34 @@ export class TcpTransport implements Transport {
       : `${addr.hostname}:${addr.port}`;
     this.#acceptLoop = this.#accept(listener);
     this.#log("info", "peer transport listening", { id: this.#id, addr: this.#listenAddr });
-    return Promise.resolve();
   }
 
+  /** Accepts until closed; a failed accept (e.g. out of file descriptors) pauses, never stops it. */
   async #accept(listener: Deno.TcpListener): Promise<void> {
-    try {
-      for await (const conn of listener) {
-        if (this.#inbound.size >= MAX_INBOUND_CONNECTIONS) {
-          bump(this.#stats.rejected, "too_many_connections");
-          this.#log("warn", "peer connection rejected", { reason: "too_many_connections" });
-          conn.close();
-          continue;
-        }
-        conn.setNoDelay(true);
-        const session = serveInbound(this.#inboundHost, conn);
-        this.#inbound.set(session, conn);
-        session.finally(() => this.#inbound.delete(session));
+    while (!this.#closing) {
+      let conn: Deno.TcpConn;
+      try {
+        conn = await listener.accept();
+      } catch (e) {
+        if (this.#closing) return;
+        this.#log("error", "peer listener accept failed", { error: String(e) });
+        await new Promise((r) => setTimeout(r, ACCEPT_RETRY_MS));
+        continue;
       }
-    } catch (e) {
-      if (!this.#closing) this.#log("error", "peer listener failed", { error: String(e) });
+      if (this.#inbound.size >= MAX_INBOUND_CONNECTIONS) {
+        bump(this.#stats.rejected, "too_many_connections");
+        this.#log("warn", "peer connection rejected", { reason: "too_many_connections" });
+        closeQuietly(conn);
+        continue;
+      }
+      try {
+        conn.setNoDelay(true);
+      } catch {
+        // The peer already reset the connection; the session will notice on its first read.
+      }
+      const session = serveInbound(this.#inboundHost, conn);
+      this.#inbound.set(session, conn);
+      session.finally(() => this.#inbound.delete(session));
     }
   }
 
@@ -161,6 +173,12 @@ export class TcpTransport implements Transport {
       return;
     }
     const link = this.#closing ? undefined : this.#links.get(m.to);
+    if (m.from !== this.#id) {
+      this.#log("error", "refusing to send a message not from this node", {
+        from: m.from,
+        type: m.type,
+      });
+    }
     if (link === undefined || m.from !== this.#id) {
       this.#stats.droppedUnknownPeer++;
       this.#stats.dropped++;

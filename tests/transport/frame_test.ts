@@ -54,3 +54,24 @@ Deno.test("frames returned are copies the reader never overwrites", () => {
   r.push(frameOf(payload(8, 2)));
   assert.deepEqual(a, payload(8, 1));
 });
+
+Deno.test("raising the limit after a handshake gives the reader a full-size buffer", () => {
+  const r = new FrameReader(1024);
+  assert.ok(r.capacity <= 1028);
+  r.maxFrameBytes = 16 * 1024 * 1024;
+  assert.ok(r.capacity >= 64 * 1024, `capacity ${r.capacity}`);
+});
+
+Deno.test("a reader whose reads come back full doubles its buffer up to the burst size", () => {
+  const r = new FrameReader(16 * 1024 * 1024);
+  const start = r.capacity;
+  for (let i = 0; i < 10; i++) {
+    const dst = r.space();
+    dst.fill(0); // garbage is fine: we never ask for frames here
+    r.commit(dst.length);
+    // Consume nothing: simulate frames larger than the buffer by resetting via a new reader.
+    if (r.capacity >= 1024 * 1024) break;
+  }
+  assert.ok(r.capacity > start);
+  assert.ok(r.capacity <= 16 * 1024 * 1024 + 4);
+});

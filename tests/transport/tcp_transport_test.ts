@@ -385,3 +385,37 @@ Deno.test("removing a peer closes its connection and later sends count as drops"
     await b.close();
   }
 });
+
+Deno.test("a client with a secret refuses a server that cannot prove it", async () => {
+  const open = await node("n2"); // no secret: its welcome carries no proof
+  const client = await node("n1", { secret: "s3cret" });
+  try {
+    connectAll([client, open], ["n1", "n2"]);
+    client.send(heartbeat("n1", "n2", 1));
+    await waitFor(
+      () => (client.stats().handshakeFailures.peer_mac ?? 0) >= 1,
+      "the client to count the unproven server",
+    );
+    assert.equal(open.stats().received, 0);
+  } finally {
+    await client.close();
+    await open.close();
+  }
+});
+
+Deno.test("a Snapshot message on the Raft channel is rejected: snapshots need their own channel", async () => {
+  const b = await node("n2");
+  const c = await RawClient.connect(b.listenAddr);
+  try {
+    assert.equal((await c.handshake({ clusterId: "c1", from: "n1", to: "n2" })).kind, "welcome");
+    const { MessageFrameEncoder } = await import("../../src/transport/wire_encoder.ts");
+    const enc = new MessageFrameEncoder();
+    enc.append(snapshotMessage("n1", "n2"));
+    await c.write(enc.bytes());
+    assert.ok(await c.closedByPeer());
+    assert.equal(b.stats().rejected.snapshot_on_raft_channel, 1);
+  } finally {
+    c.close();
+    await b.close();
+  }
+});
