@@ -102,7 +102,7 @@ export class Cluster {
       learners: ids.slice(config.voters),
     };
     ids.forEach((id, i) => {
-      const opts = config.hosts[i] ?? drawHostOptions(this.#prng, config.hosts[0]?.raft ?? {});
+      const opts = config.hosts[i] ?? drawHostOptions(this.#prng, {}, false);
       this.#addHost(id, conf, opts);
     });
   }
@@ -466,7 +466,7 @@ export class Cluster {
     let joiner: SimNode | null = null;
     if (type === "addLearner" || type === "addVoter") {
       nodeId = this.#newId();
-      const opts = drawHostOptions(this.#prng, leader.options.raft);
+      const opts = drawHostOptions(this.#prng, leader.options.raft, leader.options.tornWrites);
       joiner = this.#addHost(nodeId, { voters: [], learners: [] }, opts);
     } else if (type === "promote") {
       nodeId = this.#prng.pick(conf.learners);

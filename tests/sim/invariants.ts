@@ -52,6 +52,13 @@ interface Committed {
   by: NodeId;
 }
 
+/** A live leader's log, as its host can see it, for checks on later commits. */
+export interface LeaderView {
+  term: number;
+  firstIndex(): number;
+  termAt(index: number): number | undefined;
+}
+
 /** An acknowledged client write. */
 interface Acked {
   index: number;
@@ -72,6 +79,7 @@ export class InvariantChecker {
   #maxAckedIndex = 0;
   #readFloor = new Map<number, number>();
   #completenessChecked = new Set<string>();
+  #leaderViews = new Map<NodeId, LeaderView>();
 
   /** Highest index acknowledged to a client so far. */
   get maxAckedIndex(): number {
@@ -162,6 +170,7 @@ export class InvariantChecker {
     if (known === undefined) {
       this.#committed[e.index] = { term: e.term, fp, by: node };
       if (e.index > this.#maxCommitted) this.#maxCommitted = e.index;
+      this.#checkLiveLeadersHold(e.index, e.term, node);
       return;
     }
     if (known.term !== e.term || known.fp !== fp) {
@@ -240,6 +249,31 @@ export class InvariantChecker {
             have === undefined ? "nothing" : `term ${have}`
           } ` +
             `at ${i}, where ${i}@${c.term} was committed (by ${c.by})`,
+        );
+      }
+    }
+  }
+
+  /**
+   * Registers (or, with null, forgets) `node` as the live leader of `view.term`. Every
+   * entry first seen committed later, in an earlier term, must already be in its log:
+   * leader completeness for commits that become known only after the election.
+   */
+  setLeaderView(node: NodeId, view: LeaderView | null): void {
+    if (view === null) this.#leaderViews.delete(node);
+    else this.#leaderViews.set(node, view);
+  }
+
+  #checkLiveLeadersHold(index: number, term: number, by: NodeId): void {
+    for (const [leader, view] of this.#leaderViews) {
+      if (view.term <= term || index < view.firstIndex()) continue;
+      const have = view.termAt(index);
+      if (have !== term) {
+        throw new InvariantViolation(
+          "leader-completeness",
+          `${leader} leads term ${view.term} but holds ` +
+            `${have === undefined ? "nothing" : `term ${have}`} at ${index}, where ` +
+            `${index}@${term} is now committed (by ${by})`,
         );
       }
     }

@@ -77,8 +77,9 @@ export function drawRunConfig(seed: number, prng: Prng, shape: RunShape = {}): R
     maxInflightAppends: prng.pick([1, 2, 8, 256]),
     maxUncommittedBytes: prng.pick([256, 4096, 1 << 24]),
   };
+  const torn = prng.chance(0.5);
   const hosts: HostOptions[] = [];
-  for (let i = 0; i < voters + learners; i++) hosts.push(drawHostOptions(prng, base));
+  for (let i = 0; i < voters + learners; i++) hosts.push(drawHostOptions(prng, base, torn));
   const slow = prng.chance(0.3);
   return {
     seed,
@@ -120,15 +121,20 @@ export function drawRunConfig(seed: number, prng: Prng, shape: RunShape = {}): R
 }
 
 /** Disk behaviour for one host: a third persist at once, the rest take 1..maxMs. */
-export function drawHostOptions(prng: Prng, raft: HostOptions["raft"]): HostOptions {
-  if (prng.chance(0.33)) return { fsyncMinMs: 0, fsyncMaxMs: 0, raft };
+export function drawHostOptions(
+  prng: Prng,
+  raft: HostOptions["raft"],
+  tornWrites: boolean,
+): HostOptions {
+  if (prng.chance(0.33)) return { fsyncMinMs: 0, fsyncMaxMs: 0, tornWrites, raft };
   const max = prng.pick([2, 5, 15, 30]);
-  return { fsyncMinMs: 1, fsyncMaxMs: max, raft };
+  return { fsyncMinMs: 1, fsyncMaxMs: max, tornWrites, raft };
 }
 
 /** One line describing the run, printed in traces and failure reports. */
 export function describeConfig(c: RunConfig): string {
-  const disks = c.hosts.map((h) => (h.fsyncMaxMs === 0 ? "sync" : `${h.fsyncMaxMs}ms`)).join(",");
+  const disks = c.hosts.map((h) => (h.fsyncMaxMs === 0 ? "sync" : `${h.fsyncMaxMs}ms`)).join(",") +
+    (c.hosts[0]?.tornWrites === true ? " torn" : "");
   return `seed=${c.seed} voters=${c.voters} learners=${c.learners} preVote=${c.preVote} ` +
     `checkQuorum=${c.checkQuorum} hb=${c.heartbeatTicks} maxAppend=${c.maxAppendBytes}B ` +
     `inflight=${c.maxInflightAppends} uncommitted=${c.maxUncommittedBytes}B disks=[${disks}] ` +

@@ -56,6 +56,12 @@ export interface HostOptions {
   /** 0 persists synchronously; otherwise each Ready takes [min, max] ms to fsync. */
   fsyncMinMs: number;
   fsyncMaxMs: number;
+  /**
+   * A crash during an fsync keeps a prefix of the Ready (snapshot, some entries, maybe
+   * the hard state), as a torn write-ahead-log tail would. The contract's order
+   * (snapshot, then entries, then hard state) says which prefixes are possible.
+   */
+  tornWrites: boolean;
   raft: Omit<SimRaftConfig, "id" | "log" | "seed" | "applied">;
 }
 
@@ -79,12 +85,16 @@ export class SimNode {
   #incarnation = 0;
   #inflight: Ready | null = null;
   #received = new Map<number, SmSnapshot>();
+  /** The snapshot buffer as it was when the process died (a torn write may use it). */
+  #receivedAtCrash = new Map<number, SmSnapshot>();
   #pendingReads: ReadState[] = [];
   #pendingWrites = new Map<number, PendingWrite>();
   /** Highest commit index this incarnation reported, to check it never regresses. */
   #lastCommit = 0;
   /** Term last reported by this incarnation, to check it never regresses. */
   #lastTerm = 0;
+  /** The term this host leads with a registered leader view, or 0. */
+  #leaderTerm = 0;
 
   /** A host whose durable log starts with membership `conf` (empty for a joiner). */
   constructor(id: string, conf: ConfState, options: HostOptions, prng: Prng, env: HostEnv) {
@@ -146,16 +156,37 @@ export class SimNode {
   crash(): void {
     if (this.#raft === null) return;
     const lost = this.#inflight;
+    if (this.#leaderTerm !== 0) this.#env.inv.setLeaderView(this.id, null);
+    this.#leaderTerm = 0;
     this.#raft = null;
     this.#sm = null;
     this.#inflight = null;
-    this.#received.clear();
+    this.#receivedAtCrash = this.#received;
+    this.#received = new Map();
     for (const rs of this.#pendingReads) this.#env.inv.forgetRead(rs.context);
     this.#pendingReads = [];
     this.#pendingWrites.clear();
+    const kept = lost !== null && this.options.tornWrites ? this.#persistTornPrefix(lost) : "";
     this.#note(() =>
-      `CRASH${lost === null ? "" : ` losing unsynced ${formatEntries(lost.entries)}`}`
+      `CRASH${lost === null ? "" : ` losing unsynced ${formatEntries(lost.entries)}`}${kept}`
     );
+  }
+
+  /** Makes a random prefix of `rd` durable; says what survived, for the trace. */
+  #persistTornPrefix(rd: Ready): string {
+    const p = this.#prng;
+    if (rd.snapshot !== null) {
+      const bytes = this.#receivedAtCrash.get(rd.snapshot.index);
+      if (bytes === undefined || p.chance(0.5)) return " (torn: nothing kept)";
+      this.log.applySnapshot(rd.snapshot);
+      this.#snap = bytes;
+    }
+    const k = p.int(rd.entries.length + 1);
+    if (k > 0) this.log.append(rd.entries.slice(0, k));
+    const withHardState = k === rd.entries.length && rd.hardState !== null && p.chance(0.5);
+    if (withHardState && rd.hardState !== null) this.log.setHardState(rd.hardState);
+    return ` (torn: kept ${rd.snapshot === null ? "" : "snapshot, "}${k}/${rd.entries.length} ` +
+      `entries${withHardState ? ", hard state" : ""})`;
   }
 
   /** The core's status; only while up. */
@@ -200,6 +231,10 @@ export class SimNode {
     if (raft === null) return;
     const st = raft.status();
     if (st.role === "leader") this.#env.inv.observeLeader(this.id, st.term);
+    if (this.#leaderTerm !== 0 && (st.role !== "leader" || st.term !== this.#leaderTerm)) {
+      this.#leaderTerm = 0;
+      this.#env.inv.setLeaderView(this.id, null);
+    }
     if (st.commit > st.lastIndex || st.term < this.#lastTerm) {
       throw new InvariantViolation(
         "core-consistency",
@@ -275,6 +310,23 @@ export class SimNode {
       return this.log.term(i);
     };
     inv.checkLeaderCompleteness(this.id, st.term, this.log.firstIndex(), termAt);
+    if (this.#leaderTerm !== st.term) {
+      this.#leaderTerm = st.term;
+      inv.setLeaderView(this.id, {
+        term: st.term,
+        firstIndex: () => this.log.firstIndex(),
+        termAt: (i) => this.#visibleTerm(i),
+      });
+    }
+  }
+
+  /** Term at `i` in this node's log as the host sees it: durable plus the unsynced Ready. */
+  #visibleTerm(i: number): number | undefined {
+    const first = this.#inflight?.entries[0];
+    if (first !== undefined && i >= first.index) {
+      return this.#inflight?.entries[i - first.index]?.term;
+    }
+    return this.log.term(i);
   }
 
   #send(m: Message): void {
