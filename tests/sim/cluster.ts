@@ -51,6 +51,10 @@ export interface ClusterStats {
   compactions: number;
   transfers: number;
   snapshotsSent: number;
+  snapshotsInstalled: number;
+  tornCrashes: number;
+  leaderTerms: number;
+  readsServed: number;
   maxTerm: number;
 }
 
@@ -73,6 +77,10 @@ export class Cluster {
     compactions: 0,
     transfers: 0,
     snapshotsSent: 0,
+    snapshotsInstalled: 0,
+    tornCrashes: 0,
+    leaderTerms: 0,
+    readsServed: 0,
     maxTerm: 0,
   };
   nowMs = 0;
@@ -136,6 +144,7 @@ export class Cluster {
         if (p !== null && p.index === index && p.term === term) p.acked = true;
       },
       onConfChange: (_node, cc) => this.#onConfChange(cc),
+      count: (what) => this.stats[what]++,
     };
   }
 
@@ -169,6 +178,12 @@ export class Cluster {
         peer: m.to,
       });
     }
+  }
+
+  /** Copies the checker's counters into {@link stats} (end of run). */
+  finishStats(): void {
+    this.stats.leaderTerms = this.inv.leaderTerms;
+    this.stats.readsServed = this.inv.readsServed;
   }
 
   /** Hosts that are running and not retired. */

@@ -80,6 +80,7 @@ export class InvariantChecker {
   #readFloor = new Map<number, number>();
   #completenessChecked = new Set<string>();
   #leaderViews = new Map<NodeId, LeaderView>();
+  #readsServed = 0;
 
   /** Highest index acknowledged to a client so far. */
   get maxAckedIndex(): number {
@@ -89,6 +90,16 @@ export class InvariantChecker {
   /** Number of acknowledged writes. */
   get ackedCount(): number {
     return this.#acked.length;
+  }
+
+  /** Terms that had a leader. */
+  get leaderTerms(): number {
+    return this.#leaderOfTerm.size;
+  }
+
+  /** Reads answered (and checked). */
+  get readsServed(): number {
+    return this.#readsServed;
   }
 
   /** Highest index known committed. */
@@ -302,6 +313,7 @@ export class InvariantChecker {
     const floor = this.#readFloor.get(context);
     if (floor === undefined) return; // a duplicate answer, or one for a forgotten read
     this.#readFloor.delete(context);
+    this.#readsServed++;
     if (index < floor) {
       throw new InvariantViolation(
         "read-after-acked-write",

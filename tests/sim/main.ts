@@ -134,15 +134,21 @@ function summarize(results: RunResult[], steps: number, seconds: number): boolea
   failed.slice(0, MAX_FAILURES_DETAILED).forEach((r) => printFailure(r, true));
   const sum = (k: keyof RunResult["stats"]) => results.reduce((a, r) => a + r.stats[k], 0);
   const virtualS = results.reduce((a, r) => a + r.virtualMs, 0) / 1000;
+  const figures = [
+    `acked writes ${sum("writesAcked")}`,
+    `reads served ${sum("readsServed")}`,
+    `leader terms ${sum("leaderTerms")}`,
+    `crashes ${sum("crashes")} (torn ${sum("tornCrashes")})`,
+    `partitions ${sum("partitions")}`,
+    `conf changes ${sum("confChanges")}`,
+    `snapshots installed ${sum("snapshotsInstalled")}`,
+    `compactions ${sum("compactions")}`,
+    `transfers ${sum("transfers")}`,
+  ].join(", ");
   console.log(
     `sim: ${results.length} seeds × ${steps} steps: ${results.length - failed.length} passed, ` +
       `${failed.length} failed in ${seconds.toFixed(1)}s (${virtualS.toFixed(0)}s virtual; ` +
-      `acked writes ${sum("writesAcked")}, reads ${sum("readsIssued")}, crashes ${
-        sum("crashes")
-      }, ` +
-      `partitions ${sum("partitions")}, conf changes ${sum("confChanges")}, ` +
-      `snapshots sent ${sum("snapshotsSent")}, compactions ${sum("compactions")}, ` +
-      `transfers ${sum("transfers")})` +
+      `${figures})` +
       (failed.length > 0 ? ` failing seeds: ${failed.map((r) => r.seed).join(" ")}` : ""),
   );
   return failed.length === 0;

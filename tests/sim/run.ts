@@ -78,6 +78,7 @@ export function runSimulation(opts: RunOptions): RunResult {
   } catch (e) {
     failure = describeFailure(cluster, e);
   }
+  cluster.finishStats();
   return {
     seed: opts.seed,
     config: describeConfig(config),

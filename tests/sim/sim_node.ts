@@ -49,6 +49,8 @@ export interface HostEnv {
   onAck(node: SimNode, index: number, term: number, fp: number): void;
   /** This host applied a membership change at `index`. */
   onConfChange(node: SimNode, cc: ConfChange, index: number): void;
+  /** Counts an event for the run summary. */
+  count(what: "snapshotsInstalled" | "tornCrashes"): void;
 }
 
 /** Per-host knobs chosen by the run's seed. */
@@ -167,6 +169,7 @@ export class SimNode {
     this.#pendingReads = [];
     this.#pendingWrites.clear();
     const kept = lost !== null && this.options.tornWrites ? this.#persistTornPrefix(lost) : "";
+    if (kept !== "") this.#env.count("tornCrashes");
     this.#note(() =>
       `CRASH${lost === null ? "" : ` losing unsynced ${formatEntries(lost.entries)}`}${kept}`
     );
@@ -385,6 +388,7 @@ export class SimNode {
       }
       sm.restore(bytes);
       inv.observeDigest(this.id, bytes.index, bytes.digest);
+      this.#env.count("snapshotsInstalled");
       for (const idx of [...this.#pendingWrites.keys()]) {
         if (idx <= meta.index) this.#pendingWrites.delete(idx); // outcome unknown to client
       }
