@@ -21,6 +21,7 @@ import {
   type NodeId,
   type Ready,
   type SnapshotMessage,
+  type SnapshotMeta,
 } from "../raft/messages.ts";
 import type { RaftStorage } from "../storage/raft_storage.ts";
 import type { Transport } from "../transport/transport.ts";
@@ -210,7 +211,7 @@ export class RaftkvNode implements NodeApi, AdminApi {
 
   async #handleReady(rd: Ready): Promise<void> {
     this.#send(rd.messages);
-    if (rd.snapshot) await this.#installSnapshot(rd.snapshot.index);
+    if (rd.snapshot) await this.#installSnapshot(rd.snapshot);
     if (rd.entries.length > 0 || rd.hardState || rd.snapshot) {
       await this.#storage.save(rd.hardState, rd.entries);
     }
@@ -369,12 +370,13 @@ export class RaftkvNode implements NodeApi, AdminApi {
     queueMicrotask(() => this.#step(m));
   }
 
-  async #installSnapshot(index: number): Promise<void> {
+  async #installSnapshot(meta: SnapshotMeta): Promise<void> {
+    // Storage makes a received snapshot current (and readable) once it is applied.
+    await this.#storage.applySnapshot(meta);
     const opened = this.#storage.openSnapshot();
-    if (!opened || opened.meta.index !== index) {
-      throw new Error(`snapshot ${index} to install is not in storage`);
+    if (!opened || opened.meta.index !== meta.index) {
+      throw new Error(`snapshot ${meta.index} was applied but cannot be read back`);
     }
-    await this.#storage.applySnapshot(opened.meta);
     const decoded = await decodeNodeSnapshot(opened.chunks());
     this.#kv = await KvStore.restore(decoded.kvChunks);
     for (const [id, addr] of decoded.header.members) this.#members.set(id, addr);
@@ -384,7 +386,7 @@ export class RaftkvNode implements NodeApi, AdminApi {
     this.#applied = opened.meta.index;
     this.#appliedTerm = opened.meta.term;
     this.#lastSnapshotIndex = opened.meta.index;
-    this.#log.log("info", "snapshot installed", { index });
+    this.#log.log("info", "snapshot installed", { index: meta.index });
   }
 
   // ---- TTL ----------------------------------------------------------------------

@@ -18,6 +18,8 @@ export interface TestNode {
   process: Deno.ChildProcess | null;
   /** Extra flags this node is started with. */
   flags: string[];
+  /** Joined an existing cluster rather than founding it. */
+  joined?: boolean;
 }
 
 /** Ports that were free a moment ago (the OS picks them). */
@@ -86,7 +88,34 @@ export class TestCluster {
 
   /** The --initial-cluster value for the voters. */
   initialCluster(): string {
-    return this.nodes.map((n) => `${n.id}=${n.peerAddr}@${n.httpUrl}`).join(",");
+    return this.nodes.filter((n) => !n.joined).map((n) => `${n.id}=${n.peerAddr}@${n.httpUrl}`)
+      .join(",");
+  }
+
+  /**
+   * Adds a fresh node that joins through `via` (a learner unless `voter`). It is not in
+   * --initial-cluster; restarts of it rejoin with the same flags.
+   */
+  join(via: TestNode, options: { voter?: boolean; flags?: string[] } = {}): TestNode {
+    const [peerPort, httpPort] = freePorts(2);
+    const id = `n${this.nodes.length + 1}`;
+    const node: TestNode = {
+      id,
+      peerAddr: `127.0.0.1:${peerPort}`,
+      httpUrl: `http://127.0.0.1:${httpPort}`,
+      dataDir: `${this.root}/${id}`,
+      process: null,
+      flags: [
+        "--join",
+        via.httpUrl,
+        ...(options.voter ? [] : ["--learner"]),
+        ...(options.flags ?? this.nodes[0]?.flags ?? []),
+      ],
+      joined: true,
+    };
+    this.nodes.push(node);
+    this.spawn(node);
+    return node;
   }
 
   /** Starts (or restarts) a node's process with its data directory. */
@@ -104,8 +133,7 @@ export class TestCluster {
       node.httpUrl.slice("http://".length),
       "--data-dir",
       node.dataDir,
-      "--initial-cluster",
-      this.initialCluster(),
+      ...(node.joined ? [] : ["--initial-cluster", this.initialCluster()]),
       ...node.flags,
     ];
     const child = new Deno.Command(Deno.execPath(), {
@@ -152,6 +180,41 @@ export class TestCluster {
   > {
     const res = await fetch(`${node.httpUrl}/v1/status`, { signal: AbortSignal.timeout(1000) });
     return await res.json();
+  }
+
+  /** GET /v1/cluster through a node (forwarded to the leader). */
+  async clusterInfo(via?: TestNode): Promise<{
+    leader: string | null;
+    members: { id: string; role: string; matchIndex: number | null; lag: number | null }[];
+  }> {
+    const node = via ?? await this.leader();
+    const res = await fetch(`${node.httpUrl}/v1/cluster`, { signal: AbortSignal.timeout(5000) });
+    if (!res.ok) throw new Error(`GET /v1/cluster: ${res.status} ${await res.text()}`);
+    return await res.json();
+  }
+
+  /** Sends an admin request to the leader; returns status and parsed body. */
+  async admin(
+    method: string,
+    path: string,
+    body?: unknown,
+  ): Promise<{ status: number; body: unknown }> {
+    const leader = await this.leader();
+    const res = await fetch(`${leader.httpUrl}${path}`, {
+      method,
+      headers: { "content-type": "application/json" },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      signal: AbortSignal.timeout(15_000),
+    });
+    const text = await res.text();
+    return { status: res.status, body: text ? JSON.parse(text) : null };
+  }
+
+  /** The node object by id. */
+  node(id: string): TestNode {
+    const node = this.nodes.find((n) => n.id === id);
+    if (!node) throw new Error(`no node ${id}`);
+    return node;
   }
 
   /** The log lines a node printed (for failure messages). */

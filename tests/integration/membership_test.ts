@@ -1,0 +1,259 @@
+/**
+ * Read replicas and online membership changes, with real processes and writes running
+ * throughout.
+ */
+
+import assert from "node:assert/strict";
+import { TestCluster, type TestNode, waitFor } from "./harness.ts";
+import { WriteLoad } from "./load.ts";
+
+const opts = { sanitizeOps: false, sanitizeResources: false };
+/** Small snapshot interval so the log is compacted and joiners must install a snapshot. */
+const COMPACTING = ["--snapshot-entries", "100", "--snapshot-trailing", "20"];
+
+async function roleOf(cluster: TestCluster, id: string): Promise<string | undefined> {
+  const info = await cluster.clusterInfo();
+  return info.members.find((m) => m.id === id)?.role;
+}
+
+async function caughtUp(cluster: TestCluster, node: TestNode): Promise<void> {
+  await waitFor(
+    `${node.id} to catch up`,
+    async () => {
+      const leader = await cluster.status(await cluster.leader());
+      const mine = await cluster.status(node);
+      return mine.appliedIndex >= leader.commitIndex ? true : undefined;
+    },
+    30_000,
+    100,
+  );
+}
+
+Deno.test(
+  "a learner joining a compacted cluster installs a snapshot, catches up and serves reads",
+  opts,
+  async () => {
+    const cluster = await TestCluster.start(3, COMPACTING);
+    try {
+      const leader = await cluster.leader();
+      for (let i = 0; i < 300; i++) {
+        const res = await fetch(`${leader.httpUrl}/v1/kv/pre/${i}`, {
+          method: "PUT",
+          body: `p${i}`,
+        });
+        await res.body?.cancel();
+      }
+      const load = new WriteLoad(cluster);
+      const learner = cluster.join(leader);
+      await waitFor(
+        "learner listed",
+        async () => (await roleOf(cluster, learner.id)) ?? undefined,
+        30_000,
+        200,
+      );
+      await caughtUp(cluster, learner);
+      assert.match(
+        cluster.logs(learner),
+        /snapshot installed/,
+        "the learner started from a snapshot",
+      );
+      // Linearizable reads through the learner see a write acknowledged just before.
+      for (let i = 0; i < 20; i++) {
+        const put = await fetch(`${leader.httpUrl}/v1/kv/fresh`, { method: "PUT", body: `f${i}` });
+        assert.equal(put.status, 200);
+        await put.body?.cancel();
+        const read = await fetch(`${learner.httpUrl}/v1/kv/fresh`);
+        assert.equal(await read.text(), `f${i}`);
+      }
+      await load.stop();
+      // Stale reads on the learner converge to the leader's state.
+      const [lastKey, lastValue] = [...load.acked].at(-1)!;
+      await waitFor("stale read to converge", async () => {
+        const res = await fetch(`${learner.httpUrl}/v1/kv/${lastKey}?consistency=stale`);
+        return (await res.text()) === lastValue ? true : undefined;
+      });
+      const stale = await fetch(`${learner.httpUrl}/v1/kv/pre/7?consistency=stale`);
+      assert.equal(await stale.text(), "p7");
+      await load.verify(learner);
+      console.log(`${load.acked.size} writes acknowledged during the join`);
+    } finally {
+      await cluster.stop();
+    }
+  },
+);
+
+Deno.test(
+  "promote, transfer, remove the leader, grow 3→5 and shrink 5→3 under load: nothing acknowledged is lost",
+  opts,
+  async () => {
+    const cluster = await TestCluster.start(3, COMPACTING);
+    try {
+      const load = new WriteLoad(cluster);
+      const first = await cluster.leader();
+      // Grow to 5: two nodes join as voters (learner first, promoted once caught up).
+      const n4 = cluster.join(first, { voter: true });
+      await waitFor(
+        "n4 promoted",
+        async () => (await roleOf(cluster, n4.id)) === "voter" || undefined,
+        30_000,
+        200,
+      );
+      const n5 = cluster.join(first, { voter: true });
+      await waitFor(
+        "n5 promoted",
+        async () => (await roleOf(cluster, n5.id)) === "voter" || undefined,
+        30_000,
+        200,
+      );
+      n4.joined = false; // now voters: the load may write through them
+      n5.joined = false;
+
+      // Transfer leadership to n4, then remove the leader (n4) itself.
+      const moved = await cluster.admin("POST", "/v1/cluster/leader", { to: n4.id });
+      assert.equal(moved.status, 200, JSON.stringify(moved.body));
+      assert.equal((await cluster.leader()).id, n4.id);
+      const removedLeader = await cluster.admin("DELETE", `/v1/cluster/members/${n4.id}`);
+      assert.equal(removedLeader.status, 200, JSON.stringify(removedLeader.body));
+      await waitFor("a new leader", async () => {
+        const l = await cluster.leader();
+        return l.id !== n4.id ? l : undefined;
+      }, 10_000);
+      await cluster.kill(n4);
+    // A removed node refuses to start as a member until its data is wiped.
+    cluster.spawn(n4);
+    const exit = await n4.process!.status;
+    n4.process = null;
+    assert.notEqual(exit.code, 0);
+    assert.match(cluster.logs(n4), /was removed from the cluster.*Wipe/s);
+
+      // A learner promoted explicitly, then removed along with n5: back to 3 voters.
+      const n6 = cluster.join(await cluster.leader());
+      await waitFor(
+        "n6 listed as learner",
+        async () => (await roleOf(cluster, n6.id)) === "learner" || undefined,
+        30_000,
+        200,
+      );
+      await waitFor(
+        "n6 promoted on request",
+        async () => {
+          const r = await cluster.admin("POST", `/v1/cluster/members/${n6.id}/promote`);
+          if (r.status === 409) return undefined; // still lagging: refused, as it should be
+          assert.equal(r.status, 200, JSON.stringify(r.body));
+          return true;
+        },
+        30_000,
+        200,
+      );
+      for (const id of [n5.id, n6.id]) {
+        const r = await waitFor(
+          `remove ${id}`,
+          async () => {
+            const res = await cluster.admin("DELETE", `/v1/cluster/members/${id}`);
+            return res.status === 409 ? undefined : res; // one change at a time
+          },
+          15_000,
+          100,
+        );
+        assert.equal(r.status, 200, JSON.stringify(r.body));
+        await cluster.kill(cluster.node(id));
+      }
+      const info = await cluster.clusterInfo();
+      assert.deepEqual(info.members.map((m) => `${m.id}:${m.role}`).sort(), [
+        "n1:voter",
+        "n2:voter",
+        "n3:voter",
+      ]);
+
+      await load.stop();
+      assert.ok(load.acked.size > 50, `only ${load.acked.size} writes were acknowledged`);
+      await load.verify(await cluster.leader());
+      console.log(
+        `${load.acked.size} writes acknowledged, ${load.failures} refused or timed out during changes`,
+      );
+    } finally {
+      await cluster.stop();
+    }
+  },
+);
+
+Deno.test(
+  "a learner killed while installing a snapshot completes after a restart",
+  opts,
+  async () => {
+    const cluster = await TestCluster.start(3, COMPACTING);
+    try {
+      const leader = await cluster.leader();
+      const big = "x".repeat(16 * 1024);
+      await Promise.all(Array.from({ length: 8 }, async (_, w) => {
+        for (let i = w; i < 1200; i += 8) {
+          const res = await fetch(`${leader.httpUrl}/v1/kv/big/${i}`, { method: "PUT", body: big });
+          await res.body?.cancel();
+        }
+      }));
+      const learner = cluster.join(leader);
+      await waitFor(
+        "the leader to start sending a snapshot",
+        () =>
+          cluster.logs(leader).includes(`"sending snapshot"`) ||
+            cluster.logs(leader).includes("sending snapshot")
+            ? true
+            : undefined,
+        30_000,
+        5,
+      );
+      await cluster.kill(learner);
+      cluster.spawn(learner);
+      await caughtUp(cluster, learner);
+      const res = await fetch(`${learner.httpUrl}/v1/kv/big/1199?consistency=stale`);
+      assert.equal((await res.text()).length, big.length);
+    } finally {
+      await cluster.stop();
+    }
+  },
+);
+
+Deno.test(
+  "two concurrent membership changes: the second is refused with a clear error",
+  opts,
+  async () => {
+    const cluster = await TestCluster.start(3);
+    try {
+      const leader = await cluster.leader();
+      const followers = cluster.nodes.filter((n) => n !== leader);
+      // With both followers paused the first change cannot commit, so the second
+      // certainly arrives while it is pending.
+      for (const f of followers) f.process!.kill("SIGSTOP");
+      const add = (id: string) =>
+        fetch(`${leader.httpUrl}/v1/cluster/members`, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({
+            id,
+            peerAddr: "127.0.0.1:1",
+            httpUrl: "http://127.0.0.1:1",
+            role: "learner",
+          }),
+        });
+      // Both are sent at once; whichever reaches the core first stays pending (it cannot
+      // commit), so the other is certainly refused.
+      const x1 = add("x1");
+      const x2 = add("x2");
+      const refused = await Promise.race([x1, x2]);
+      const body = await refused.json();
+      for (const f of followers) f.process!.kill("SIGCONT");
+      assert.equal(refused.status, 409, JSON.stringify(body));
+      assert.equal(body.error.code, "conflict");
+      assert.match(body.error.message, /another membership change is in progress/);
+      const statuses = (await Promise.all([x1, x2])).map((r) => r.status).sort();
+      assert.deepEqual(statuses, [201, 409]);
+    } finally {
+      for (const n of cluster.nodes) {
+        try {
+          n.process?.kill("SIGCONT");
+        } catch { /* gone */ }
+      }
+      await cluster.stop();
+    }
+  },
+);
