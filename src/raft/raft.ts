@@ -154,6 +154,8 @@ export class Raft {
   private randomizedElectionTimeout = 0;
   /** Monotonic tick counter (lease and stall bookkeeping). */
   private tickCount = 0;
+  /** Restarted with history: honour a possible leader lease for one election timeout. */
+  private readonly startupLease: boolean;
 
   private leadTransferee: NodeId | null = null;
   /** Tick of the latest transfer start; its TimeoutNow may still make a voter campaign. */
@@ -195,6 +197,7 @@ export class Raft {
     this.log = new RaftLog(config.log, hardState.commit, config.applied ?? snapIndex);
     this.term = hardState.term;
     this.vote = hardState.vote;
+    this.startupLease = hardState.term > 0;
     this.conf = cloneConf(conf);
     this.replayConfChanges(snapIndex + 1, this.log.applied);
     this.prevHard = { term: hardState.term, vote: hardState.vote, commit: hardState.commit };
@@ -218,9 +221,7 @@ export class Raft {
     if (m.term > this.term) {
       if (m.type === MessageType.Vote || m.type === MessageType.PreVote) {
         // A voter that heard from a live leader lately ignores disruptive campaigns.
-        const inLease = this.checkQuorum && this.lead !== null &&
-          this.electionElapsed < this.electionTicks;
-        if (inLease && !m.transfer) return;
+        if (this.inLease() && !m.transfer) return;
       }
       const keepTerm = m.type === MessageType.PreVote ||
         (m.type === MessageType.PreVoteResponse && !m.reject);
@@ -453,6 +454,16 @@ export class Raft {
   private role(): Role {
     if (this.state === "follower" && this.conf.learners.includes(this.id)) return "learner";
     return this.state;
+  }
+
+  /**
+   * Whether we promised a leader not to help elect anyone else yet (the other half of
+   * the leader's lease). A restarted node cannot remember whom it heard from, so it
+   * keeps that promise for its first election timeout.
+   */
+  private inLease(): boolean {
+    if (!this.checkQuorum || this.electionElapsed >= this.electionTicks) return false;
+    return this.lead !== null || (this.startupLease && this.tickCount < this.electionTicks);
   }
 
   private promotable(): boolean {

@@ -187,3 +187,26 @@ Deno.test("step ignores malformed messages without corrupting state", () => {
   assertEquals(after.lastIndex, before.lastIndex);
   assertEquals(after.commit, before.commit);
 });
+
+Deno.test("a restarted voter keeps a possible leader lease for one election timeout", () => {
+  const net = new Network({ voters: ["a", "b", "c"] });
+  net.elect("a");
+  net.tick(1);
+  net.restart("b");
+  const b = net.raft("b");
+  const vote = {
+    type: MessageType.Vote,
+    from: "c",
+    to: "b",
+    term: 50,
+    lastIndex: 100,
+    lastTerm: 40,
+    transfer: false,
+  } as const;
+  net.isolate("b");
+  b.step(vote);
+  assertEquals(b.status().term, 1, "ignored inside the startup lease");
+  for (let i = 0; i < ELECTION_TICKS; i++) b.tick();
+  b.step(vote);
+  assertEquals(b.status().term, 50, "answered once the lease ran out");
+});
