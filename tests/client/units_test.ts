@@ -1,0 +1,38 @@
+import assert from "node:assert/strict";
+import { backoffDelayMs } from "../../src/client/backoff.ts";
+import { keyPath } from "../../src/client/key_path.ts";
+import { WatchCursor } from "../../src/client/watch_cursor.ts";
+import { SEED, seededRandom } from "./helpers.ts";
+
+Deno.test("backoff stays within [0, min(maxMs, baseMs * 2^(n-1))]", () => {
+  const random = seededRandom(SEED);
+  const policy = { baseMs: 10, maxMs: 300, random };
+  for (let failures = 1; failures <= 40; failures++) {
+    const ceiling = Math.min(300, 10 * 2 ** (failures - 1));
+    for (let i = 0; i < 50; i++) {
+      const delay = backoffDelayMs(failures, policy);
+      assert.ok(delay >= 0 && delay <= ceiling, `seed ${SEED}: ${delay} > ${ceiling}`);
+    }
+  }
+  assert.equal(backoffDelayMs(3, { baseMs: 10, maxMs: 300, random: () => 0.999999 }), 40);
+});
+
+Deno.test("key paths encode each segment, and dot segments as one encoded key", () => {
+  assert.equal(keyPath("a/b c/ü"), "/v1/kv/a/b%20c/%C3%BC");
+  assert.equal(keyPath("a/../b"), "/v1/kv/a%2F..%2Fb");
+  assert.equal(keyPath("q?x#y"), "/v1/kv/q%3Fx%23y");
+});
+
+Deno.test("the watch cursor skips events already delivered at the resume revision", () => {
+  const cursor = new WatchCursor(5);
+  assert.equal(cursor.accept({ revision: 5, key: "a" }), true);
+  assert.equal(cursor.accept({ revision: 7, key: "a" }), true);
+  assert.equal(cursor.accept({ revision: 7, key: "b" }), true);
+  assert.equal(cursor.resumeAt, 7);
+  // A reconnect at 7 replays a and b, then brings c of the same revision.
+  assert.equal(cursor.accept({ revision: 7, key: "a" }), false);
+  assert.equal(cursor.accept({ revision: 7, key: "b" }), false);
+  assert.equal(cursor.accept({ revision: 7, key: "c" }), true);
+  assert.equal(cursor.accept({ revision: 6, key: "z" }), false);
+  assert.equal(cursor.accept({ revision: 8, key: "a" }), true);
+});
