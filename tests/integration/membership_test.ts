@@ -124,7 +124,10 @@ Deno.test(
     const exit = await n4.process!.status;
     n4.process = null;
     assert.notEqual(exit.code, 0);
-    assert.match(cluster.logs(n4), /was removed from the cluster.*Wipe/s);
+    await waitFor(
+      "the refusal to be logged",
+      () => /was removed from the cluster.*Wipe/s.test(cluster.logs(n4)) || undefined,
+    );
 
       // A learner promoted explicitly, then removed along with n5: back to 3 voters.
       const n6 = cluster.join(await cluster.leader());
