@@ -46,6 +46,8 @@ interface ScanState {
   started: boolean;
   torn: { path: string; offset: number } | null;
   lastSizeBytes: number;
+  /** True while scanning the oldest segment on disk. */
+  inFirstSegment: boolean;
 }
 
 /** Scans and validates `dir`, repairs a torn tail, and returns the durable state. */
@@ -58,8 +60,10 @@ export async function recover(dir: string): Promise<Recovered> {
     started: false,
     torn: null,
     lastSizeBytes: 0,
+    inFirstSegment: true,
   };
   for (let k = 0; k < segments.length; k++) {
+    state.inFirstSegment = k === 0;
     await scanSegment(dir, segments[k] as number, k === segments.length - 1, state);
   }
   const snapshots = await listSnapshots(dir);
@@ -161,7 +165,12 @@ function applyRecord(
       fail(offset, `index gap: batch starts at ${h.firstIndex} after ${s.index.last()}`);
     }
     if (s.started && h.firstIndex < s.index.first()) {
-      fail(offset, `batch at ${h.firstIndex} overwrites below the log start`);
+      // Legal only in the oldest surviving segment: the batch overwrote entries whose
+      // older segment compaction has since deleted. The snapshot check covers the rest.
+      if (!s.inFirstSegment || s.marker !== null) {
+        fail(offset, `batch at ${h.firstIndex} overwrites below the log start`);
+      }
+      s.index.reset(h.firstIndex);
     }
     s.index.append(h.firstIndex, h.termRuns, segment, offset, length);
     s.started = true;

@@ -1,8 +1,13 @@
 /**
- * Child process for crash_test.ts: appends batches to the storage in `dir` forever
- * (fsync "always"), printing `ack <lastIndex>` once each save is durable. Every
- * `SNAPSHOT_EVERY` entries it takes a local snapshot and compacts. The parent kills
- * it with SIGKILL at a random moment and checks every acknowledged entry survived.
+ * Child process for crash_test.ts. Appends batches to the storage in `dir` forever
+ * (fsync "always"), sometimes overwriting a suffix in a new term, and every
+ * `SNAPSHOT_EVERY` entries takes a local snapshot and compacts. Protocol on stdout:
+ *
+ *   ready <lastIndex>
+ *   save <seq> <firstIndex> <lastIndex> <term>   (printed before save() is called)
+ *   ack <seq>                                    (printed once that save is durable)
+ *
+ * The parent kills it with SIGKILL at a random moment and checks the recovered log.
  *
  * Usage: deno run -A tests/storage/crash_writer.ts <dir> <seed>
  */
@@ -12,6 +17,9 @@ import { makeEntries, prng } from "./helpers.ts";
 
 const SNAPSHOT_EVERY = 400;
 const CONCURRENT_SAVES = 4;
+const OVERWRITE_PROBABILITY = 0.1;
+const MAX_OVERWRITE_DEPTH = 30;
+
 const [dir, seedArg] = Deno.args;
 if (dir === undefined || seedArg === undefined) throw new Error("usage: <dir> <seed>");
 const rand = prng(Number(seedArg));
@@ -27,29 +35,37 @@ const print = (line: string): void => {
 };
 print(`ready ${storage.lastIndex()}`);
 
+let term = Math.max(1, storage.initialState().hardState.term);
 let next = storage.lastIndex() + 1;
 let lastSnapshot = storage.snapshotMeta().index;
+let seq = 0;
 const inflight: Promise<void>[] = [];
 while (true) {
-  const count = 1 + Math.floor(rand() * 20);
-  const size = Math.floor(rand() * 300);
-  const entries = makeEntries(next, next + count - 1, 1, size);
-  const last = next + count - 1;
-  next += count;
-  inflight.push(
-    storage.save({ term: 1, vote: "n1", commit: last }, entries).then(() => print(`ack ${last}`)),
-  );
+  let first = next;
+  if (rand() < OVERWRITE_PROBABILITY) {
+    // A new leader's entries replace an uncommitted suffix (never below the snapshot).
+    term++;
+    first = Math.max(lastSnapshot + 1, next - 1 - Math.floor(rand() * MAX_OVERWRITE_DEPTH));
+  }
+  const last = first + Math.floor(rand() * 20);
+  const entries = makeEntries(first, last, term, Math.floor(rand() * 300));
+  next = last + 1;
+  const mySeq = seq++;
+  print(`save ${mySeq} ${first} ${last} ${term}`);
+  const hardState = { term, vote: "n1", commit: lastSnapshot };
+  inflight.push(storage.save(hardState, entries).then(() => print(`ack ${mySeq}`)));
   if (inflight.length >= CONCURRENT_SAVES) await inflight.shift();
   const durable = storage.lastIndex();
   if (durable - lastSnapshot >= SNAPSHOT_EVERY) {
-    lastSnapshot = durable;
-    const bytes = encoder.encode(`state at ${durable}`);
+    await Promise.all(inflight.splice(0)); // nothing in flight may overwrite below it
+    lastSnapshot = storage.lastIndex();
+    const bytes = encoder.encode(`state at ${lastSnapshot}`);
     await storage.writeSnapshot(
-      { index: durable, term: 1, conf },
+      { index: lastSnapshot, term: storage.term(lastSnapshot) ?? term, conf },
       (async function* () {
         yield bytes;
       })(),
     );
-    await storage.compact(durable);
+    await storage.compact(lastSnapshot);
   }
 }

@@ -305,3 +305,23 @@ Deno.test("saves beyond the pending-queue limit wait for room instead of failing
     await s.close();
   });
 });
+
+Deno.test("compaction after an overwrite that crossed a segment boundary reopens cleanly", async () => {
+  await withTempDir(async (dir) => {
+    // Each 10-entry batch fills a segment: segments 1, 11, ..., 91.
+    const opts = { segmentBytes: 1500, trailingEntries: 0, fsync: "never" } as const;
+    const s = await openStorage(dir, opts);
+    for (let i = 1; i <= 100; i += 10) await s.save(null, makeEntries(i, i + 9, 1));
+    // A new term overwrites 85.. (which began in segment 81) from inside segment 91.
+    await s.save({ term: 2, vote: "n2", commit: 0 }, makeEntries(85, 99, 2));
+    await s.writeSnapshot({ index: 95, term: 2, conf }, chunksOf(10, 10));
+    await s.compact(95);
+    assert.equal(s.firstIndex(), 85);
+    await s.close();
+    const r = await openStorage(dir, opts);
+    assert.equal(r.firstIndex(), 85);
+    assert.equal(r.lastIndex(), 99);
+    assertEntriesIntact(r, 85, 99, () => 2);
+    await r.close();
+  });
+});
