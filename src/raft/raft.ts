@@ -101,26 +101,41 @@ export type ProposeResult =
 
 /** A follower's replication progress, as reported by {@link Raft.status}. */
 export interface Progress {
+  /** Highest index known replicated on the peer (durable there). */
   match: number;
+  /** Next index the leader will send. */
   next: number;
+  /** probe: one append at a time; replicate: pipelined; snapshot: waiting for one. */
   state: "probe" | "replicate" | "snapshot";
+  /** Heard from during the current CheckQuorum period. */
   recentActive: boolean;
+  /** A learner never counts toward quorums. */
   isLearner: boolean;
+  /** Appends in flight (bounded by maxInflightAppends). */
   inflight: number;
 }
 
 /** A snapshot of the core's state for observability. */
 export interface RaftStatus {
+  /** This node. */
   id: NodeId;
+  /** Current term. */
   term: number;
+  /** Current role ("learner" for a follower that is a learner in its conf). */
   role: Role;
+  /** The known leader of this term, or null. */
   leader: NodeId | null;
+  /** Highest index known committed. */
   commit: number;
+  /** Highest index the host confirmed applied (through advance()). */
   applied: number;
+  /** Index of the last entry in the log (durable or not). */
   lastIndex: number;
+  /** Membership as applied so far (a copy). */
   conf: ConfState;
   /** Leader only (including itself), else empty. */
   progress: Map<NodeId, Progress>;
+  /** Leader only: a lease read may be served now without a heartbeat round. */
   leaseValid: boolean;
 }
 
