@@ -137,7 +137,9 @@ Deno.test(`fuzz: ${FRAMES} random and mutated frames never crash, hang or grow m
   let reader = new FrameReader(maxFrameBytes, 256);
   const counts = { frames: 0, valid: 0, rejectedStreams: 0 };
   let slowestMs = 0;
-  const rssBefore = Deno.memoryUsage().rss;
+  // heap + external (ArrayBuffers) belong to this isolate; rss is the whole process,
+  // which other test modules share under --parallel, so it is printed, not asserted.
+  const before = Deno.memoryUsage();
   try {
     for (let i = 0; counts.frames < FRAMES; i++) {
       const started = performance.now();
@@ -164,16 +166,19 @@ Deno.test(`fuzz: ${FRAMES} random and mutated frames never crash, hang or grow m
     console.error(`fuzz failure with seed ${SEED}`);
     throw e;
   }
-  const growth = Deno.memoryUsage().rss - rssBefore;
+  const after = Deno.memoryUsage();
+  const growth = after.heapUsed + after.external - before.heapUsed - before.external;
+  const rssGrowth = after.rss - before.rss;
+  const mib = (n: number) => (n / 2 ** 20).toFixed(1);
   console.log(
-    `fuzz: ${counts.frames} frames parsed, ${counts.valid} valid, ${counts.rejectedStreams} streams rejected, ` +
-      `slowest iteration ${slowestMs.toFixed(2)} ms, rss growth ${
-        (growth / 2 ** 20).toFixed(1)
-      } MiB`,
+    `fuzz: ${counts.frames} frames parsed, ${counts.valid} valid, ` +
+      `${counts.rejectedStreams} streams rejected, slowest iteration ${slowestMs.toFixed(2)} ms, ` +
+      `heap+external growth ${mib(growth)} MiB, rss growth ${mib(rssGrowth)} MiB`,
   );
   assert.equal(({} as Record<string, unknown>).polluted, undefined, "no prototype pollution");
-  assert.ok(slowestMs < 1_000, "no single input takes long (hang guard, not a performance goal)");
-  assert.ok(growth < 128 * 2 ** 20, `rss grew by ${growth} bytes`);
+  // A hang guard, not a performance goal: generous because CI machines pause for GC.
+  assert.ok(slowestMs < 5_000, "no single input takes seconds");
+  assert.ok(growth < 128 * 2 ** 20, `heap+external grew by ${growth} bytes`);
 });
 
 Deno.test(`fuzz: random bytes on live sockets close only those connections (seed ${SEED})`, async () => {
