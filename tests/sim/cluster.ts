@@ -7,8 +7,9 @@
  * @module
  */
 
-import type { ConfChange, ConfState, Message, NodeId } from "../../src/raft/messages.ts";
+import type { ConfChange, Message, NodeId } from "../../src/raft/messages.ts";
 import { MessageType } from "../../src/raft/messages.ts";
+import { type Bootstrap, bootstrapLog } from "./bootstrap.ts";
 import type { Core, SimProposeResult } from "./core.ts";
 import { EventQueue } from "./event_queue.ts";
 import { entryFingerprint } from "./fingerprint.ts";
@@ -105,13 +106,10 @@ export class Cluster {
     this.network = new Network<Envelope>(prng.fork(), config.calmLink);
     this.#env = this.#makeEnv();
     const ids = Array.from({ length: config.voters + config.learners }, () => this.#newId());
-    const conf: ConfState = {
-      voters: ids.slice(0, config.voters),
-      learners: ids.slice(config.voters),
-    };
+    const boot = bootstrapLog(core, ids.slice(0, config.voters), ids.slice(config.voters));
     ids.forEach((id, i) => {
       const opts = config.hosts[i] ?? drawHostOptions(this.#prng, {}, false);
-      this.#addHost(id, conf, opts);
+      this.#addHost(id, boot, opts);
     });
   }
 
@@ -119,8 +117,8 @@ export class Cluster {
     return `n${this.#nextNodeNo++}`;
   }
 
-  #addHost(id: NodeId, conf: ConfState, opts: SimNode["options"]): SimNode {
-    const node = new SimNode(id, conf, opts, this.#prng.fork(), this.#env);
+  #addHost(id: NodeId, boot: Bootstrap | null, opts: SimNode["options"]): SimNode {
+    const node = new SimNode(id, boot, opts, this.#prng.fork(), this.#env);
     this.nodes.set(id, node);
     node.start();
     this.#events.push(this.nowMs + 1 + this.#prng.int(TICK_MS), { kind: "tick", node: id });
@@ -482,7 +480,7 @@ export class Cluster {
     if (type === "addLearner" || type === "addVoter") {
       nodeId = this.#newId();
       const opts = drawHostOptions(this.#prng, leader.options.raft, leader.options.tornWrites);
-      joiner = this.#addHost(nodeId, { voters: [], learners: [] }, opts);
+      joiner = this.#addHost(nodeId, null, opts);
     } else if (type === "promote") {
       nodeId = this.#prng.pick(conf.learners);
     } else {

@@ -50,6 +50,12 @@ interface Committed {
   term: number;
   fp: number;
   by: NodeId;
+  /**
+   * An upper bound on the term in which the entry became committed: the lowest current
+   * term of any node that reported it committed. Leader completeness binds only leaders
+   * of later terms (a deposed leader of an earlier term may still lack it).
+   */
+  byTerm: number;
 }
 
 /** A live leader's log, as its host can see it, for checks on later commits. */
@@ -174,15 +180,22 @@ export class InvariantChecker {
     list.push({ term, fp, prevTerm, firstSeenBy: node });
   }
 
-  /** Committed entries must never disagree, whoever reports them. */
-  observeCommitted(node: NodeId, e: Entry): void {
+  /**
+   * Committed entries must never disagree, whoever reports them. `nodeTerm` is the
+   * reporter's current term (the entry was committed in that term or earlier).
+   */
+  observeCommitted(node: NodeId, e: Entry, nodeTerm: number): void {
     const fp = entryFingerprint(e);
     const known = this.#committed[e.index];
     if (known === undefined) {
-      this.#committed[e.index] = { term: e.term, fp, by: node };
+      this.#committed[e.index] = { term: e.term, fp, by: node, byTerm: nodeTerm };
       if (e.index > this.#maxCommitted) this.#maxCommitted = e.index;
-      this.#checkLiveLeadersHold(e.index, e.term, node);
+      this.#checkLiveLeadersHold(e.index, e.term, nodeTerm, node);
       return;
+    }
+    if (nodeTerm < known.byTerm && known.term === e.term && known.fp === fp) {
+      known.byTerm = nodeTerm;
+      this.#checkLiveLeadersHold(e.index, e.term, nodeTerm, node);
     }
     if (known.term !== e.term || known.fp !== fp) {
       throw new InvariantViolation(
@@ -236,8 +249,8 @@ export class InvariantChecker {
   }
 
   /**
-   * Leader completeness: the leader of `term` must hold every entry committed so far (in
-   * earlier terms). `termAt` reads the leader's whole log (durable + unstable);
+   * Leader completeness: the leader of `term` must hold every entry known committed in
+   * an earlier term. `termAt` reads the leader's whole log (durable + unstable);
    * `firstIndex` is its first uncompacted index. Checked once per (leader, term).
    */
   checkLeaderCompleteness(
@@ -251,7 +264,7 @@ export class InvariantChecker {
     this.#completenessChecked.add(key);
     for (let i = Math.max(1, firstIndex); i <= this.#maxCommitted; i++) {
       const c = this.#committed[i];
-      if (c === undefined || c.term >= term) continue;
+      if (c === undefined || c.byTerm >= term) continue;
       const have = termAt(i);
       if (have !== c.term) {
         throw new InvariantViolation(
@@ -275,9 +288,9 @@ export class InvariantChecker {
     else this.#leaderViews.set(node, view);
   }
 
-  #checkLiveLeadersHold(index: number, term: number, by: NodeId): void {
+  #checkLiveLeadersHold(index: number, term: number, byTerm: number, by: NodeId): void {
     for (const [leader, view] of this.#leaderViews) {
-      if (view.term <= term || index < view.firstIndex()) continue;
+      if (view.term <= byTerm || index < view.firstIndex()) continue;
       const have = view.termAt(index);
       if (have !== term) {
         throw new InvariantViolation(

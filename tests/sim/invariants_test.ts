@@ -20,7 +20,7 @@ function violation(fn: () => void, name: string): void {
 function applyAll(inv: InvariantChecker, node: string, entries: Entry[]): number {
   let digest = 0;
   for (const e of entries) {
-    inv.observeCommitted(node, e);
+    inv.observeCommitted(node, e, 1);
     const fp = entryFingerprint(e);
     digest = chainDigest(digest, e.index, e.term, fp);
     inv.observeApplied(node, e.index, e.term, fp, digest);

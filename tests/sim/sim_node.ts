@@ -22,6 +22,7 @@ import { MessageType } from "../../src/raft/messages.ts";
 import type { Core, SimMemoryLog, SimRaft, SimRaftConfig, SimRaftStatus } from "./core.ts";
 import { entryFingerprint, InvariantViolation } from "./invariants.ts";
 import type { InvariantChecker } from "./invariants.ts";
+import type { Bootstrap } from "./bootstrap.ts";
 import type { Prng } from "./prng.ts";
 import { emptySnapshot, type SmSnapshot, StateMachine } from "./state_machine.ts";
 import type { Trace } from "./trace.ts";
@@ -98,15 +99,27 @@ export class SimNode {
   /** The term this host leads with a registered leader view, or 0. */
   #leaderTerm = 0;
 
-  /** A host whose durable log starts with membership `conf` (empty for a joiner). */
-  constructor(id: string, conf: ConfState, options: HostOptions, prng: Prng, env: HostEnv) {
+  /** A founding member (its log starts with `bootstrap`) or, with null, a joiner. */
+  constructor(
+    id: string,
+    bootstrap: Bootstrap | null,
+    options: HostOptions,
+    prng: Prng,
+    env: HostEnv,
+  ) {
     this.id = id;
     this.options = options;
     this.#env = env;
     this.#prng = prng;
     this.#seed = prng.nextUint32();
-    this.log = env.core.newLog(conf);
-    this.#snap = emptySnapshot(conf);
+    const empty: ConfState = { voters: [], learners: [] };
+    this.log = env.core.newLog(empty);
+    this.#snap = emptySnapshot(empty);
+    if (bootstrap !== null) {
+      env.inv.observeLogAppend(id, bootstrap.entries, 0);
+      this.log.append(bootstrap.entries);
+      this.log.setHardState(bootstrap.hardState);
+    }
   }
 
   /** True while the process is running. */
@@ -412,6 +425,7 @@ export class SimNode {
     const sm = this.#sm;
     if (sm === null || entries.length === 0) return;
     const inv = this.#env.inv;
+    const term = this.raft.status().term;
     for (const e of entries) {
       if (e.index <= sm.index) continue; // already covered by an installed snapshot
       if (e.index !== sm.index + 1) {
@@ -420,7 +434,7 @@ export class SimNode {
           `${this.id} handed committed ${e.index} after applying ${sm.index}`,
         );
       }
-      inv.observeCommitted(this.id, e);
+      inv.observeCommitted(this.id, e, term);
       const out = sm.apply(e);
       inv.observeApplied(this.id, e.index, e.term, out.fp, out.digest);
       if (out.confChange !== null) this.#env.onConfChange(this, out.confChange, e.index);
