@@ -12,7 +12,7 @@
  * @module
  */
 
-import { invariant } from "./invariant.ts";
+import { invariant, InvariantError } from "./invariant.ts";
 import { encode } from "cbor-x";
 import type { ConfState, Entry, HardState, SnapshotMeta } from "../raft/messages.ts";
 import type { StableLog } from "../raft/stable_log.ts";
@@ -373,8 +373,11 @@ class FileStorage implements RaftStorage {
       await op.run();
       op.resolve();
     } catch (e) {
-      if (e instanceof FatalStorageError) this.#fail(e);
-      op.reject(e);
+      if (e instanceof InvariantError) return op.reject(e); // a caller bug, before any I/O
+      // Memory and disk may disagree after a failed install or compaction: stop.
+      const err = e instanceof FatalStorageError ? e : new FatalStorageError("log rewrite", e);
+      this.#fail(err);
+      op.reject(err);
     }
   }
 
@@ -383,9 +386,12 @@ class FileStorage implements RaftStorage {
       for (const g of group) g.reject(this.#failed);
       return;
     }
-    const staged = group.map((g) => this.#stage(g));
     const started = performance.now();
+    let staged;
     try {
+      // A staging failure (e.g. a record over the size limit) also leaves the writer
+      // half-staged, so it is as fatal as a failed write.
+      staged = group.map((g) => this.#stage(g));
       this.#counters.bytesWritten += await this.writer.commit();
     } catch (e) {
       const err = e instanceof FatalStorageError ? e : new FatalStorageError("commit", e);
@@ -476,7 +482,7 @@ class FileStorage implements RaftStorage {
     const file = (await listSnapshots(this.dir)).find((s) =>
       s.meta.index === meta.index && s.meta.term === meta.term
     );
-    if (file === undefined) throw new Error(`applySnapshot(${meta.index}) before writeSnapshot`);
+    invariant(file !== undefined, `applySnapshot(${meta.index}) before writeSnapshot`);
     const hs = {
       ...this.#stagedHardState,
       commit: Math.max(this.#stagedHardState.commit, meta.index),

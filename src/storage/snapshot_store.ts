@@ -13,7 +13,7 @@ import { decode, encode } from "cbor-x";
 import { join } from "node:path";
 import type { ConfState, SnapshotMeta } from "../raft/messages.ts";
 import { crc32c } from "./crc32c.ts";
-import { StorageCorruptionError } from "./errors.ts";
+import { FatalStorageError, StorageCorruptionError } from "./errors.ts";
 import { padIndex, syncDir } from "./segment_files.ts";
 
 const MAGIC = new TextEncoder().encode("RKVSNAP1");
@@ -85,13 +85,22 @@ export async function writeSnapshotFile(
     tv.setUint32(8, Math.floor(dataBytes / 0x100000000), true);
     trailer.set(END_MAGIC, 12);
     await writeAll(file, trailer);
-    if (fsync) await file.syncData();
+    if (fsync) await fatalOnError("snapshot fdatasync", () => file.syncData());
   } finally {
     file.close();
   }
   await Deno.rename(temp, path);
-  if (fsync) await syncDir(dir);
+  if (fsync) await fatalOnError("directory fsync", () => syncDir(dir));
   return path;
+}
+
+/** A failed fsync cannot be retried safely (the kernel may have dropped the pages). */
+async function fatalOnError(operation: string, f: () => Promise<void>): Promise<void> {
+  try {
+    await f();
+  } catch (e) {
+    throw new FatalStorageError(operation, e);
+  }
 }
 
 /** Reads and validates a snapshot file's header and trailer; null if malformed. */
