@@ -272,7 +272,10 @@ export class Raft {
     return this.proposeBatch([data]);
   }
 
-  /** Proposes many entries, all or nothing; the result's index is the last one's. */
+  /**
+   * Proposes many entries, all or nothing; the result's index is the last one's. A batch
+   * over the uncommitted-bytes limit is accepted only when nothing is uncommitted.
+   */
   proposeBatch(items: Uint8Array[]): ProposeResult {
     const refusal = this.proposalRefusal();
     if (refusal) return refusal;
@@ -347,8 +350,7 @@ export class Raft {
     if (!pr) return false;
     if (this.leadTransferee === to) return true;
     this.leadTransferee = to;
-    this.transferTick = this.tickCount;
-    this.electionElapsed = 0; // the transfer is aborted after one election timeout
+    this.transferTick = this.tickCount; // aborted after one election timeout (tickLeader)
     if (pr.match === this.log.lastIndex()) this.sendTimeoutNow(to);
     else this.pendingBroadcast = true;
     return true;
@@ -613,6 +615,8 @@ export class Raft {
         }
         for (const [id, pr] of this.prs) if (id !== this.id) pr.recentActive = false;
       }
+    }
+    if (this.leadTransferee !== null && this.tickCount - this.transferTick >= this.electionTicks) {
       this.leadTransferee = null; // a transfer that took a whole election timeout failed
     }
     if (this.heartbeatElapsed >= this.heartbeatTicks) {
