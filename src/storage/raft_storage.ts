@@ -12,11 +12,12 @@
  * @module
  */
 
-import { invariant, InvariantError } from "./invariant.ts";
+import { invariant } from "./invariant.ts";
 import { encode } from "cbor-x";
 import type { ConfState, Entry, HardState, SnapshotMeta } from "../raft/messages.ts";
 import type { StableLog } from "../raft/stable_log.ts";
 import { encodeBatch, termRunsOf } from "./batch_codec.ts";
+import { CommitQueue } from "./commit_queue.ts";
 import { EntryReader } from "./entry_reader.ts";
 import { EntryTail } from "./entry_tail.ts";
 import { FatalStorageError } from "./errors.ts";
@@ -35,6 +36,7 @@ import {
 import { concat, WalWriter } from "./wal_writer.ts";
 
 export { FatalStorageError, StorageCorruptionError } from "./errors.ts";
+export { MAX_GROUP_SAVES, MAX_PENDING_SAVES } from "./commit_queue.ts";
 
 /** Default segment size. */
 export const DEFAULT_SEGMENT_BYTES = 64 * 1024 * 1024;
@@ -48,10 +50,6 @@ export const DEFAULT_KEEP_SNAPSHOTS = 2;
 export const DEFAULT_TAIL_ENTRIES = 10_000;
 /** Default byte bound of the in-memory tail. */
 export const DEFAULT_TAIL_BYTES = 16 * 1024 * 1024;
-/** Saves queued for the writer at most; later callers wait, in order, for room. */
-export const MAX_PENDING_SAVES = 4096;
-/** Saves folded into one write + fdatasync at most. */
-export const MAX_GROUP_SAVES = 1024;
 /** fsync latency samples kept for metrics (newest last). */
 export const MAX_FSYNC_SAMPLES = 1024;
 
@@ -179,17 +177,10 @@ export async function bootstrapStorage(
   await writeSnapshotFile(dir, { index: 0, term: 0, conf }, empty, s.fsync === "always");
 }
 
+/** One save() waiting for its group commit. */
 interface PendingSave {
   hardState: HardState | null;
   entries: Entry[];
-  resolve: () => void;
-  reject: (e: unknown) => void;
-}
-
-interface PendingOp {
-  run: () => Promise<void>;
-  resolve: () => void;
-  reject: (e: unknown) => void;
 }
 
 function hardStateRecord(hs: HardState): Uint8Array {
@@ -202,10 +193,7 @@ function hardStateRecord(hs: HardState): Uint8Array {
 class FileStorage implements RaftStorage {
   readonly #reader: EntryReader;
   readonly #tail: EntryTail;
-  #queue: (PendingSave | PendingOp)[] = [];
-  #waiting: (PendingSave | PendingOp)[] = [];
-  #flushing: Promise<void> | null = null;
-  #failed: FatalStorageError | null = null;
+  readonly #queue = new CommitQueue<PendingSave>((saves) => this.#commitGroup(saves));
   #closed = false;
   /** Index and hard state as staged by the queue (ahead of the durable ones). */
   #stagedLast: number;
@@ -304,105 +292,25 @@ class FileStorage implements RaftStorage {
     }
     if (first === undefined && hardState === null) return;
     if (first !== undefined) this.#stagedLast = first.index + entries.length - 1;
-    // async so that validation failures above reject instead of throwing.
-    await new Promise<void>((resolve, reject) => {
-      this.#admit({ hardState, entries, resolve, reject });
-    });
-  }
-
-  /**
-   * Queues work for the writer in call order. Once MAX_PENDING_SAVES are queued,
-   * further callers wait in `#waiting` (their promises stay pending) and are moved
-   * into the queue, still in order, as groups drain.
-   */
-  #admit(item: PendingSave | PendingOp): void {
-    if (this.#queue.length < MAX_PENDING_SAVES && this.#waiting.length === 0) {
-      this.#queue.push(item);
-    } else {
-      this.#waiting.push(item);
-    }
-    this.#kick();
+    await this.#queue.save({ hardState, entries });
   }
 
   #checkWritable(): void {
-    if (this.#failed !== null) throw this.#failed;
+    const failed = this.#queue.failure();
+    if (failed !== null) throw failed;
     if (this.#closed) throw new Error("storage is closed");
   }
 
-  /** Runs `run` alone, in queue order with saves. */
-  #exclusive(run: () => Promise<void>): Promise<void> {
-    this.#checkWritable();
-    return new Promise<void>((resolve, reject) => this.#admit({ run, resolve, reject }));
-  }
-
-  #kick(): void {
-    if (this.#flushing !== null) return;
-    // A microtask lets saves issued in the same turn join the first group.
-    this.#flushing = Promise.resolve().then(() => this.#drain());
-  }
-
-  async #drain(): Promise<void> {
-    while (this.#queue.length > 0) {
-      const head = this.#queue[0];
-      if (head !== undefined && "run" in head) {
-        this.#queue.shift();
-        this.#wake();
-        await this.#runOp(head);
-        continue;
-      }
-      let n = 0;
-      while (
-        n < this.#queue.length && n < MAX_GROUP_SAVES &&
-        !("run" in (this.#queue[n] as PendingSave | PendingOp))
-      ) n++;
-      const group = this.#queue.splice(0, n) as PendingSave[];
-      this.#wake();
-      await this.#commitGroup(group);
-    }
-    this.#flushing = null;
-  }
-
-  #wake(): void {
-    const room = MAX_PENDING_SAVES - this.#queue.length;
-    if (room > 0) this.#queue.push(...this.#waiting.splice(0, room));
-  }
-
-  async #runOp(op: PendingOp): Promise<void> {
-    if (this.#failed !== null) return op.reject(this.#failed);
-    try {
-      await op.run();
-      op.resolve();
-    } catch (e) {
-      if (e instanceof InvariantError) return op.reject(e); // a caller bug, before any I/O
-      // Memory and disk may disagree after a failed install or compaction: stop.
-      const err = e instanceof FatalStorageError ? e : new FatalStorageError("log rewrite", e);
-      this.#fail(err);
-      op.reject(err);
-    }
-  }
-
+  /** Writes a group with one write + fdatasync; throws FatalStorageError on failure. */
   async #commitGroup(group: PendingSave[]): Promise<void> {
-    if (this.#failed !== null) {
-      for (const g of group) g.reject(this.#failed);
-      return;
-    }
     const started = performance.now();
-    let staged;
-    try {
-      // A staging failure (e.g. a record over the size limit) also leaves the writer
-      // half-staged, so it is as fatal as a failed write.
-      staged = group.map((g) => this.#stage(g));
-      this.#counters.bytesWritten += await this.writer.commit();
-    } catch (e) {
-      const err = e instanceof FatalStorageError ? e : new FatalStorageError("commit", e);
-      this.#fail(err);
-      for (const g of group) g.reject(err);
-      return;
-    }
+    // A staging failure (e.g. a record over the size limit) also leaves the writer
+    // half-staged, so it is as fatal as a failed write (the queue stops).
+    const staged = group.map((g) => this.#stage(g));
+    this.#counters.bytesWritten += await this.writer.commit();
     this.#sample(performance.now() - started);
     this.#counters.groupCommits++;
     group.forEach((g, k) => this.#publish(g, staged[k] ?? null));
-    for (const g of group) g.resolve();
   }
 
   /** Stages one save's records: entries first, then hard state (the Ready order). */
@@ -443,12 +351,6 @@ class FileStorage implements RaftStorage {
     if (this.#fsyncSamples.length > MAX_FSYNC_SAMPLES) this.#fsyncSamples.shift();
   }
 
-  #fail(e: FatalStorageError): void {
-    this.#failed ??= e;
-    for (const q of this.#queue.splice(0)) q.reject(this.#failed);
-    for (const q of this.#waiting.splice(0)) q.reject(this.#failed);
-  }
-
   // ---- snapshots -----------------------------------------------------------
 
   async writeSnapshot(meta: SnapshotMeta, chunks: AsyncIterable<Uint8Array>): Promise<void> {
@@ -457,7 +359,7 @@ class FileStorage implements RaftStorage {
     try {
       path = await writeSnapshotFile(this.dir, meta, chunks, this.settings.fsync === "always");
     } catch (e) {
-      if (e instanceof FatalStorageError) this.#fail(e);
+      if (e instanceof FatalStorageError) this.#queue.fail(e);
       throw e;
     }
     const file = await readSnapshotFile(path);
@@ -472,7 +374,8 @@ class FileStorage implements RaftStorage {
   }
 
   applySnapshot(meta: SnapshotMeta): Promise<void> {
-    const done = this.#exclusive(() => this.#installSnapshot(meta));
+    this.#checkWritable();
+    const done = this.#queue.exclusive(() => this.#installSnapshot(meta));
     // Saves issued from now on continue the log after the snapshot.
     this.#stagedLast = meta.index;
     return done;
@@ -550,7 +453,8 @@ class FileStorage implements RaftStorage {
 
   compact(index: number): Promise<void> {
     invariant(index <= this.snapshotInfo.index, "compact beyond the snapshot");
-    return this.#exclusive(async () => {
+    this.#checkWritable();
+    return this.#queue.exclusive(async () => {
       const cutoff = index - this.settings.trailingEntries;
       const lastBySegment = this.index.lastIndexBySegment();
       const active = this.writer.activeSegment();
@@ -580,7 +484,7 @@ class FileStorage implements RaftStorage {
       fsync: this.settings.fsync,
       ...this.#counters,
       fsyncLatencyMs: [...this.#fsyncSamples],
-      pendingSaves: this.#queue.length + this.#waiting.length,
+      pendingSaves: this.#queue.pending(),
       segments: this.writer.segments.length,
       cacheBytes: cache.bytes,
       cacheBatches: cache.batches,
@@ -595,7 +499,7 @@ class FileStorage implements RaftStorage {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    while (this.#flushing !== null) await this.#flushing;
+    await this.#queue.idle();
     this.writer.close();
     this.#reader.close();
   }
