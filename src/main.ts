@@ -17,8 +17,14 @@ import { createApp } from "./http/app.ts";
 import { checkHostPort } from "./node/config.ts";
 import { joinCluster } from "./node/join.ts";
 
-/** Opens the data directory, seeding it with the bootstrap membership when new. */
-export async function openNodeStorage(config: NodeConfig, log: Logger): Promise<RaftStorage> {
+/**
+ * Opens the data directory, seeding it with the bootstrap membership when new.
+ * `fresh` is true when the directory held no log and no snapshot.
+ */
+export async function openNodeStorage(
+  config: NodeConfig,
+  log: Logger,
+): Promise<{ storage: RaftStorage; fresh: boolean }> {
   const options = { fsync: config.fsync, trailingEntries: config.snapshotTrailingEntries };
   const storage = await openStorage(config.dataDir, options);
   const fresh = storage.lastIndex() === 0 && storage.snapshotMeta().index === 0;
@@ -29,7 +35,7 @@ export async function openNodeStorage(config: NodeConfig, log: Logger): Promise<
   } else if (fresh) {
     log.log("info", "no membership yet: waiting for a leader to add this node");
   }
-  return storage;
+  return { storage, fresh };
 }
 
 /** Starts a node and its HTTP server; resolves with a stop function. */
@@ -37,7 +43,7 @@ export async function runNode(config: NodeConfig, log: Logger): Promise<() => Pr
   if (config.fsync === "never") {
     log.log("warn", "fsync is OFF: acknowledged writes can be lost on a crash (tests only)");
   }
-  const storage = await openNodeStorage(config, log);
+  const { storage, fresh } = await openNodeStorage(config, log);
   const transport = new TcpTransport({
     id: config.id,
     clusterId: config.clusterId,
@@ -60,7 +66,8 @@ export async function runNode(config: NodeConfig, log: Logger): Promise<() => Pr
     peer: config.peerAddr,
     dataDir: config.dataDir,
   });
-  if (config.join !== null && node.conf().voters.length === 0) {
+  // Only an empty node asks to join; a restarted one already has its membership in its log.
+  if (config.join !== null && fresh) {
     await joinCluster(config, log, (members) => node.rememberMembers(members));
   }
   return async () => {

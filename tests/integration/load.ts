@@ -20,7 +20,7 @@ export class WriteLoad {
     let seq = 0;
     this.#done = Promise.all(Array.from({ length: workers }, async () => {
       while (this.#running) {
-        const live = cluster.nodes.filter((n) => n.process && !n.joined);
+        const live = cluster.nodes.filter((n) => n.process && !n.flags.includes("--learner"));
         const node = live[Math.floor(Math.random() * live.length)];
         if (!node) break;
         const key = `${prefix}${seq++}`;

@@ -105,8 +105,6 @@ Deno.test(
         30_000,
         200,
       );
-      n4.joined = false; // now voters: the load may write through them
-      n5.joined = false;
 
       // Transfer leadership to n4, then remove the leader (n4) itself.
       const moved = await cluster.admin("POST", "/v1/cluster/leader", { to: n4.id });
@@ -118,16 +116,20 @@ Deno.test(
         const l = await cluster.leader();
         return l.id !== n4.id ? l : undefined;
       }, 10_000);
+      await waitFor("n4 to record its removal", async () => {
+        const book = JSON.parse(await Deno.readTextFile(`${n4.dataDir}/members.json`));
+        return book.removed === true || undefined;
+      });
       await cluster.kill(n4);
-    // A removed node refuses to start as a member until its data is wiped.
-    cluster.spawn(n4);
-    const exit = await n4.process!.status;
-    n4.process = null;
-    assert.notEqual(exit.code, 0);
-    await waitFor(
-      "the refusal to be logged",
-      () => /was removed from the cluster.*Wipe/s.test(cluster.logs(n4)) || undefined,
-    );
+      // A removed node refuses to start as a member until its data is wiped.
+      cluster.spawn(n4);
+      const exit = await n4.process!.status;
+      n4.process = null;
+      assert.notEqual(exit.code, 0);
+      await waitFor(
+        "the refusal to be logged",
+        () => /was removed from the cluster.*Wipe/s.test(cluster.logs(n4)) || undefined,
+      );
 
       // A learner promoted explicitly, then removed along with n5: back to 3 voters.
       const n6 = cluster.join(await cluster.leader());
