@@ -631,30 +631,26 @@ export class Raft {
 
   // ---------------------------------------------------------------- step per role
 
+  /** Answers a message from an older term with our term ("reply false, currentTerm"). */
   private answerStale(m: Message): void {
     if (m.type === MessageType.Append || m.type === MessageType.Heartbeat) {
-      // Tell a stale leader about the newer term so it steps down (needed because with
-      // pre-vote and check-quorum a partitioned node never bumps terms by itself).
-      if (this.checkQuorum || this.preVote) {
-        this.send({
-          type: MessageType.AppendResponse,
-          from: this.id,
-          to: m.from,
-          term: this.term,
-          index: 0,
-          reject: true,
-          hintIndex: 0,
-          hintTerm: 0,
-        });
-      }
-    } else if (m.type === MessageType.PreVote) {
+      // The stale leader steps down. Without this, a node whose stale conf names only
+      // departed peers would never learn the real term (sim finding F3).
       this.send({
-        type: MessageType.PreVoteResponse,
+        type: MessageType.AppendResponse,
         from: this.id,
         to: m.from,
         term: this.term,
+        index: 0,
         reject: true,
+        hintIndex: 0,
+        hintTerm: 0,
       });
+    } else if (m.type === MessageType.PreVote || m.type === MessageType.Vote) {
+      const type = m.type === MessageType.Vote
+        ? MessageType.VoteResponse
+        : MessageType.PreVoteResponse;
+      this.send({ type, from: this.id, to: m.from, term: this.term, reject: true });
     }
   }
 

@@ -210,3 +210,33 @@ Deno.test("a restarted voter keeps a possible leader lease for one election time
   b.step(vote);
   assertEquals(b.status().term, 50, "answered once the lease ran out");
 });
+
+Deno.test("a stale leader is told the newer term even without PreVote and CheckQuorum", () => {
+  const net = new Network({
+    voters: ["a", "b", "c"],
+    config: { preVote: false, checkQuorum: false },
+  });
+  net.elect("a");
+  const b = net.raft("b");
+  b.step({
+    type: MessageType.Vote,
+    from: "c",
+    to: "b",
+    term: 9,
+    lastIndex: 100,
+    lastTerm: 9,
+    transfer: false,
+  });
+  b.ready();
+  b.step({
+    type: MessageType.Heartbeat,
+    from: "a",
+    to: "b",
+    term: 1,
+    commit: 0,
+    context: 0,
+  });
+  const rd = b.ready();
+  const answer = rd.messages.find((m) => m.to === "a");
+  ok(answer && answer.type === MessageType.AppendResponse && answer.term === 9);
+});
