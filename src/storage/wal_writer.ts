@@ -114,12 +114,8 @@ export class WalWriter {
         this.#file?.close();
         this.#file = await this.#io(
           "create segment",
-          () =>
-            Deno.open(segmentPath(this.dir, part.segment), {
-              write: true,
-              create: true,
-              truncate: true,
-            }),
+          // createNew: a name clash is a bug and must fail, never truncate a segment.
+          () => Deno.open(segmentPath(this.dir, part.segment), { write: true, createNew: true }),
         );
         created = true;
       } else if (this.#file === null) {
