@@ -1,7 +1,11 @@
 /**
- * The outbound Raft channel to one peer: a bounded send queue drained by one writer that
- * coalesces everything queued (up to {@link MAX_BATCH_BYTES}) into a single socket write,
- * and redials with jittered exponential backoff whenever the connection is lost.
+ * The outbound Raft channel to one peer: a bounded send queue drained by a write pump
+ * that coalesces everything queued (up to {@link MAX_BATCH_BYTES}) into a single socket
+ * write, and redials with jittered exponential backoff whenever the connection is lost.
+ *
+ * The pump starts a write synchronously from `enqueue` when the socket is idle, so a
+ * lone message (a heartbeat, a vote) leaves at once instead of after the caller's next
+ * I/O; while that write is in flight, later messages pile up and go out together.
  *
  * @module
  */
@@ -27,11 +31,15 @@ export interface LinkHost extends DialIdentity {
 /** One peer's outbound connection, queue and writer. */
 export class PeerLink {
   readonly #queue: SendQueue;
+  /** Holds the batch being written; reused only once that write settled. */
   readonly #writer = new MessageFrameEncoder();
   #closed = false;
   #fc: FramedConn | null = null;
-  #broken = false;
-  #wake: (() => void) | null = null;
+  /** The write in flight (at most one, across connections), or null. */
+  #inflight: Promise<void> | null = null;
+  /** Ends the current connection's wait in {@link #serve}. */
+  #endConnection: (() => void) | null = null;
+  #connectionError: unknown = null;
   #sleepTimer: ReturnType<typeof setTimeout> | undefined;
   #sleepDone: (() => void) | null = null;
   readonly #done: Promise<void>;
@@ -57,7 +65,7 @@ export class PeerLink {
       this.host.stats.droppedQueueFull++;
       this.host.stats.dropped++;
     }
-    this.#signal();
+    this.#pump();
   }
 
   /** Stops the link: closes its connection and discards what is queued. */
@@ -65,16 +73,10 @@ export class PeerLink {
     this.#closed = true;
     clearTimeout(this.#sleepTimer);
     this.#sleepDone?.();
-    this.#fc?.close();
-    this.#signal();
+    if (this.#fc !== null) this.#end(this.#fc, null);
     await this.#done;
+    await this.#inflight;
     this.host.stats.dropped += this.#queue.clear();
-  }
-
-  #signal(): void {
-    const wake = this.#wake;
-    this.#wake = null;
-    wake?.();
   }
 
   async #run(): Promise<void> {
@@ -112,30 +114,26 @@ export class PeerLink {
     }
   }
 
-  /** Writes batches until the connection breaks or the link closes. */
+  /** Lets the pump use `fc` until it breaks or the link closes; throws the write error, if any. */
   async #serve(fc: FramedConn): Promise<void> {
+    const ended = new Promise<void>((resolve) => (this.#endConnection = resolve));
     this.#fc = fc;
-    this.#broken = false;
+    this.#connectionError = null;
     this.#watchForClose(fc);
-    try {
-      while (!this.#closed && !this.#broken) {
-        if (this.#queue.size === 0) {
-          await new Promise<void>((resolve) => (this.#wake = resolve));
-          continue;
-        }
-        const count = this.#encodeBatch();
-        try {
-          await fc.write(this.#writer.bytes());
-        } catch (e) {
-          this.host.stats.dropped += count; // lost with the connection; Raft retransmits
-          throw e;
-        }
-        this.host.stats.sent += count;
-      }
-    } finally {
-      this.#fc = null;
-      fc.close();
-    }
+    this.#pump();
+    await ended;
+    if (this.#connectionError !== null) throw this.#connectionError;
+  }
+
+  /** Detaches `fc` (if still current), closes it and wakes {@link #serve}. */
+  #end(fc: FramedConn, error: unknown): void {
+    if (this.#fc !== fc) return;
+    this.#fc = null;
+    this.#connectionError = error;
+    fc.close();
+    const end = this.#endConnection;
+    this.#endConnection = null;
+    end?.();
   }
 
   /**
@@ -143,17 +141,29 @@ export class PeerLink {
    * broke the protocol): either way the link must redial. One pending read per connection.
    */
   #watchForClose(fc: FramedConn): void {
-    fc.conn.read(new Uint8Array(1)).then(
-      () => this.#markBroken(fc),
-      () => this.#markBroken(fc),
-    );
+    const closed = () => this.#end(fc, new Error("peer closed the connection"));
+    fc.conn.read(new Uint8Array(1)).then(closed, closed);
   }
 
-  #markBroken(fc: FramedConn): void {
-    if (this.#fc !== fc) return;
-    this.#broken = true;
-    fc.close();
-    this.#signal();
+  /** Starts one coalesced write when connected, idle, and something is queued. */
+  #pump(): void {
+    const fc = this.#fc;
+    if (fc === null || this.#inflight !== null || this.#queue.size === 0) return;
+    const count = this.#encodeBatch();
+    if (count === 0) return;
+    this.#inflight = fc.write(this.#writer.bytes()).then(
+      () => {
+        this.#inflight = null;
+        this.host.stats.sent += count;
+        this.#pump();
+      },
+      (e) => {
+        this.#inflight = null;
+        this.host.stats.dropped += count; // lost with the connection; Raft retransmits
+        this.#end(fc, e);
+        this.#pump(); // a newer connection may already be waiting for this write to settle
+      },
+    );
   }
 
   /** Moves queued messages into the writer; returns how many. */
