@@ -221,19 +221,30 @@ class EntryList {
 
 /**
  * The set of linearized operations, with a Zobrist hash kept up to date on every
- * toggle: hashing a configuration costs nothing, and only cache hits compare words.
+ * toggle, so hashing a configuration costs nothing.
+ *
+ * Returned operations take bits 0..K-1 in call order, unknown-outcome ones the words
+ * after. Since only a window of concurrent operations is ever partly linearized, the
+ * known section is "all ones below word `lo`, all zeros above word `hi`", and a cache
+ * key stores just words lo..hi plus the unknown section, not the whole bitset.
  */
 class Bitset {
   readonly words: Uint32Array;
   hash = 0;
   readonly #keys: Uint32Array;
+  readonly #knownWords: number;
+  /** Every known word below `#lo` is full (a hint; {@link Bitset.normalize} makes it exact). */
+  #lo = 0;
+  /** Every known word above `#hi` is empty (a hint, likewise). */
+  #hi = -1;
 
-  constructor(size: number, seed: number) {
-    this.words = new Uint32Array(Math.ceil(size / 32));
-    this.#keys = new Uint32Array(size);
+  constructor(knownBits: number, unknownBits: number, seed: number) {
+    this.#knownWords = Math.ceil(knownBits / 32);
+    this.words = new Uint32Array(this.#knownWords + Math.ceil(unknownBits / 32));
+    this.#keys = new Uint32Array(this.words.length * 32);
     let x = seed >>> 0 || 1;
-    for (let i = 0; i < size; i++) {
-      // xorshift32: fixed per-operation random keys, deterministic across runs.
+    for (let i = 0; i < this.#keys.length; i++) {
+      // xorshift32: fixed per-bit random keys, deterministic across runs.
       x ^= x << 13;
       x ^= x >>> 17;
       x ^= x << 5;
@@ -241,32 +252,71 @@ class Bitset {
     }
   }
 
-  toggle(i: number): void {
-    const word = i >>> 5;
-    this.words[word] = (this.words[word] ?? 0) ^ (1 << (i & 31));
-    this.hash = (this.hash ^ (this.#keys[i] ?? 0)) >>> 0;
+  /** The bit of the `i`th unknown-outcome operation. */
+  unknownBit(i: number): number {
+    return this.#knownWords * 32 + i;
+  }
+
+  toggle(bit: number): void {
+    const word = bit >>> 5;
+    const value = (this.words[word] ?? 0) ^ (1 << (bit & 31));
+    this.words[word] = value;
+    this.hash = (this.hash ^ (this.#keys[bit] ?? 0)) >>> 0;
+    if (word < this.#knownWords) {
+      if (word < this.#lo) this.#lo = word;
+      if (word > this.#hi) this.#hi = word;
+    }
+  }
+
+  /** Tightens lo/hi to the exact first non-full and last non-empty known words. */
+  normalize(): void {
+    while (this.#lo < this.#knownWords && this.words[this.#lo] === 0xffffffff) this.#lo++;
+    while (this.#hi >= 0 && this.words[this.#hi] === 0) this.#hi--;
+  }
+
+  /** A compact copy identifying this set: [lo, hi, known words lo..hi, unknown words]. */
+  snapshot(): Uint32Array {
+    const middle = Math.max(0, this.#hi - this.#lo + 1);
+    const snap = new Uint32Array(2 + middle + this.words.length - this.#knownWords);
+    snap[0] = this.#lo;
+    snap[1] = this.#hi + 1;
+    if (middle > 0) snap.set(this.words.subarray(this.#lo, this.#hi + 1), 2);
+    snap.set(this.words.subarray(this.#knownWords), 2 + middle);
+    return snap;
+  }
+
+  /** Whether a {@link Bitset.snapshot} describes this set (call {@link Bitset.normalize} first). */
+  matches(snap: Uint32Array): boolean {
+    if (snap[0] !== this.#lo || snap[1] !== this.#hi + 1) return false;
+    let at = 2;
+    for (let w = this.#lo; w <= this.#hi; w++) if (snap[at++] !== this.words[w]) return false;
+    for (let w = this.#knownWords; w < this.words.length; w++) {
+      if (snap[at++] !== this.words[w]) return false;
+    }
+    return true;
   }
 }
 
 /** Configurations already explored: (linearized set, state). */
 class ConfigCache {
-  readonly #buckets = new Map<number, { words: Uint32Array; state: number }[]>();
-  #states = new Map<string, number>();
+  readonly #buckets = new Map<number, { snap: Uint32Array; state: number }[]>();
+  readonly #states = new Map<string, number>();
   size = 0;
 
   /** Adds the configuration; false when it was already there. */
   add(bits: Bitset, state: KvState): boolean {
     const stateId = this.#stateId(state);
     const hash = (bits.hash ^ Math.imul(stateId + 1, 0x9e3779b1)) >>> 0;
+    bits.normalize();
     let bucket = this.#buckets.get(hash);
     if (bucket === undefined) {
       bucket = [];
       this.#buckets.set(hash, bucket);
     }
     for (const seen of bucket) {
-      if (seen.state === stateId && sameWords(seen.words, bits.words)) return false;
+      if (seen.state === stateId && bits.matches(seen.snap)) return false;
     }
-    bucket.push({ words: bits.words.slice(), state: stateId });
+    bucket.push({ snap: bits.snapshot(), state: stateId });
     this.size++;
     return true;
   }
@@ -282,70 +332,165 @@ class ConfigCache {
   }
 }
 
-function sameWords(a: Uint32Array, b: Uint32Array): boolean {
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
-
-/** Returns the operation the search must treat as unobservable (unknown-outcome gets). */
+/** Returns whether the search must treat the operation as unobservable (unknown-outcome gets). */
 function isInert(op: Operation): boolean {
   return op.ret === null && op.input.op === "get";
 }
 
-/** The Wing–Gong/Lowe search over one key's operations (in call order). */
-function searchKey(allOps: readonly Operation[], deadline: number): KeyOutcome {
-  const ops = allOps.filter((op) => !isInert(op));
-  const list = new EntryList(ops);
-  const bits = new Bitset(ops.length, ops.length * 2654435761);
-  const cache = new ConfigCache();
-  const stack: { entry: number; state: KvState }[] = [];
-  let best: Extract<KeyOutcome, { kind: "violation" }> | null = null;
-  let state: KvState = INITIAL_STATE;
-  let pendingReturns = ops.filter((op) => op.ret !== null).length;
-  let entry = list.next[0] ?? -1;
-  for (let steps = 1; pendingReturns > 0; steps++) {
-    if (steps % DEADLINE_CHECK_STEPS === 0 && performance.now() > deadline) {
-      return { kind: "undecided", reason: "timeout" };
-    }
-    if (cache.size > MAX_CACHE_ENTRIES) return { kind: "undecided", reason: "memory" };
-    // A returned operation is still pending, so its return entry lies ahead.
-    assert(entry >= 0, "entry list ended with a return still pending");
-    const opIndex = list.op[entry] ?? -1;
-    const op = ops[opIndex];
-    assert(op !== undefined);
-    if (list.isCall(entry)) {
-      const result = step(state, op.input, op.output);
-      if (result.ok) {
-        bits.toggle(opIndex);
-        if (cache.add(bits, result.newState)) {
-          stack.push({ entry, state });
-          state = result.newState;
-          if (op.ret !== null) pendingReturns--;
-          list.lift(entry);
-          entry = list.next[0] ?? -1;
-          continue;
-        }
-        bits.toggle(opIndex);
-      }
-      entry = list.next[entry] ?? -1;
-      continue;
-    }
-    // The return of an operation not yet linearized: this path is a dead end.
-    if (best === null || stack.length > best.longestPrefix.length) {
-      const longestPrefix = stack.map((s) => ops[list.op[s.entry] ?? -1]).filter(isOperation);
-      best = { kind: "violation", longestPrefix, blocking: op, stateAfterPrefix: state };
-    }
-    const top = stack.pop();
-    if (top === undefined) return best;
-    const undone = ops[list.op[top.entry] ?? -1];
-    assert(undone !== undefined);
-    state = top.state;
-    bits.toggle(list.op[top.entry] ?? -1);
-    if (undone.ret !== null) pendingReturns++;
-    list.unlift(top.entry);
-    entry = list.next[top.entry] ?? -1;
+/**
+ * Whether a returned operation can never change the state: a get, a failed cas, a
+ * delete that found nothing. If such an operation may go next and fits the state, it
+ * can go next without loss of generality (it changes nothing, and nothing that must
+ * precede it is pending), so the search takes it without branching. This collapses
+ * the 2^n orders of n concurrent reads that plain Wing–Gong would try.
+ */
+function isReadOnly(op: Operation): boolean {
+  const output = op.output;
+  if (output === null) return false;
+  switch (op.input.op) {
+    case "get":
+      return true;
+    case "cas":
+      return "ok" in output && output.ok === false;
+    case "delete":
+      return "existed" in output && output.existed === false;
+    default:
+      return false;
   }
-  return { kind: "linearizable" };
+}
+
+type Violation = Extract<KeyOutcome, { kind: "violation" }>;
+
+/** The Wing–Gong/Lowe search over one key's operations. */
+class KeySearch {
+  readonly #ops: Operation[];
+  readonly #bit: Int32Array;
+  readonly #readOnly: Uint8Array;
+  readonly #list: EntryList;
+  readonly #bits: Bitset;
+  readonly #cache = new ConfigCache();
+  /** Linearized operations, in order; `forced` marks moves that had no alternative. */
+  readonly #stack: { entry: number; state: KvState; forced: boolean }[] = [];
+  #state: KvState = INITIAL_STATE;
+  #pendingReturns: number;
+  #best: Violation | null = null;
+
+  constructor(ops: readonly Operation[]) {
+    const known = ops.filter((op) => op.ret !== null);
+    const unknown = ops.filter((op) => op.ret === null && !isInert(op));
+    this.#ops = [...known, ...unknown];
+    this.#pendingReturns = known.length;
+    this.#bits = new Bitset(known.length, unknown.length, ops.length * 2654435761);
+    this.#bit = Int32Array.from(
+      this.#ops,
+      (_, i) => i < known.length ? i : this.#bits.unknownBit(i - known.length),
+    );
+    this.#readOnly = Uint8Array.from(this.#ops, (op) => Number(isReadOnly(op)));
+    this.#list = new EntryList(this.#ops);
+  }
+
+  run(deadline: number): KeyOutcome {
+    let entry = this.#afterLinearizing();
+    for (let steps = 1; this.#pendingReturns > 0; steps++) {
+      if (steps % DEADLINE_CHECK_STEPS === 0 && performance.now() > deadline) {
+        return { kind: "undecided", reason: "timeout" };
+      }
+      if (this.#cache.size > MAX_CACHE_ENTRIES) return { kind: "undecided", reason: "memory" };
+      // A returned operation is still pending, so its return entry lies ahead.
+      assert(entry >= 0, "entry list ended with a return still pending");
+      if (!this.#list.isCall(entry)) {
+        this.#recordDeadEnd(entry);
+        entry = this.#backtrack();
+      } else if (this.#tryLinearize(entry, false)) {
+        entry = this.#afterLinearizing();
+      } else {
+        entry = this.#list.next[entry] ?? -1;
+      }
+      if (entry === BACKTRACKED_PAST_ROOT) {
+        assert(this.#best !== null, "a failed search passed a dead end");
+        return this.#best;
+      }
+    }
+    return { kind: "linearizable" };
+  }
+
+  /** Linearizes the call entry `entry` if the model accepts it and the result is new. */
+  #tryLinearize(entry: number, forced: boolean): boolean {
+    const index = this.#list.op[entry] ?? -1;
+    const op = this.#ops[index];
+    assert(op !== undefined);
+    const result = step(this.#state, op.input, op.output);
+    if (!result.ok) return false;
+    const bit = this.#bit[index] ?? -1;
+    this.#bits.toggle(bit);
+    if (!this.#cache.add(this.#bits, result.newState)) {
+      this.#bits.toggle(bit);
+      return false;
+    }
+    this.#stack.push({ entry, state: this.#state, forced });
+    this.#state = result.newState;
+    if (op.ret !== null) this.#pendingReturns--;
+    this.#list.lift(entry);
+    return true;
+  }
+
+  /**
+   * At a fresh configuration: takes read-only operations that fit without branching,
+   * then returns where the scan of candidates starts.
+   */
+  #afterLinearizing(): number {
+    for (;;) {
+      const forced = this.#fittingReadOnly();
+      if (forced < 0) return this.#list.next[0] ?? -1;
+      // Already explored from here with this op taken: this configuration is a dead end.
+      if (!this.#tryLinearize(forced, true)) return this.#backtrack();
+    }
+  }
+
+  /** The first candidate call entry that is read-only and fits the state, or -1. */
+  #fittingReadOnly(): number {
+    for (let entry = this.#list.next[0] ?? -1; entry >= 0; entry = this.#list.next[entry] ?? -1) {
+      if (!this.#list.isCall(entry)) return -1;
+      const index = this.#list.op[entry] ?? -1;
+      const op = this.#ops[index];
+      if (op === undefined || this.#readOnly[index] !== 1) continue;
+      if (step(this.#state, op.input, op.output).ok) return entry;
+    }
+    return -1;
+  }
+
+  /** Undoes the last choice that had alternatives; returns the next candidate to try. */
+  #backtrack(): number {
+    for (;;) {
+      const top = this.#stack.pop();
+      if (top === undefined) return BACKTRACKED_PAST_ROOT;
+      const index = this.#list.op[top.entry] ?? -1;
+      const op = this.#ops[index];
+      assert(op !== undefined);
+      this.#state = top.state;
+      this.#bits.toggle(this.#bit[index] ?? -1);
+      if (op.ret !== null) this.#pendingReturns++;
+      this.#list.unlift(top.entry);
+      if (!top.forced) return this.#list.next[top.entry] ?? -1;
+    }
+  }
+
+  /** Remembers the deepest dead end: the longest prefix and the op it could not extend with. */
+  #recordDeadEnd(returnEntry: number): void {
+    if (this.#best !== null && this.#stack.length <= this.#best.longestPrefix.length) return;
+    const blocking = this.#ops[this.#list.op[returnEntry] ?? -1];
+    assert(blocking !== undefined);
+    const longestPrefix = this.#stack.map((s) => this.#ops[this.#list.op[s.entry] ?? -1])
+      .filter(isOperation);
+    this.#best = { kind: "violation", longestPrefix, blocking, stateAfterPrefix: this.#state };
+  }
+}
+
+/** What {@link KeySearch} returns as the next entry once the search has nothing left to undo. */
+const BACKTRACKED_PAST_ROOT = -3;
+
+function searchKey(ops: readonly Operation[], deadline: number): KeyOutcome {
+  return new KeySearch(ops).run(deadline);
 }
 
 function isOperation(op: Operation | undefined): op is Operation {

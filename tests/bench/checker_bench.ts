@@ -1,0 +1,32 @@
+/**
+ * How long the linearizability checker takes on chaos-sized histories. Standalone:
+ * `deno run -A tests/bench/checker_bench.ts`; prints one line per shape and exits.
+ *
+ * @module
+ */
+
+import { randomHistory } from "../chaos/history.ts";
+import { checkHistory, formatFailure } from "../chaos/linearizability.ts";
+
+/** Histories to time: the brief's 10 clients × 2,000 ops over 10 keys, and harder shapes. */
+const SHAPES = [
+  { clients: 10, opsPerClient: 2000, keys: 10, unknownRate: 0.05 },
+  { clients: 10, opsPerClient: 2000, keys: 10, unknownRate: 0 },
+  { clients: 10, opsPerClient: 2000, keys: 1, unknownRate: 0.05 },
+  { clients: 20, opsPerClient: 1000, keys: 10, unknownRate: 0.1 },
+  { clients: 50, opsPerClient: 200, keys: 1, unknownRate: 0.05 },
+] as const;
+/** Per-history budget; the bench must finish well under a minute. */
+const TIMEOUT_MS = 10_000;
+const SEED = 42;
+
+for (const shape of SHAPES) {
+  const history = randomHistory({ seed: SEED, ...shape });
+  const result = checkHistory(history, { timeoutMs: TIMEOUT_MS });
+  const verdict = result.ok === true ? "linearizable" : formatFailure(result).split("\n")[0];
+  console.log(
+    `${shape.clients} clients × ${shape.opsPerClient} ops, ${shape.keys} keys, ` +
+      `${shape.unknownRate * 100}% unknown (seed ${SEED}): ${verdict} in ` +
+      `${result.elapsedMs.toFixed(0)} ms`,
+  );
+}
