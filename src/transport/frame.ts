@@ -147,7 +147,10 @@ export class FrameReader {
     const length = this.#checkedLength(s);
     const total = FRAME_HEADER_BYTES + length;
     if (available < total) {
-      if (this.#buf.length - s < total) this.#makeRoom(total);
+      // Make room by moving the partial frame to the front; the buffer itself grows
+      // only as bytes actually arrive (space() doubles a full buffer), so a bare length
+      // prefix cannot make the reader allocate the whole frame up front.
+      if (this.#buf.length - s < total) this.#compact();
       return null;
     }
     // Extend the run over every following complete, in-limit frame; a bad one is left
@@ -208,12 +211,6 @@ export class FrameReader {
     }
     if (length === 0) throw new ProtocolError("empty_frame", "frame of 0 bytes");
     return length;
-  }
-
-  /** Ensures a frame of `total` bytes fits from the buffer's start. */
-  #makeRoom(total: number): void {
-    this.#compact();
-    if (this.#buf.length < total) this.#grow(Math.max(total, this.#buf.length * 2));
   }
 
   #compact(): void {

@@ -75,3 +75,10 @@ Deno.test("a reader whose reads come back full doubles its buffer up to the burs
   assert.ok(r.capacity > start);
   assert.ok(r.capacity <= 16 * 1024 * 1024 + 4);
 });
+
+Deno.test("a length prefix alone does not make the reader allocate the whole frame", () => {
+  const r = new FrameReader(16 * 1024 * 1024);
+  const before = r.capacity;
+  assert.deepEqual(r.push(new Uint8Array([0x00, 0xff, 0xff, 0xff, 1, 2, 3])), []);
+  assert.equal(r.capacity, before, "grows only as bytes arrive");
+});
