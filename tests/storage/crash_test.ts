@@ -8,10 +8,12 @@ const MAX_ACKS_BEFORE_KILL = 40;
 const WRITER = fileURLToPath(new URL("./crash_writer.ts", import.meta.url));
 const ROUND_DEADLINE_MS = 30_000;
 
+/** A save of entries [first, last] in `term`, or (install) a log restart after `last`. */
 interface Save {
   first: number;
   last: number;
   term: number;
+  install: boolean;
 }
 
 /** The log's terms from `base`: what the node holds, or would hold after some saves. */
@@ -21,6 +23,7 @@ interface LogModel {
 }
 
 function applySave(m: LogModel, s: Save): LogModel {
+  if (s.install) return { base: s.last + 1, terms: [] };
   const terms = m.terms.slice(0, Math.max(0, s.first - m.base));
   for (let i = s.first; i <= s.last; i++) terms.push(s.term);
   return { base: m.terms.length === 0 ? s.first : m.base, terms };
@@ -38,7 +41,10 @@ async function runRound(
     const f = line.split(" ");
     if (f[0] === "save") {
       assert.equal(Number(f[1]), saves.length, "saves are numbered in order");
-      saves.push({ first: Number(f[2]), last: Number(f[3]), term: Number(f[4]) });
+      saves.push({ first: Number(f[2]), last: Number(f[3]), term: Number(f[4]), install: false });
+    } else if (f[0] === "install") {
+      assert.equal(Number(f[1]), saves.length, "ops are numbered in order");
+      saves.push({ first: Number(f[2]), last: Number(f[2]), term: Number(f[3]), install: true });
     } else if (f[0] === "ack") {
       assert.equal(Number(f[1]), acked, "saves are acknowledged in order");
       acked++;
@@ -129,6 +135,7 @@ function sameFrom(candidate: LogModel, recovered: LogModel): boolean {
   const lastC = candidate.base + candidate.terms.length - 1;
   const lastR = recovered.base + recovered.terms.length - 1;
   if (lastC !== lastR || recovered.base < candidate.base) return false;
+  if (candidate.terms.length === 0 && recovered.base !== candidate.base) return false;
   for (let i = recovered.base; i <= lastR; i++) {
     if (candidate.terms[i - candidate.base] !== recovered.terms[i - recovered.base]) return false;
   }

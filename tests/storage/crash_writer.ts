@@ -1,11 +1,13 @@
 /**
  * Child process for crash_test.ts. Appends batches to the storage in `dir` forever
- * (fsync "always"), sometimes overwriting a suffix in a new term, and every
- * `SNAPSHOT_EVERY` entries takes a local snapshot and compacts. Protocol on stdout:
+ * (fsync "always"), sometimes overwriting a suffix in a new term, sometimes
+ * installing a "received" snapshot ahead of the log, and every `SNAPSHOT_EVERY`
+ * entries takes a local snapshot and compacts. Protocol on stdout:
  *
  *   ready <lastIndex>
  *   save <seq> <firstIndex> <lastIndex> <term>   (printed before save() is called)
- *   ack <seq>                                    (printed once that save is durable)
+ *   install <seq> <index> <term>                 (printed before applySnapshot())
+ *   ack <seq>                                    (printed once that op is durable)
  *
  * The parent kills it with SIGKILL at a random moment and checks the recovered log.
  *
@@ -19,6 +21,7 @@ const SNAPSHOT_EVERY = 400;
 const CONCURRENT_SAVES = 4;
 const OVERWRITE_PROBABILITY = 0.1;
 const MAX_OVERWRITE_DEPTH = 30;
+const INSTALL_PROBABILITY = 0.01;
 
 const [dir, seedArg] = Deno.args;
 if (dir === undefined || seedArg === undefined) throw new Error("usage: <dir> <seed>");
@@ -41,6 +44,25 @@ let lastSnapshot = storage.snapshotMeta().index;
 let seq = 0;
 const inflight: Promise<void>[] = [];
 while (true) {
+  if (rand() < INSTALL_PROBABILITY) {
+    // A leader sends a snapshot beyond our log: store it, then restart the log after it.
+    await Promise.all(inflight.splice(0));
+    term++;
+    const meta = { index: next + 5 + Math.floor(rand() * 20), term, conf };
+    await storage.writeSnapshot(
+      meta,
+      (async function* () {
+        yield encoder.encode(`received ${meta.index}`);
+      })(),
+    );
+    const mySeq = seq++;
+    print(`install ${mySeq} ${meta.index} ${meta.term}`);
+    await storage.applySnapshot(meta);
+    print(`ack ${mySeq}`);
+    next = meta.index + 1;
+    lastSnapshot = meta.index;
+    continue;
+  }
   let first = next;
   if (rand() < OVERWRITE_PROBABILITY) {
     // A new leader's entries replace an uncommitted suffix (never below the snapshot).
