@@ -434,16 +434,16 @@ function bruteKey(
 
 Deno.test("the checker agrees with a brute-force oracle on small random histories", () => {
   let violations = 0;
-  const cases = 1500;
+  const cases = 3000;
   for (let seed = 1; seed <= cases; seed++) {
     const rand = mulberry32(seed);
     let history = randomHistory({
       seed,
-      clients: 3,
+      clients: 2 + Math.floor(rand() * 3),
       opsPerClient: 1 + Math.floor(rand() * 3),
       keys: 1 + Math.floor(rand() * 2),
       unknownRate: 0.25,
-      maxLatency: 6,
+      maxLatency: 4 + Math.floor(rand() * 8),
     });
     if (rand() < 0.6 && history.some((op) => op.ret !== null && op.input.op !== "put")) {
       history = corrupt(history, seed);
