@@ -21,7 +21,9 @@ const MAX_HEAD_BYTES = 9;
 
 /** Index metadata of a batch: enough to build the log index. */
 export interface BatchHeader {
+  /** Index of the batch's first entry. */
   firstIndex: number;
+  /** Number of entries in the batch. */
   count: number;
   /** Flattened (term, runLength) pairs covering `count` entries in order. */
   termRuns: number[];

@@ -21,8 +21,9 @@ export const CACHE_ENTRY_OVERHEAD_BYTES = 64;
 export class EntryReader {
   readonly #cache: LRUCache<string, Entry[]>;
   readonly #files = new Map<number, Deno.FsFile>();
-  /** Cache hits and misses since open. */
+  /** Reads served from the cache. */
   hits = 0;
+  /** Reads that went to disk. */
   misses = 0;
 
   /** A reader of `dir`'s segments with a cache of at most `cacheBytes`. */

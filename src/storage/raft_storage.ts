@@ -91,13 +91,19 @@ export interface StorageStats {
   pendingSaves: number;
   /** Segment files on disk. */
   segments: number;
-  /** LRU cache usage and effectiveness. */
+  /** Bytes held by the LRU cache of old entries. */
   cacheBytes: number;
+  /** Batch records held by the LRU cache. */
   cacheBatches: number;
+  /** Cold reads served from the LRU cache. */
   cacheHits: number;
+  /** Cold reads that went to disk. */
   cacheMisses: number;
+  /** As StableLog.firstIndex(). */
   firstIndex: number;
+  /** As StableLog.lastIndex(). */
   lastIndex: number;
+  /** Index of the current snapshot (0 when none). */
   snapshotIndex: number;
 }
 

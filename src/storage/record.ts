@@ -42,8 +42,11 @@ export function frameRecord(type: RecordType, payload: Uint8Array): Uint8Array {
 
 /** A whole, CRC-valid record found in a buffer. */
 export interface RecordRead {
+  /** Discriminant: the record is whole and valid. */
   ok: true;
+  /** The record's {@link RecordType} code (unvalidated). */
   type: number;
+  /** A view of the payload inside the scanned buffer. */
   payload: Uint8Array;
   /** Offset just past the record. */
   end: number;
@@ -51,6 +54,7 @@ export interface RecordRead {
 
 /** Why no valid record starts at an offset. */
 export interface RecordDamage {
+  /** Discriminant: no valid record here. */
   ok: false;
   /** `short`: the buffer ends inside the record; `crc`: the checksum does not match. */
   reason: "short" | "crc";

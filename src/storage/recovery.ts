@@ -21,10 +21,13 @@ import { listSnapshots, removeSnapshotTemps, type SnapshotFile } from "./snapsho
 
 /** What recovery found: the durable state as of the last acknowledged write. */
 export interface Recovered {
+  /** Where every live entry is. */
   index: LogIndex;
+  /** The newest durable hard state. */
   hardState: HardState;
   /** The current snapshot's file, or null when there is none (not even a bootstrap). */
   snapshot: SnapshotFile | null;
+  /** The current snapshot's metadata ({@link EMPTY_SNAPSHOT_META} when none). */
   snapshotMeta: SnapshotMeta;
   /** Segment names still on disk, ascending. */
   segments: number[];

@@ -29,10 +29,13 @@ const TEMP_SUFFIX = ".tmp";
 
 /** A snapshot file found on disk. */
 export interface SnapshotFile {
+  /** Index, term and membership from the header. */
   meta: SnapshotMeta;
+  /** Full path of the file. */
   path: string;
   /** Byte offset where the data starts. */
   dataOffset: number;
+  /** Length of the data. */
   dataBytes: number;
 }
 

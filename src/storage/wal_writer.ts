@@ -15,8 +15,11 @@ import { segmentPath, syncDir } from "./segment_files.ts";
 
 /** Where a staged record will land. */
 export interface RecordLocation {
+  /** Name (first index) of the segment. */
   segment: number;
+  /** Byte offset of the record in it. */
   offset: number;
+  /** Record length, header included. */
   length: number;
 }
 
