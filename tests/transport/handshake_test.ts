@@ -1,8 +1,5 @@
 import assert from "node:assert/strict";
 import { HandshakeKey, type Hello, newNonce } from "../../src/transport/handshake.ts";
-import { backoffDelayMs, RECONNECT_MAX_MS, RECONNECT_MIN_MS } from "../../src/transport/backoff.ts";
-import { SendQueue } from "../../src/transport/send_queue.ts";
-import { MessageType } from "../../src/raft/messages.ts";
 
 async function hello(key: HandshakeKey, serverNonce: Uint8Array): Promise<Hello> {
   const fields = { clusterId: "c1", from: "n1", to: "n2", channel: "raft" as const };
@@ -37,35 +34,4 @@ Deno.test("without a secret MACs are empty and not checked", async () => {
   const h = await hello(key, newNonce());
   assert.equal(h.mac.length, 0);
   assert.ok(await key.verifyHello(newNonce(), h));
-});
-
-Deno.test("reconnect backoff grows exponentially between the named bounds", () => {
-  assert.equal(backoffDelayMs(0, () => 0), RECONNECT_MIN_MS / 2);
-  assert.equal(backoffDelayMs(0, () => 0.999999), RECONNECT_MIN_MS - 1);
-  assert.ok(backoffDelayMs(3, () => 0) > backoffDelayMs(2, () => 0));
-  for (let i = 0; i < 100; i++) {
-    const d = backoffDelayMs(i, Math.random);
-    assert.ok(d >= RECONNECT_MIN_MS / 2 && d <= RECONNECT_MAX_MS, `attempt ${i}: ${d}`);
-  }
-});
-
-Deno.test("a full send queue drops its oldest message first", () => {
-  const q = new SendQueue(3);
-  const hb = (context: number) => ({
-    type: MessageType.Heartbeat,
-    from: "a",
-    to: "b",
-    term: 1,
-    commit: 0,
-    context,
-  } as const);
-  assert.equal(q.push(hb(1)), false);
-  q.push(hb(2));
-  q.push(hb(3));
-  assert.equal(q.push(hb(4)), true);
-  const out: number[] = [];
-  for (let m = q.shift(); m !== undefined; m = q.shift()) {
-    if (m.type === MessageType.Heartbeat) out.push(m.context);
-  }
-  assert.deepEqual(out, [2, 3, 4]);
 });

@@ -419,3 +419,17 @@ Deno.test("a Snapshot message on the Raft channel is rejected: snapshots need th
     await b.close();
   }
 });
+
+Deno.test("a client that never completes the handshake is cut off after the handshake timeout", async () => {
+  const b = await node("n2");
+  const c = await RawClient.connect(b.listenAddr);
+  try {
+    assert.ok((await c.frame()) !== null, "challenge");
+    // Send nothing: the server must not wait forever (HANDSHAKE_TIMEOUT_MS).
+    assert.ok(await c.closedByPeer());
+    assert.equal(b.stats().rejected.handshake_timeout, 1);
+  } finally {
+    c.close();
+    await b.close();
+  }
+});
