@@ -87,7 +87,15 @@ export class MemoryNetwork {
         d.from.noteLost();
         continue;
       }
-      target.receive(d.bytes);
+      try {
+        target.receive(d.bytes);
+      } catch (e) {
+        // A throwing handler is a bug in the node under test: finish this batch so other
+        // nodes are not starved, then surface the error as an uncaught exception.
+        queueMicrotask(() => {
+          throw e;
+        });
+      }
     }
   }
 }
