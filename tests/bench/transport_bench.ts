@@ -13,6 +13,7 @@
  * @module
  */
 
+import { cpuUsage } from "node:process";
 import { parseArgs } from "node:util";
 import { type AppendMessage, type Message, MessageType } from "../../src/raft/messages.ts";
 import { TcpTransport } from "../../src/transport/tcp_transport.ts";
@@ -71,7 +72,13 @@ async function child(parentAddr: string): Promise<void> {
   console.log(`READY ${t.listenAddr} 127.0.0.1:${echo.addr.port}`);
   // Exit when the parent closes our stdin (or kills us).
   for await (const _ of Deno.stdin.readable) { /* drain */ }
-  console.error(`child received ${appends} appends`);
+  const cpu = cpuUsage();
+  console.error(
+    `receiver: ${appends} appends, ${((cpu.user + cpu.system) / 1e6).toFixed(1)} s CPU in total ` +
+      `(${
+        ((cpu.user + cpu.system) / Math.max(1, appends)).toFixed(2)
+      } µs per append, handshakes and latency runs included)`,
+  );
   Deno.exit(0);
 }
 
@@ -126,8 +133,10 @@ async function parent(seconds: number): Promise<void> {
       return p.then(() => void waiters.delete(c));
     };
     await roundTrip(); // connected both ways
+    const load = Deno.loadavg().map((x) => x.toFixed(1)).join(" ");
     console.log(
-      `transport bench: 2 processes on loopback, ${ENTRY_BYTES}-byte entries, ~${seconds}s per run`,
+      `transport bench: 2 processes on loopback, ${ENTRY_BYTES}-byte entries, ~${seconds}s per run; ` +
+        `${navigator.hardwareConcurrency} CPUs, load average ${load}`,
     );
     for (const perMessage of seconds > 0 ? [1, 64] : []) {
       await throughput(t, perMessage, seconds, roundTrip);
@@ -175,6 +184,7 @@ async function throughput(
     (_, i) => appendMessage(1 + i * perMessage, perMessage, data),
   );
   const before = t.stats();
+  const cpuBefore = cpuUsage();
   const started = performance.now();
   const stopAt = started + seconds * 1000;
   let sent = 0;
@@ -186,6 +196,8 @@ async function throughput(
   await roundTrip(); // ordered channel: every Append before it has arrived
   const elapsedS = (performance.now() - started) / 1000;
   const after = t.stats();
+  const cpu = cpuUsage(cpuBefore);
+  const cpuPerMessageUs = (cpu.user + cpu.system) / sent;
   const dropped = after.dropped - before.dropped;
   const wireMB = (after.bytesSent - before.bytesSent) / 1e6;
   const payloadMB = (sent * perMessage * ENTRY_BYTES) / 1e6;
@@ -196,7 +208,8 @@ async function throughput(
       `${(payloadMB / elapsedS).toFixed(1)} MB/s payload, ${
         (wireMB / elapsedS).toFixed(1)
       } MB/s wire ` +
-      `(${sent} messages in ${elapsedS.toFixed(2)}s, dropped ${dropped})`,
+      `(${sent} messages in ${elapsedS.toFixed(2)}s, dropped ${dropped}, ` +
+      `sender CPU ${cpuPerMessageUs.toFixed(2)} µs/message)`,
   );
 }
 
