@@ -38,6 +38,13 @@ export async function openNodeStorage(
   return { storage, fresh };
 }
 
+/** fetch for calls to other members: trusts --tls-ca in addition to the system CAs. */
+async function fetchForMembers(config: NodeConfig): Promise<typeof fetch> {
+  if (config.tlsCaFile === null) return fetch;
+  const client = Deno.createHttpClient({ caCerts: [await Deno.readTextFile(config.tlsCaFile)] });
+  return (input, init) => fetch(input, { ...init, client });
+}
+
 /** Starts a node and its HTTP server; resolves with a stop function. */
 export async function runNode(config: NodeConfig, log: Logger): Promise<() => Promise<void>> {
   if (config.fsync === "never") {
@@ -52,15 +59,31 @@ export async function runNode(config: NodeConfig, log: Logger): Promise<() => Pr
     log: (level, msg, fields) => log.log(level, msg, fields),
   });
   const node = await RaftkvNode.start({ config, storage, transport, log });
+  const memberFetch = await fetchForMembers(config);
   const app = createApp(node, {
     maxKeyBytes: config.maxKeyBytes,
     maxValueBytes: config.maxValueBytes,
     maxWatchers: 1000,
     corsOrigins: config.corsOrigins,
     requestTimeoutMs: config.writeTimeoutMs,
+    fetch: memberFetch,
+    auth: { tokens: config.tokens, adminToken: config.adminToken },
   }, node);
   const [hostname, port] = checkHostPort(config.httpAddr, "--http-addr");
-  const server = Deno.serve({ hostname, port, onListen: () => {} }, app.fetch);
+  const tls = config.tls === null ? {} : {
+    cert: await Deno.readTextFile(config.tls.certFile),
+    key: await Deno.readTextFile(config.tls.keyFile),
+  };
+  const server = Deno.serve({ hostname, port, onListen: () => {}, ...tls }, app.fetch);
+  if (config.tokens.length === 0) {
+    log.log(
+      "warn",
+      "no client token configured: anyone who can reach the HTTP address can read and write",
+      {
+        http: config.httpAddr,
+      },
+    );
+  }
   log.log("info", "node started", {
     http: config.advertiseHttpUrl,
     peer: config.peerAddr,
@@ -68,7 +91,13 @@ export async function runNode(config: NodeConfig, log: Logger): Promise<() => Pr
   });
   // Only an empty node asks to join; a restarted one already has its membership in its log.
   if (config.join !== null && fresh) {
-    await joinCluster(config, log, (members) => node.rememberMembers(members));
+    await joinCluster(
+      config,
+      log,
+      (members) => node.rememberMembers(members),
+      config.adminToken ?? config.tokens.find((t) => t.scope === "readwrite")?.token,
+      memberFetch,
+    );
   }
   return async () => {
     await server.shutdown();

@@ -21,6 +21,7 @@ import { kvRoutes, REVISION_HEADER } from "./routes/kv.ts";
 import { statusRoutes } from "./routes/status.ts";
 import { watchRoutes } from "./routes/watch.ts";
 import { clusterRoutes } from "./routes/cluster.ts";
+import { authMiddleware } from "./auth.ts";
 import type { AdminApi } from "./admin_api.ts";
 
 export type { NodeApi, NodeStatus } from "./node_api.ts";
@@ -34,6 +35,7 @@ export function createApp(node: NodeApi, options: HttpOptions, admin?: AdminApi)
   const app = new Hono();
   app.use("*", leaderHeader(node));
   if (options.corsOrigins.length > 0) app.use("*", corsFor(options.corsOrigins));
+  if (options.auth) app.use("*", authMiddleware(options.auth));
   app.route("/v1", kvRoutes(node, options));
   app.route("/v1", watchRoutes(node, options));
   if (admin) app.route("/v1", clusterRoutes(node, admin, options));

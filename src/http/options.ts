@@ -4,6 +4,8 @@
  * @module
  */
 
+import type { AuthConfig } from "./auth.ts";
+
 /** Limits and knobs of the HTTP API. */
 export interface HttpOptions {
   /** Longest key, in UTF-8 bytes; longer keys answer 413. */
@@ -20,6 +22,8 @@ export interface HttpOptions {
   fetch?: typeof fetch;
   /** Interval between SSE heartbeat comments; defaults to {@link DEFAULT_HEARTBEAT_MS}. */
   heartbeatMs?: number;
+  /** Bearer tokens; absent or empty means no authentication. */
+  auth?: AuthConfig;
 }
 
 /** Default longest key: 4 KiB. */

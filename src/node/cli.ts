@@ -6,10 +6,12 @@
  */
 
 import { parseArgs } from "node:util";
+import { parseTokenFile } from "../http/auth.ts";
 import {
   checkHostPort,
   ConfigError,
   DEFAULTS,
+  isLoopbackHost,
   type NodeConfig,
   normalizeUrl,
   parseInitialCluster,
@@ -67,6 +69,20 @@ export const OPTIONS: Record<string, OptionSpec> = {
   "promote-max-lag": {
     type: "string",
     help: `a learner this close (entries) may be promoted (${DEFAULTS.promoteMaxLag})`,
+  },
+  "token": { type: "string", help: "read-write client bearer token(s), comma-separated" },
+  "read-token": { type: "string", help: "read-only client bearer token(s), comma-separated" },
+  "admin-token": { type: "string", help: "bearer token for /v1/cluster changes" },
+  "token-file": {
+    type: "string",
+    help: "file of '<read|readwrite|admin> <token>' lines (keeps tokens out of ps)",
+  },
+  "tls-cert": { type: "string", help: "PEM certificate: serve HTTPS" },
+  "tls-key": { type: "string", help: "PEM private key for --tls-cert" },
+  "tls-ca": { type: "string", help: "PEM CA trusted when calling other members over HTTPS" },
+  "allow-unauthenticated": {
+    type: "boolean",
+    help: "serve a non-loopback --http-addr without any token (not recommended)",
   },
   "help": { type: "boolean", help: "print this help" },
 };
@@ -127,6 +143,20 @@ export function parseNodeArgs(
     throw new ConfigError(`--initial-cluster does not list this node's id ${id}`);
   }
   const cors = get("cors-origins");
+  const auth = parseAuth(get);
+  const certFile = get("tls-cert");
+  const keyFile = get("tls-key");
+  if ((certFile === undefined) !== (keyFile === undefined)) {
+    throw new ConfigError("--tls-cert and --tls-key go together");
+  }
+  const tls = certFile && keyFile ? { certFile, keyFile } : null;
+  const [httpHost] = checkHostPort(httpAddr, "--http-addr");
+  if (!isLoopbackHost(httpHost) && auth.tokens.length === 0 && !flag("allow-unauthenticated")) {
+    throw new ConfigError(
+      `--http-addr ${httpAddr} is reachable from other machines but no --token is set; ` +
+        "set --token/--token-file, or pass --allow-unauthenticated if that is really intended",
+    );
+  }
   const join = get("join");
   if (join !== undefined && initialCluster.size > 0) {
     throw new ConfigError(
@@ -141,7 +171,9 @@ export function parseNodeArgs(
     clusterId: get("cluster-id") ?? DEFAULTS.clusterId,
     peerAddr,
     httpAddr,
-    advertiseHttpUrl: normalizeUrl(get("advertise-http") ?? httpAddr),
+    advertiseHttpUrl: normalizeUrl(
+      get("advertise-http") ?? `${tls ? "https" : "http"}://${httpAddr}`,
+    ),
     dataDir: get("data-dir") ?? `./data/${id}`,
     initialCluster,
     fsync,
@@ -164,6 +196,11 @@ export function parseNodeArgs(
     join: join === undefined ? null : normalizeUrl(join),
     learner: flag("learner"),
     promoteMaxLag: int(get, "promote-max-lag", DEFAULTS.promoteMaxLag, 0, 1e9),
+    tokens: auth.tokens,
+    adminToken: auth.adminToken,
+    tls,
+    tlsCaFile: get("tls-ca") ?? null,
+    allowUnauthenticated: flag("allow-unauthenticated"),
   };
 }
 
@@ -181,4 +218,42 @@ function int(
     throw new ConfigError(`--${flag} must be an integer from ${min} to ${max}, not "${text}"`);
   }
   return n;
+}
+
+/** Minimum token length: shorter ones are guessable. */
+export const MIN_TOKEN_CHARS = 16;
+
+function parseAuth(get: (flag: string) => string | undefined): {
+  tokens: { token: string; scope: "read" | "readwrite" }[];
+  adminToken: string | null;
+} {
+  const list = (flag: string) =>
+    (get(flag) ?? "").split(",").map((t) => t.trim()).filter((t) => t !== "");
+  const tokens = [
+    ...list("token").map((token) => ({ token, scope: "readwrite" as const })),
+    ...list("read-token").map((token) => ({ token, scope: "read" as const })),
+  ];
+  let adminToken = get("admin-token") ?? null;
+  const file = get("token-file");
+  if (file !== undefined) {
+    let text: string;
+    try {
+      text = Deno.readTextFileSync(file);
+    } catch (e) {
+      throw new ConfigError(`--token-file ${file}: ${(e as Error).message}`);
+    }
+    try {
+      const parsed = parseTokenFile(text, file);
+      tokens.push(...parsed.tokens);
+      adminToken = parsed.adminToken ?? adminToken;
+    } catch (e) {
+      throw new ConfigError((e as Error).message);
+    }
+  }
+  for (const t of [...tokens.map((t) => t.token), ...(adminToken ? [adminToken] : [])]) {
+    if (t.length < MIN_TOKEN_CHARS) {
+      throw new ConfigError(`tokens must be at least ${MIN_TOKEN_CHARS} characters long`);
+    }
+  }
+  return { tokens, adminToken };
 }

@@ -50,6 +50,21 @@ export interface NodeConfig {
   learner: boolean;
   /** A learner within this many entries of the leader may be promoted. */
   promoteMaxLag: number;
+  /** Client bearer tokens with their scopes (empty: no authentication). */
+  tokens: { token: string; scope: "read" | "readwrite" }[];
+  /** Bearer token for membership changes, or null. */
+  adminToken: string | null;
+  /** Serve HTTPS with this certificate and key (PEM file paths), or null for HTTP. */
+  tls: { certFile: string; keyFile: string } | null;
+  /** Extra CA certificate (PEM file) trusted when calling other members over HTTPS. */
+  tlsCaFile: string | null;
+  /** Allow a non-loopback HTTP address without any token. */
+  allowUnauthenticated: boolean;
+}
+
+/** True for addresses that only this machine can reach. */
+export function isLoopbackHost(host: string): boolean {
+  return host === "localhost" || host === "::1" || host === "[::1]" || /^127\./.test(host);
 }
 
 /** Defaults: heartbeat ≈ 100 ms, election ≈ 1 s, fsync on. */

@@ -26,6 +26,7 @@ export async function joinCluster(
   log: Logger,
   remember: RememberMembers,
   adminToken?: string,
+  fetchFn: typeof fetch = fetch,
 ): Promise<void> {
   if (config.join === null) return;
   const body = JSON.stringify({
@@ -41,8 +42,8 @@ export async function joinCluster(
     : {};
   while (Date.now() < deadline) {
     try {
-      await learnMembers(config.join, headers, remember);
-      const res = await fetch(`${config.join}/v1/cluster/members`, {
+      await learnMembers(config.join, headers, remember, fetchFn);
+      const res = await fetchFn(`${config.join}/v1/cluster/members`, {
         method: "POST",
         headers: { "content-type": "application/json", ...headers },
         body,
@@ -50,7 +51,7 @@ export async function joinCluster(
       });
       const text = await res.text();
       if (res.ok || (res.status === 409 && text.includes("already a member"))) {
-        await learnMembers(config.join, headers, remember);
+        await learnMembers(config.join, headers, remember, fetchFn);
         log.log("info", "joined the cluster", { via: config.join, learner: config.learner });
         return;
       }
@@ -73,8 +74,9 @@ async function learnMembers(
   url: string,
   headers: Record<string, string>,
   remember: RememberMembers,
+  fetchFn: typeof fetch,
 ): Promise<void> {
-  const res = await fetch(`${url}/v1/cluster`, { headers, signal: AbortSignal.timeout(10_000) });
+  const res = await fetchFn(`${url}/v1/cluster`, { headers, signal: AbortSignal.timeout(10_000) });
   if (!res.ok) {
     await res.body?.cancel();
     return;

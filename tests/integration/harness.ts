@@ -62,20 +62,38 @@ export class TestCluster {
   readonly nodes: TestNode[] = [];
   readonly root: string;
   #logs = new Map<string, string[]>();
+  #client: Deno.HttpClient | null = null;
+  #headers: Record<string, string> = {};
+
+  /** fetch with the cluster's CA and token, for the harness's own calls. */
+  fetch(url: string, init: RequestInit = {}): Promise<Response> {
+    return fetch(url, {
+      ...init,
+      headers: { ...this.#headers, ...(init.headers as Record<string, string> | undefined) },
+      ...(this.#client ? { client: this.#client } : {}),
+    });
+  }
 
   private constructor(root: string) {
     this.root = root;
   }
 
   /** Starts `voters` nodes with the given extra flags and waits for a leader. */
-  static async start(voters: number, flags: string[] = []): Promise<TestCluster> {
+  static async start(
+    voters: number,
+    flags: string[] = [],
+    options: { scheme?: "http" | "https"; caCert?: string; token?: string } = {},
+  ): Promise<TestCluster> {
+    const scheme = options.scheme ?? "http";
     const cluster = new TestCluster(await Deno.makeTempDir({ prefix: "raftkv-it-" }));
+    if (options.caCert) cluster.#client = Deno.createHttpClient({ caCerts: [options.caCert] });
+    if (options.token) cluster.#headers = { authorization: `Bearer ${options.token}` };
     const ports = freePorts(voters * 2);
     for (let i = 0; i < voters; i++) {
       cluster.nodes.push({
         id: `n${i + 1}`,
         peerAddr: `127.0.0.1:${ports[2 * i]}`,
-        httpUrl: `http://127.0.0.1:${ports[2 * i + 1]}`,
+        httpUrl: `${scheme}://127.0.0.1:${ports[2 * i + 1]}`,
         dataDir: `${cluster.root}/n${i + 1}`,
         process: null,
         flags,
@@ -130,7 +148,7 @@ export class TestCluster {
       "--peer-addr",
       node.peerAddr,
       "--http-addr",
-      node.httpUrl.slice("http://".length),
+      node.httpUrl.replace(/^https?:\/\//, ""),
       "--data-dir",
       node.dataDir,
       ...(node.joined ? [] : ["--initial-cluster", this.initialCluster()]),
@@ -178,7 +196,9 @@ export class TestCluster {
   ): Promise<
     { role: string; leader: string | null; term: number; commitIndex: number; appliedIndex: number }
   > {
-    const res = await fetch(`${node.httpUrl}/v1/status`, { signal: AbortSignal.timeout(1000) });
+    const res = await this.fetch(`${node.httpUrl}/v1/status`, {
+      signal: AbortSignal.timeout(1000),
+    });
     return await res.json();
   }
 
@@ -188,7 +208,9 @@ export class TestCluster {
     members: { id: string; role: string; matchIndex: number | null; lag: number | null }[];
   }> {
     const node = via ?? await this.leader();
-    const res = await fetch(`${node.httpUrl}/v1/cluster`, { signal: AbortSignal.timeout(5000) });
+    const res = await this.fetch(`${node.httpUrl}/v1/cluster`, {
+      signal: AbortSignal.timeout(5000),
+    });
     if (!res.ok) throw new Error(`GET /v1/cluster: ${res.status} ${await res.text()}`);
     return await res.json();
   }
@@ -200,7 +222,7 @@ export class TestCluster {
     body?: unknown,
   ): Promise<{ status: number; body: unknown }> {
     const leader = await this.leader();
-    const res = await fetch(`${leader.httpUrl}${path}`, {
+    const res = await this.fetch(`${leader.httpUrl}${path}`, {
       method,
       headers: { "content-type": "application/json" },
       ...(body === undefined ? {} : { body: JSON.stringify(body) }),
@@ -225,6 +247,7 @@ export class TestCluster {
   /** Kills every node and removes the data directories. */
   async stop(): Promise<void> {
     await Promise.all(this.nodes.map((n) => this.kill(n)));
+    this.#client?.close();
     await Deno.remove(this.root, { recursive: true }).catch(() => {});
   }
 }

@@ -67,3 +67,25 @@ Deno.test("--help documents every flag and its environment variable", () => {
     assert.ok(text.includes(envName(flag)), envName(flag));
   }
 });
+
+Deno.test("a reachable HTTP address without a token is refused unless explicitly allowed", () => {
+  const argv = ["--id", "n1", "--http-addr", "0.0.0.0:8001"];
+  assert.throws(() => parseNodeArgs(argv, noEnv), /no --token is set/);
+  const allowed = parseNodeArgs([...argv, "--allow-unauthenticated"], noEnv);
+  assert.ok(allowed !== "help" && allowed.allowUnauthenticated);
+  const withToken = parseNodeArgs([...argv, "--token", "a-long-enough-token-123"], noEnv);
+  assert.ok(withToken !== "help");
+  assert.deepEqual(withToken.tokens, [{ token: "a-long-enough-token-123", scope: "readwrite" }]);
+});
+
+Deno.test("tokens and TLS flags are checked", () => {
+  assert.throws(() => parseNodeArgs(["--id", "n1", "--token", "short"], noEnv), /at least 16/);
+  assert.throws(() => parseNodeArgs(["--id", "n1", "--tls-cert", "c.pem"], noEnv), /go together/);
+  const config = parseNodeArgs(
+    ["--id", "n1", "--tls-cert", "c.pem", "--tls-key", "k.pem", "--read-token", "r".repeat(20)],
+    noEnv,
+  );
+  assert.ok(config !== "help");
+  assert.equal(config.advertiseHttpUrl, "https://127.0.0.1:8001");
+  assert.deepEqual(config.tokens, [{ token: "r".repeat(20), scope: "read" }]);
+});

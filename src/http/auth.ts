@@ -1,0 +1,125 @@
+/**
+ * Bearer-token authentication. Client tokens carry a scope (`read` or `readwrite`);
+ * a separate admin token guards `/v1/cluster` changes. With no token configured every
+ * request is allowed (the node then listens only on loopback unless told otherwise).
+ *
+ * Tokens are compared through their SHA-256 digests with a constant-time loop, so the
+ * time an answer takes says nothing about how much of a guess was right.
+ *
+ * @module
+ */
+
+import type { MiddlewareHandler } from "hono";
+import { RaftkvError } from "../errors.ts";
+import { errorResponse } from "./errors.ts";
+
+/** What a token may do. `admin` implies `readwrite` implies `read`. */
+export type Scope = "read" | "readwrite" | "admin";
+
+/** Configured tokens. */
+export interface AuthConfig {
+  /** Client tokens and their scopes. */
+  tokens: { token: string; scope: "read" | "readwrite" }[];
+  /** Token for `/v1/cluster` changes, or null (then client tokens cannot change membership). */
+  adminToken: string | null;
+}
+
+const RANK: Record<Scope, number> = { read: 0, readwrite: 1, admin: 2 };
+
+/** Paths anyone may call: probes must work without credentials. */
+const OPEN_PATHS = new Set(["/health", "/ready"]);
+
+/** The scope a request needs. */
+export function requiredScope(method: string, path: string): Scope {
+  const reading = method === "GET" || method === "HEAD" || method === "OPTIONS";
+  if (path === "/v1/cluster" || path.startsWith("/v1/cluster/")) {
+    return reading ? "read" : "admin";
+  }
+  return reading ? "read" : "readwrite";
+}
+
+/** True when auth is configured at all. */
+export function authEnabled(config: AuthConfig): boolean {
+  return config.tokens.length > 0 || config.adminToken !== null;
+}
+
+async function digest(text: string): Promise<Uint8Array> {
+  return new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text)));
+}
+
+/** Compares two equal-length digests without an early exit. */
+function sameDigest(a: Uint8Array, b: Uint8Array): boolean {
+  let diff = a.length ^ b.length;
+  for (let i = 0; i < a.length; i++) diff |= a[i]! ^ (b[i] ?? 0);
+  return diff === 0;
+}
+
+/** Hono middleware enforcing `config`; a no-op when no token is configured. */
+export function authMiddleware(config: AuthConfig): MiddlewareHandler {
+  if (!authEnabled(config)) return async (_c, next) => await next();
+  const entries: { token: string; scope: Scope }[] = [...config.tokens];
+  if (config.adminToken !== null) entries.push({ token: config.adminToken, scope: "admin" });
+  const known = Promise.all(
+    entries.map(async (e) => ({ digest: await digest(e.token), scope: e.scope })),
+  );
+  return async (c, next) => {
+    if (OPEN_PATHS.has(c.req.path) || c.req.method === "OPTIONS") return await next();
+    let needed = requiredScope(c.req.method, c.req.path);
+    // Without an admin token, read-write tokens manage membership too; without client
+    // tokens, only membership changes need a token.
+    if (needed === "admin" && config.adminToken === null) needed = "readwrite";
+    if (needed !== "admin" && config.tokens.length === 0) return await next();
+    const header = c.req.header("authorization") ?? "";
+    const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
+    if (!match) {
+      return errorResponse(
+        c,
+        new RaftkvError("unauthorized", "missing bearer token: send Authorization: Bearer <token>"),
+        { "WWW-Authenticate": 'Bearer realm="raftkv"' },
+      );
+    }
+    const presented = await digest(match[1]!);
+    let granted: Scope | null = null;
+    for (const entry of await known) {
+      // Check every entry, so timing does not depend on which one matched.
+      if (
+        sameDigest(presented, entry.digest) &&
+        (granted === null || RANK[entry.scope] > RANK[granted])
+      ) {
+        granted = entry.scope;
+      }
+    }
+    if (granted === null) {
+      return errorResponse(c, new RaftkvError("unauthorized", "the bearer token is not valid"), {
+        "WWW-Authenticate": 'Bearer realm="raftkv", error="invalid_token"',
+      });
+    }
+    if (RANK[granted] < RANK[needed]) {
+      return errorResponse(
+        c,
+        new RaftkvError("forbidden", `this token allows ${granted} access; ${needed} is needed`),
+      );
+    }
+    await next();
+  };
+}
+
+/**
+ * Parses a token file: one token per line as `<scope> <token>`, scope `read`,
+ * `readwrite` or `admin`; `#` starts a comment.
+ */
+export function parseTokenFile(text: string, path: string): AuthConfig {
+  const config: AuthConfig = { tokens: [], adminToken: null };
+  for (const [i, raw] of text.split("\n").entries()) {
+    const line = raw.replace(/#.*/, "").trim();
+    if (line === "") continue;
+    const [scope, token, extra] = line.split(/\s+/);
+    if (!token || extra !== undefined || token.length < 16) {
+      throw new Error(`${path}:${i + 1}: expected "<read|readwrite|admin> <token of 16+ chars>"`);
+    }
+    if (scope === "admin") config.adminToken = token;
+    else if (scope === "read" || scope === "readwrite") config.tokens.push({ token, scope });
+    else throw new Error(`${path}:${i + 1}: unknown scope "${scope}"`);
+  }
+  return config;
+}
