@@ -119,7 +119,9 @@ export class RaftLog {
     assert(after > this.committed, "append below commit");
     assert(after <= this.lastIndex() + 1, "append leaves a gap");
     if (after === this.offset + this.unstable.length) {
-      for (const e of entries) this.unstable.push(e);
+      // One exact-size copy beats growing the array entry by entry.
+      if (this.unstable.length === 0) this.unstable = entries.slice();
+      else for (const e of entries) this.unstable.push(e);
       return;
     }
     if (after <= this.offset) {
@@ -152,14 +154,15 @@ export class RaftLog {
       if (out.length < this.offset - lo) return out;
     }
     const u = this.unstable;
-    let i = Math.max(lo, this.offset) - this.offset;
-    while (i < u.length) {
-      const e = u[i] as Entry;
-      bytes += e.data.byteLength;
-      if (bytes > maxBytes && out.length > 0) break;
-      out.push(e);
-      i++;
+    const start = Math.max(lo, this.offset) - this.offset;
+    let end = start;
+    while (end < u.length) {
+      bytes += (u[end] as Entry).data.byteLength;
+      if (bytes > maxBytes && (out.length > 0 || end > start)) break;
+      end++;
     }
+    if (out.length === 0) return u.slice(start, end);
+    for (let i = start; i < end; i++) out.push(u[i] as Entry);
     return out;
   }
 
