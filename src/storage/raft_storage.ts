@@ -12,7 +12,6 @@
  * @module
  */
 
-import { invariant } from "./invariant.ts";
 import { encode } from "cbor-x";
 import type { ConfState, Entry, HardState, SnapshotMeta } from "../raft/messages.ts";
 import type { StableLog } from "../raft/stable_log.ts";
@@ -21,6 +20,7 @@ import { CommitQueue } from "./commit_queue.ts";
 import { EntryReader } from "./entry_reader.ts";
 import { EntryTail } from "./entry_tail.ts";
 import { FatalStorageError } from "./errors.ts";
+import { invariant } from "./invariant.ts";
 import type { LogIndex } from "./log_index.ts";
 import { recover } from "./recovery.ts";
 import { frameRecord, RecordType } from "./record.ts";
