@@ -133,3 +133,46 @@ Deno.test("a log that starts after index 1 with no snapshot refuses to open", as
     await expectCorruption(dir, /no snapshot covers the log before index \d+/);
   });
 });
+
+Deno.test("a final record that fails its CRC right up to end of file is a torn write and is dropped", async () => {
+  await withTempDir(async (dir) => {
+    const s = await openStorage(dir, { fsync: "never" });
+    await s.save(null, makeEntries(1, 5, 1));
+    await s.save(null, makeEntries(6, 8, 1));
+    await s.close();
+    const [name] = await segmentFiles(dir);
+    const path = join(dir, name as string);
+    const bytes = await Deno.readFile(path);
+    bytes[bytes.length - 3]! ^= 0xff; // sectors of the last write landed out of order
+    await Deno.writeFile(path, bytes);
+    const r = await openStorage(dir, { fsync: "never" });
+    assert.equal(r.lastIndex(), 5);
+    await r.close();
+  });
+});
+
+Deno.test("zeroed bytes after the last whole record are dropped as a torn tail", async () => {
+  await withTempDir(async (dir) => {
+    const s = await openStorage(dir, { fsync: "never" });
+    await s.save(null, makeEntries(1, 5, 1));
+    await s.close();
+    const [name] = await segmentFiles(dir);
+    const path = join(dir, name as string);
+    const bytes = await Deno.readFile(path);
+    const padded = new Uint8Array(bytes.length + 4096);
+    padded.set(bytes);
+    await Deno.writeFile(path, padded);
+    const r = await openStorage(dir, { fsync: "never" });
+    assert.equal(r.lastIndex(), 5);
+    await r.save(null, makeEntries(6, 6, 1));
+    await r.close();
+    assert.equal(
+      await openStorage(dir, { fsync: "never" }).then(async (x) => {
+        const last = x.lastIndex();
+        await x.close();
+        return last;
+      }),
+      6,
+    );
+  });
+});
