@@ -1,6 +1,6 @@
 import { deepStrictEqual as assertEquals, ok } from "node:assert/strict";
 import { MemoryStableLog } from "../../src/raft/memory_log.ts";
-import { type Message, MessageType } from "../../src/raft/messages.ts";
+import { EntryType, type Message, MessageType } from "../../src/raft/messages.ts";
 import { Raft } from "../../src/raft/raft.ts";
 import { bootstrapLog, bytes, Network } from "./network.ts";
 
@@ -216,4 +216,36 @@ Deno.test("membership changes replay from the snapshot's conf on restart", () =>
   assertEquals(fresh.raft.status().conf.learners, []);
   net.tick(2);
   assertEquals(net.raft("c").status().conf.learners, ["d"]);
+});
+
+Deno.test("a conf change takes effect when its committed entry is advanced, not before", () => {
+  const net = new Network({ voters: ["a", "b", "c"] });
+  net.elect("a");
+  net.tick(1);
+  const a = net.raft("a");
+  ok(a.proposeConfChange({ type: "addLearner", nodeId: "l", context: "" }).ok);
+  // Pump by hand: persist, deliver, until the entry shows up as committed on a.
+  for (let i = 0; i < 10; i++) {
+    const rd = a.ready();
+    const node = net.node("a");
+    node.log.append(rd.entries);
+    if (rd.hardState) node.log.setHardState(rd.hardState);
+    if (rd.committedEntries.some((e) => e.type === EntryType.ConfChange)) {
+      assertEquals(a.status().conf.learners, [], "handed out, not yet advanced");
+      a.advance(rd);
+      assertEquals(a.status().conf.learners, ["l"]);
+      return;
+    }
+    for (const m of [...rd.messages, ...rd.messagesAfterPersist]) {
+      const peer = net.raft(m.to);
+      peer.step(m);
+      const prd = peer.ready();
+      net.node(m.to).log.append(prd.entries);
+      if (prd.hardState) net.node(m.to).log.setHardState(prd.hardState);
+      peer.advance(prd);
+      for (const back of [...prd.messages, ...prd.messagesAfterPersist]) a.step(back);
+    }
+    a.advance(rd);
+  }
+  throw new Error("conf change never committed");
 });

@@ -212,3 +212,43 @@ Deno.test("a restarted node replays its log and rejoins", () => {
   assertEquals(net.appliedText("b"), ["v0", "v1", "v2", "v3", "v4", "after"]);
   assertEquals(net.raft("b").status().commit, net.raft("a").status().commit);
 });
+
+Deno.test("a follower hands out committed entries only once they are durable locally", () => {
+  const net = new Network({ voters: ["a", "b", "c"] });
+  net.elect("a");
+  net.tick(1);
+  const b = net.raft("b");
+  const st = b.status();
+  b.step({
+    type: MessageType.Append,
+    from: "a",
+    to: "b",
+    term: st.term,
+    prevIndex: st.lastIndex,
+    prevTerm: st.term,
+    entries: [{ term: st.term, index: st.lastIndex + 1, type: EntryType.Normal, data: bytes("y") }],
+    commit: st.lastIndex + 1,
+  });
+  let rd = b.ready();
+  assertEquals(rd.hardState?.commit, st.lastIndex + 1, "commit known");
+  assertEquals(rd.committedEntries.length, 0, "but the entry is not durable yet");
+  net.node("b").log.append(rd.entries);
+  if (rd.hardState) net.node("b").log.setHardState(rd.hardState);
+  b.advance(rd);
+  rd = b.ready();
+  assertEquals(rd.committedEntries.map((e) => e.index), [st.lastIndex + 1]);
+});
+
+Deno.test("reportUnreachable drops a follower from pipelining back to probing", () => {
+  const net = new Network({ voters: ["a", "b", "c"] });
+  net.elect("a");
+  ok(net.raft("a").propose(bytes("x")).ok);
+  net.tick(1);
+  assertEquals(net.raft("a").status().progress.get("b")?.state, "replicate");
+  net.raft("a").reportUnreachable("b");
+  assertEquals(net.raft("a").status().progress.get("b")?.state, "probe");
+  ok(net.raft("a").propose(bytes("y")).ok);
+  net.tick(1);
+  assertEquals(net.raft("a").status().progress.get("b")?.state, "replicate");
+  assertEquals(net.appliedText("b"), ["x", "y"]);
+});
