@@ -166,13 +166,8 @@ Deno.test("zeroed bytes after the last whole record are dropped as a torn tail",
     assert.equal(r.lastIndex(), 5);
     await r.save(null, makeEntries(6, 6, 1));
     await r.close();
-    assert.equal(
-      await openStorage(dir, { fsync: "never" }).then(async (x) => {
-        const last = x.lastIndex();
-        await x.close();
-        return last;
-      }),
-      6,
-    );
+    const again = await openStorage(dir, { fsync: "never" });
+    assert.equal(again.lastIndex(), 6, "appends continue after the dropped zeros");
+    await again.close();
   });
 });
