@@ -253,6 +253,12 @@ export interface RandomHistoryOptions {
   unknownRate?: number;
   /** Longest time between a call and its linearization point, and from there to ret; default 20. */
   maxLatency?: number;
+  /**
+   * How many distinct values writes draw from; default 6 (collisions make cas and
+   * reads interesting). `"unique"` gives every write its own value, as a chaos
+   * harness would, with cas expecting a recently written one.
+   */
+  values?: number | "unique";
 }
 
 /**
@@ -274,7 +280,8 @@ export function randomHistory(options: RandomHistoryOptions): Operation[] {
       const point = call + Math.floor(rand() * maxLatency);
       const ret = point + Math.floor(rand() * maxLatency);
       const lost = rand() < unknownRate;
-      const input = randomInput(rand, `k${Math.floor(rand() * options.keys)}`);
+      const key = `k${Math.floor(rand() * options.keys)}`;
+      const input = randomInput(rand, key, planned.length, options.values ?? 6);
       const op: Operation = {
         id: planned.length,
         client,
@@ -300,13 +307,23 @@ export function randomHistory(options: RandomHistoryOptions): Operation[] {
   return planned.map((p) => p.op).sort((a, b) => a.id - b.id);
 }
 
-function randomInput(rand: () => number, key: string): KvInput {
-  const value = `v${Math.floor(rand() * 6)}`;
+function randomInput(
+  rand: () => number,
+  key: string,
+  id: number,
+  values: number | "unique",
+): KvInput {
+  // Unique values: cas expects one of the last few ids' values, which may have been written.
+  const pick = () =>
+    values === "unique"
+      ? `v${Math.max(0, id - Math.floor(rand() * 40))}`
+      : `v${Math.floor(rand() * values)}`;
+  const value = values === "unique" ? `v${id}` : pick();
   const roll = rand();
   if (roll < 0.4) return { op: "get", key };
   if (roll < 0.7) return { op: "put", key, value };
   if (roll < 0.8) return { op: "delete", key };
-  const expected = rand() < 0.2 ? null : `v${Math.floor(rand() * 6)}`;
+  const expected = rand() < 0.2 ? null : pick();
   return { op: "cas", key, expected, value };
 }
 
