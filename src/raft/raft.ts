@@ -356,7 +356,10 @@ export class Raft {
     return true;
   }
 
-  /** Forces an election now (pre-vote first when enabled). */
+  /**
+   * Starts an election now (pre-vote first when enabled). Voters inside a leader lease,
+   * or restarted less than an election timeout ago, ignore it; a non-voter never runs.
+   */
   campaign(): void {
     this.startCampaign(false);
   }
