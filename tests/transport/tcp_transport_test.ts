@@ -433,3 +433,57 @@ Deno.test("a client that never completes the handshake is cut off after the hand
     await b.close();
   }
 });
+
+Deno.test("heartbeats keep flowing while a large snapshot is still being streamed", async () => {
+  const a = await node("n1");
+  const b = await node("n2");
+  try {
+    connectAll([a, b], ["n1", "n2"]);
+    let heartbeats = 0;
+    b.onMessage = () => heartbeats++;
+    let release: () => void = () => {};
+    const gate = new Promise<void>((r) => (release = r));
+    let chunksSeen = 0;
+    b.onSnapshot = async (_m, chunks) => {
+      for await (const _ of chunks) {
+        // Stall after the first chunk: the sender's socket fills up and blocks.
+        if (++chunksSeen === 1) await gate;
+      }
+    };
+    const big = new Uint8Array(32 * 1024 * 1024);
+    const sending = a.sendSnapshot(snapshotMessage("n1", "n2"), chunksOf(big, [1024 * 1024]));
+    await waitFor(() => chunksSeen === 1, "the snapshot to start");
+    for (let i = 0; i < 10; i++) a.send(heartbeat("n1", "n2", i));
+    await waitFor(() => heartbeats === 10, "heartbeats during the snapshot");
+    assert.equal(chunksSeen, 1, "the snapshot was still stalled when the heartbeats arrived");
+    release();
+    await sending;
+    assert.equal(b.stats().snapshotsReceived, 1);
+  } finally {
+    await a.close();
+    await b.close();
+  }
+});
+
+Deno.test("a peer that moves to a new address is redialed there", async () => {
+  const a = await node("n1");
+  const b1 = await node("n2");
+  const b2 = await node("n2");
+  try {
+    let got1 = 0;
+    let got2 = 0;
+    b1.onMessage = () => got1++;
+    b2.onMessage = () => got2++;
+    a.setPeers(new Map([["n2", b1.listenAddr]]));
+    a.send(heartbeat("n1", "n2", 1));
+    await waitFor(() => got1 === 1, "delivery at the old address");
+    a.setPeers(new Map([["n2", b2.listenAddr]]));
+    a.send(heartbeat("n1", "n2", 2));
+    await waitFor(() => got2 === 1, "delivery at the new address");
+    assert.equal(got1, 1);
+  } finally {
+    await a.close();
+    await b1.close();
+    await b2.close();
+  }
+});
