@@ -22,6 +22,11 @@ export interface LinkProfile {
   /** Probability that a packet is held back by `spikeDelayMs` (reorders it past later ones). */
   spikeRate: number;
   spikeDelayMs: number;
+  /**
+   * Deliver in send order, like one TCP connection (the real transport). When false,
+   * random delays reorder packets, as a network of short-lived connections would.
+   */
+  fifo: boolean;
 }
 
 /** A perfect link with a small fixed delay: used for healed runs and unit tests. */
@@ -32,6 +37,7 @@ export const RELIABLE_LINK: LinkProfile = {
   maxDelayMs: 1,
   spikeRate: 0,
   spikeDelayMs: 0,
+  fifo: true,
 };
 
 /** One packet in flight. */
@@ -56,6 +62,8 @@ export class Network<P> {
   #defaultLink: LinkProfile;
   #links = new Map<string, LinkProfile>();
   #blocked = new Set<string>();
+  /** Latest scheduled arrival per link, to keep FIFO links in order. */
+  #lastArrival = new Map<string, number>();
   #queue = new EventQueue<Packet<P>>();
   /** Counters for the run summary. */
   readonly stats = { sent: 0, delivered: 0, dropped: 0, duplicated: 0 };
@@ -99,7 +107,13 @@ export class Network<P> {
       if (this.#queue.size >= MAX_INFLIGHT_PACKETS) throw new Error("network overflow");
       let delay = this.#prng.range(link.minDelayMs, link.maxDelayMs);
       if (this.#prng.chance(link.spikeRate)) delay += link.spikeDelayMs;
-      this.#queue.push(nowMs + delay, { from, to, sentAtMs: nowMs, payload });
+      let at = nowMs + delay;
+      if (link.fifo) {
+        const key = linkKey(from, to);
+        at = Math.max(at, this.#lastArrival.get(key) ?? 0);
+        this.#lastArrival.set(key, at);
+      }
+      this.#queue.push(at, { from, to, sentAtMs: nowMs, payload });
     }
     return "queued";
   }

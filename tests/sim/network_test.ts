@@ -17,12 +17,19 @@ Deno.test("network delivers in send order on a reliable link", () => {
 });
 
 Deno.test("network reorders packets when delays vary", () => {
-  const jittery: LinkProfile = { ...RELIABLE_LINK, minDelayMs: 1, maxDelayMs: 50 };
+  const jittery: LinkProfile = { ...RELIABLE_LINK, minDelayMs: 1, maxDelayMs: 50, fifo: false };
   const net = new Network<number>(new Prng(2), jittery);
   for (let i = 0; i < 50; i++) net.send("a", "b", i, i);
   const order = drain(net).map((d) => d.payload);
   assert.equal(order.length, 50);
   assert.notDeepEqual(order, [...order].sort((x, y) => x - y));
+});
+
+Deno.test("a fifo link keeps send order whatever the delays", () => {
+  const net = new Network<number>(new Prng(2), { ...RELIABLE_LINK, maxDelayMs: 50 });
+  for (let i = 0; i < 50; i++) net.send("a", "b", i, i);
+  const order = drain(net).map((d) => d.payload);
+  assert.deepEqual(order, [...order].sort((x, y) => x - y));
 });
 
 Deno.test("network drops and duplicates at roughly the configured rates", () => {

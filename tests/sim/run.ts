@@ -11,6 +11,7 @@
 import { Cluster, type ClusterStats } from "./cluster.ts";
 import type { Core } from "./core.ts";
 import { InvariantViolation } from "./invariants.ts";
+import type { SimNode } from "./sim_node.ts";
 import { Prng } from "./prng.ts";
 import { describeConfig, drawRunConfig, type RunShape, TICK_MS } from "./run_config.ts";
 import { Trace } from "./trace.ts";
@@ -120,30 +121,33 @@ function doAction(c: Cluster, action: Action): void {
 }
 
 /**
- * Heal, restart, stop faults; then within the deadline a leader must exist and a fresh
- * write must apply on every live member. Finally every acked write must be applied.
+ * Heal, restart, stop faults; then a leader must exist and a fresh write must apply on
+ * every live member. The cluster gets {@link LIVENESS_ELECTION_TIMEOUTS} election
+ * timeouts without progress (nothing newly applied anywhere) before that counts as a
+ * liveness failure, so a long catch-up backlog is not mistaken for a stall, and at most
+ * {@link MAX_CATCH_UP_WINDOWS} such windows in all. Finally every acked write must be
+ * applied on every live member.
  */
 function finalPhase(c: Cluster): void {
   c.heal();
   c.network.setAllLinks(c.config.calmLink);
   c.restartAll();
-  const deadlineMs = c.nowMs + LIVENESS_ELECTION_TIMEOUTS * c.config.electionTicks * TICK_MS;
+  const windowMs = LIVENESS_ELECTION_TIMEOUTS * c.config.electionTicks * TICK_MS;
+  const hardDeadlineMs = c.nowMs + MAX_CATCH_UP_WINDOWS * windowMs;
+  let stallDeadlineMs = c.nowMs + windowMs;
+  let progress = appliedSum(c);
   const data = new TextEncoder().encode(`final${c.config.seed}`);
   const stepLimit = c.step + MAX_FINAL_PHASE_STEPS;
   let nextProbeMs = c.nowMs;
-  for (; c.nowMs <= deadlineMs && c.step < stepLimit; c.step++) {
+  for (; c.nowMs <= stallDeadlineMs && c.nowMs <= hardDeadlineMs && c.step < stepLimit; c.step++) {
     if (c.restartsPending) c.restartAll();
     const leader = c.leader();
-    if (leader !== null && c.probe?.acked === true) {
-      const members = c.liveMembers(leader);
-      const probeIndex = c.probe.index;
-      if (members.every((n) => (n.sm?.index ?? 0) >= probeIndex)) {
-        for (const n of members) {
-          const sm = n.sm;
-          if (sm !== null) c.inv.checkAckedApplied(n.id, sm.index, sm.digest);
-        }
-        return;
+    if (leader !== null && c.probe?.acked === true && allApplied(c, leader, c.probe.index)) {
+      for (const n of c.liveMembers(leader)) {
+        const sm = n.sm;
+        if (sm !== null) c.inv.checkAckedApplied(n.id, sm.index, sm.digest);
       }
+      return;
     }
     if (leader !== null && c.probe?.acked !== true && c.nowMs >= nextProbeMs) {
       // (Re)propose: an earlier probe may have been lost with a deposed leader.
@@ -152,16 +156,36 @@ function finalPhase(c: Cluster): void {
       nextProbeMs = c.nowMs + c.config.electionTicks * TICK_MS;
     }
     if (!c.runNextEvent()) break;
+    const now = appliedSum(c);
+    if (now > progress) {
+      progress = now;
+      stallDeadlineMs = c.nowMs + windowMs;
+    }
   }
+  throw new InvariantViolation("liveness", describeStall(c));
+}
+
+/** Most stall windows the final phase may take while the cluster keeps progressing. */
+export const MAX_CATCH_UP_WINDOWS = 10;
+
+function appliedSum(c: Cluster): number {
+  let sum = 0;
+  for (const n of c.upNodes()) sum += n.sm?.index ?? 0;
+  return sum;
+}
+
+function allApplied(c: Cluster, leader: SimNode, index: number): boolean {
+  return c.liveMembers(leader).every((n) => (n.sm?.index ?? 0) >= index);
+}
+
+function describeStall(c: Cluster): string {
   const leader = c.leader();
-  throw new InvariantViolation(
-    "liveness",
-    leader === null
-      ? `no leader ${LIVENESS_ELECTION_TIMEOUTS} election timeouts after healing`
-      : `a fresh write did not apply on every live member of ${leader.id}'s term ` +
-        `${leader.status().term} (probe ${JSON.stringify(c.probe)}; applied: ` +
-        c.liveMembers(leader).map((n) => `${n.id}=${n.sm?.index ?? "-"}`).join(" ") + ")",
-  );
+  if (leader === null) {
+    return `no leader after healing (${LIVENESS_ELECTION_TIMEOUTS} election timeouts without progress)`;
+  }
+  return `a fresh write did not apply on every live member of ${leader.id}'s term ` +
+    `${leader.status().term} (probe ${JSON.stringify(c.probe)}; applied: ` +
+    c.liveMembers(leader).map((n) => `${n.id}=${n.sm?.index ?? "-"}`).join(" ") + ")";
 }
 
 function describeFailure(c: Cluster, e: unknown): RunFailure {

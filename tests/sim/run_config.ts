@@ -94,6 +94,7 @@ export function drawRunConfig(seed: number, prng: Prng, shape: RunShape = {}): R
       maxDelayMs: slow ? 12 : 4,
       spikeRate: 0,
       spikeDelayMs: 0,
+      fifo: true,
     },
     stormLink: {
       dropRate: prng.pick([0.02, 0.1, 0.25]),
@@ -102,21 +103,31 @@ export function drawRunConfig(seed: number, prng: Prng, shape: RunShape = {}): R
       maxDelayMs: prng.pick([5, 20, 40]),
       spikeRate: prng.pick([0, 0.01, 0.05]),
       spikeDelayMs: prng.pick([50, 150]),
+      fifo: false,
     },
     joiners: shape.joiners ?? true,
-    weights: {
-      event: 1,
-      write: prng.pick([0.02, 0.05, 0.1]),
-      read: prng.pick([0.005, 0.02]),
-      crash: prng.pick([0.0005, 0.002]),
-      partition: prng.pick([0.0005, 0.002]),
-      heal: 0.002,
-      linkChange: 0.001,
-      membership: prng.pick([0, 0.001, 0.003]),
-      compact: prng.pick([0.001, 0.005]),
-      transfer: prng.pick([0, 0.001]),
-      campaign: 0.0003,
-    },
+    weights: drawWeights(prng),
+  };
+}
+
+/**
+ * How often each action happens. A quarter of runs are "nemesis-heavy": faults several
+ * times more frequent, so overlapping crashes, partitions and membership changes occur.
+ */
+function drawWeights(prng: Prng): ActionWeights {
+  const fury = prng.pick([0.5, 1, 1, 4]);
+  return {
+    event: 1,
+    write: prng.pick([0.02, 0.05, 0.1]),
+    read: prng.pick([0.005, 0.02]),
+    crash: fury * prng.pick([0.0005, 0.002]),
+    partition: fury * prng.pick([0.0005, 0.002]),
+    heal: 0.002,
+    linkChange: 0.001,
+    membership: fury * prng.pick([0, 0.001, 0.003]),
+    compact: prng.pick([0.001, 0.005]),
+    transfer: fury * prng.pick([0, 0.001]),
+    campaign: fury * 0.0003,
   };
 }
 
