@@ -190,6 +190,9 @@ Deno.test(`fuzz: random bytes on live sockets close only those connections (seed
     listenAddr: "127.0.0.1:0",
     log: (_l, msg) => logs.push(msg),
   });
+  b.onSnapshot = async (_m, chunks) => {
+    for await (const _ of chunks) { /* discard */ }
+  };
   const a = new TcpTransport({ id: "n1", clusterId: "c1", listenAddr: "127.0.0.1:0" });
   await b.start();
   await a.start();
@@ -199,7 +202,8 @@ Deno.test(`fuzz: random bytes on live sockets close only those connections (seed
       const c = await RawClient.connect(b.listenAddr);
       try {
         const afterHandshake = r() < 0.5;
-        if (afterHandshake) await c.handshake({ clusterId: "c1", from: "n1", to: "n2" });
+        const channel = r() < 0.3 ? "snapshot" : "raft";
+        if (afterHandshake) await c.handshake({ clusterId: "c1", from: "n1", to: "n2", channel });
         else await c.frame(); // the challenge
         const junk = r() < 0.5 ? frameOf(payload(r, seeds)) : payload(r, seeds);
         await c.write(junk);
