@@ -141,6 +141,8 @@ class SseStream {
       for (;;) {
         this.#arm(this.#idleTimeoutMs);
         const { done, value } = await reader.read();
+        // Some runtimes keep handing out buffered chunks after an abort: check ourselves.
+        this.#controller.signal.throwIfAborted();
         if (done) return;
         yield* parser.feed(decoder.decode(value, { stream: true }));
       }

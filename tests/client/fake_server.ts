@@ -19,8 +19,8 @@ export interface Faults {
   dropAfterApply: number;
   /** Wait this long before answering every request. */
   delayMs: number;
-  /** End each watch stream after sending this many events (null: never). */
-  watchDropAfterEvents: number | null;
+  /** Each new watch stream takes the next number and ends after that many events. */
+  watchDropPlan: number[];
   /** Send an SSE heartbeat comment this often (null: never). */
   heartbeatMs: number | null;
 }
@@ -40,13 +40,13 @@ const NO_FAULTS: Faults = {
   outcomeUnknownAfterApply: 0,
   dropAfterApply: 0,
   delayMs: 0,
-  watchDropAfterEvents: null,
+  watchDropPlan: [],
   heartbeatMs: null,
 };
 
 /** One fake node on its own port. */
 export class FakeNode {
-  faults: Faults = { ...NO_FAULTS };
+  faults: Faults = { ...NO_FAULTS, watchDropPlan: [] };
   readonly #server: Deno.HttpServer<Deno.NetAddr>;
   readonly #cluster: FakeCluster;
   readonly #closers = new Set<() => void>();
@@ -116,7 +116,7 @@ export class FakeNode {
     if (from < store.compactedBelow) {
       return error(410, "revision_compacted", `revision ${from} is compacted`);
     }
-    const dropAfter = this.faults.watchDropAfterEvents;
+    const dropAfter = this.faults.watchDropPlan.shift() ?? null;
     const heartbeatMs = this.faults.heartbeatMs;
     const encoder = new TextEncoder();
     let cleanup = () => {};

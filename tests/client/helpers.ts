@@ -90,9 +90,13 @@ export async function take<T>(
       if (step.done === true) break;
       items.push(step.value);
     }
+  } catch (error) {
+    // The iterator may be stuck in next(); return() would queue behind it forever.
+    void iterator.return?.();
+    throw error;
   } finally {
     clearTimeout(timer);
-    await iterator.return?.();
   }
+  await iterator.return?.();
   return items;
 }
