@@ -1,0 +1,51 @@
+/**
+ * Runtime-portability smoke test: uses only the client (no Deno.*, no node:*) against
+ * a live raftkv (or fake) base URL given as the first argument, and prints "ok".
+ *
+ *   deno run -A tests/client/portable_smoke.ts http://127.0.0.1:8080
+ *   npx -y esbuild tests/client/portable_smoke.ts --bundle --format=esm \
+ *     --platform=neutral --outfile=/tmp/smoke.mjs && node /tmp/smoke.mjs <url>
+ *
+ * @module
+ */
+
+import { createClient, PreconditionFailed } from "../../src/client/mod.ts";
+
+declare const process: { argv: string[] } | undefined;
+declare const Deno: { args: string[] } | undefined;
+
+const args = typeof Deno !== "undefined" ? Deno.args : process?.argv.slice(2) ?? [];
+const url = args[0];
+if (url === undefined) throw new Error("usage: portable_smoke <base-url>");
+
+const kv = createClient({ endpoints: [url], timeoutMs: 5_000, retries: 3 });
+const prefix = `smoke/${crypto.randomUUID()}/`;
+const check = (ok: boolean, what: string) => {
+  if (!ok) throw new Error(`smoke check failed: ${what}`);
+};
+
+const first = await kv.put(`${prefix}a`, "hello");
+const got = await kv.get(`${prefix}a`);
+check(got?.text() === "hello" && got.modRevision === first.modRevision, "put then get");
+check(await kv.get(`${prefix}missing`) === null, "missing key reads null");
+const cas = await kv.put(`${prefix}a`, "x", { ifRevision: first.modRevision - 1 }).catch((e) => e);
+check(cas instanceof PreconditionFailed, "lost CAS is PreconditionFailed");
+await kv.put(`${prefix}b`, new Uint8Array([0xff, 0x00, 0x80]));
+const listed = [];
+for await (const item of kv.list(prefix, { pageSize: 1 })) listed.push(item);
+check(listed.length === 2 && listed[1]?.value[0] === 0xff, "paged list with binary value");
+
+const controller = new AbortController();
+const events = [];
+const watching = (async () => {
+  const options = { fromRevision: first.modRevision, signal: controller.signal };
+  for await (const event of kv.watch(prefix, options)) {
+    events.push(event);
+    if (events.length === 3) controller.abort();
+  }
+})();
+await kv.delete(`${prefix}a`);
+await watching;
+check(events.map((e) => e.type).join() === "put,put,delete", "watch history then live");
+check((await kv.deletePrefix(prefix)).deleted === 1, "prefix delete");
+console.log("ok");
