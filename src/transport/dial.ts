@@ -42,22 +42,33 @@ export class HandshakeFailed extends Error {
   }
 }
 
-/** Connects to `addr` and completes the handshake for `channel`; returns the open connection. */
+/**
+ * Connects to `addr` and completes the handshake for `channel`; returns the open
+ * connection. `signal` abandons the attempt (connect or handshake) at once, so closing a
+ * transport never waits for a dial timeout.
+ */
 export async function dial(
   me: DialIdentity,
   peer: NodeId,
   addr: string,
   channel: ChannelKind,
+  signal?: AbortSignal,
 ): Promise<FramedConn> {
-  const conn = await connectWithTimeout(addr);
+  signal?.throwIfAborted();
+  const conn = await connectWithTimeout(addr, signal);
   conn.setNoDelay(true);
   const fc = new FramedConn(conn, MAX_HANDSHAKE_FRAME_BYTES, me.counter);
+  const abort = () => fc.close();
+  signal?.addEventListener("abort", abort, { once: true });
   try {
     const r = await withDeadline(fc, HANDSHAKE_TIMEOUT_MS, () => handshake(fc, me, peer, channel));
     if ("timedOut" in r) throw new HandshakeFailed("timeout", `handshake with ${peer} timed out`);
+    signal?.throwIfAborted();
   } catch (e) {
     fc.close();
     throw e;
+  } finally {
+    signal?.removeEventListener("abort", abort);
   }
   fc.reader.maxFrameBytes = me.maxFrameBytes;
   return fc;
@@ -103,9 +114,14 @@ async function requireFrame(fc: FramedConn): Promise<Uint8Array> {
   return f;
 }
 
-async function connectWithTimeout(addr: string): Promise<Deno.TcpConn> {
+async function connectWithTimeout(addr: string, signal?: AbortSignal): Promise<Deno.TcpConn> {
   const { hostname, port } = parseHostPort(addr);
-  const pending = Deno.connect({ hostname, port, transport: "tcp" });
+  const pending = Deno.connect({
+    hostname,
+    port,
+    transport: "tcp",
+    ...(signal === undefined ? {} : { signal }),
+  });
   let timer: ReturnType<typeof setTimeout> | undefined;
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new Error(`connect to ${addr} timed out`)), DIAL_TIMEOUT_MS);

@@ -42,6 +42,8 @@ export class PeerLink {
   #connectionError: unknown = null;
   #sleepTimer: ReturnType<typeof setTimeout> | undefined;
   #sleepDone: (() => void) | null = null;
+  /** Aborts a dial in progress when the link closes. */
+  readonly #abort = new AbortController();
   readonly #done: Promise<void>;
 
   /** Starts dialing `addr` at once. */
@@ -71,6 +73,7 @@ export class PeerLink {
   /** Stops the link: closes its connection and discards what is queued. */
   async close(): Promise<void> {
     this.#closed = true;
+    this.#abort.abort();
     clearTimeout(this.#sleepTimer);
     this.#sleepDone?.();
     if (this.#fc !== null) this.#end(this.#fc, null);
@@ -83,7 +86,7 @@ export class PeerLink {
     let attempt = 0;
     while (!this.#closed) {
       try {
-        const fc = await dial(this.host, this.peer, this.addr, "raft");
+        const fc = await dial(this.host, this.peer, this.addr, "raft", this.#abort.signal);
         if (this.#closed) {
           fc.close();
           break;

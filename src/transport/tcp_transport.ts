@@ -72,6 +72,8 @@ export class TcpTransport implements Transport {
   #acceptLoop: Promise<void> | null = null;
   #listenAddr = "";
   #closing = false;
+  /** Aborts snapshot dials in progress when the transport closes. */
+  readonly #abort = new AbortController();
 
   /** Configures the transport; nothing happens on the network until {@link start} / {@link setPeers}. */
   constructor(opts: TcpTransportOptions) {
@@ -213,7 +215,7 @@ export class TcpTransport implements Transport {
     }
     const addr = this.#peers.get(m.to);
     if (addr === undefined || this.#closing) throw new Error(`no address for peer ${m.to}`);
-    const fc = await dial(this.#linkHost, m.to, addr, "snapshot");
+    const fc = await dial(this.#linkHost, m.to, addr, "snapshot", this.#abort.signal);
     this.#snapshotConns.add(fc);
     try {
       if (this.#closing) throw new Error("transport closed");
@@ -237,6 +239,7 @@ export class TcpTransport implements Transport {
   async close(): Promise<void> {
     if (this.#closing) return;
     this.#closing = true;
+    this.#abort.abort();
     this.#listener?.close();
     for (const fc of this.#snapshotConns) fc.close();
     const links = [...this.#links.values()];

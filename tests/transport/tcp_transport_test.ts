@@ -8,6 +8,7 @@ import {
 import { TcpTransport, type TcpTransportOptions } from "../../src/transport/tcp_transport.ts";
 import { frameOf } from "../../src/transport/frame.ts";
 import { wireEncoder } from "../../src/transport/wire.ts";
+import { HANDSHAKE_TIMEOUT_MS } from "../../src/transport/handshake.ts";
 import { RawClient, sampleMessages, snapshotMessage, waitFor } from "./helpers.ts";
 
 type Logged = { level: string; msg: string; fields?: Record<string, unknown> };
@@ -485,5 +486,27 @@ Deno.test("a peer that moves to a new address is redialed there", async () => {
     await a.close();
     await b1.close();
     await b2.close();
+  }
+});
+
+Deno.test("close does not wait for a dial stuck in its handshake", async () => {
+  // A listener that never accepts: connects complete in the kernel, no challenge ever comes.
+  const silent = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const a = await node("n1");
+  try {
+    a.setPeers(new Map([["n2", `127.0.0.1:${silent.addr.port}`]]));
+    a.send(heartbeat("n1", "n2", 1));
+    const snapshot = a.sendSnapshot(snapshotMessage("n1", "n2"), chunksOf(new Uint8Array(1), [1]));
+    await new Promise((r) => setTimeout(r, 100)); // let both dials reach the handshake
+    const started = Date.now();
+    await a.close();
+    await assert.rejects(snapshot);
+    assert.ok(
+      Date.now() - started < HANDSHAKE_TIMEOUT_MS / 2,
+      "closed without waiting out the handshake",
+    );
+  } finally {
+    await a.close();
+    silent.close();
   }
 });
