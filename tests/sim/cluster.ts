@@ -37,9 +37,17 @@ type SimEvent =
   | { kind: "tick"; node: NodeId }
   | { kind: "fsync"; node: NodeId; incarnation: number }
   | { kind: "restart"; node: NodeId }
+  | { kind: "resume"; node: NodeId }
   | { kind: "stop"; node: NodeId }
   | { kind: "reportSnapshot"; node: NodeId; incarnation: number; peer: NodeId; ok: boolean }
   | { kind: "reportUnreachable"; node: NodeId; incarnation: number; peer: NodeId };
+
+/** A process stalled (GC pause, swapped out): its inputs pile up until it resumes. */
+interface Pause {
+  untilMs: number;
+  missedTicks: number;
+  held: Envelope[];
+}
 
 /** Counters printed in run summaries. */
 export interface ClusterStats {
@@ -51,6 +59,7 @@ export interface ClusterStats {
   confChanges: number;
   compactions: number;
   transfers: number;
+  pauses: number;
   snapshotsSent: number;
   snapshotsInstalled: number;
   tornCrashes: number;
@@ -77,6 +86,7 @@ export class Cluster {
     confChanges: 0,
     compactions: 0,
     transfers: 0,
+    pauses: 0,
     snapshotsSent: 0,
     snapshotsInstalled: 0,
     tornCrashes: 0,
@@ -94,6 +104,7 @@ export class Cluster {
   #nextWrite = 0;
   #nextRead = 0;
   #pendingRestart = new Set<NodeId>();
+  #paused = new Map<NodeId, Pause>();
   /** Set while the final phase waits for this write; resolved by onAck. */
   probe: { index: number; term: number; acked: boolean } | null = null;
 
@@ -187,7 +198,9 @@ export class Cluster {
   /** Hosts that are running and not retired. */
   upNodes(): SimNode[] {
     const out: SimNode[] = [];
-    for (const n of this.nodes.values()) if (n.up && !this.retired.has(n.id)) out.push(n);
+    for (const n of this.nodes.values()) {
+      if (n.up && !this.retired.has(n.id) && !this.#paused.has(n.id)) out.push(n);
+    }
     return out;
   }
 
@@ -230,9 +243,18 @@ export class Cluster {
   #arrive(): void {
     const arrival = this.network.pop();
     if (arrival === undefined) return;
-    const { m, snapshot, senderIncarnation } = arrival.packet.payload;
+    const pause = this.#paused.get(arrival.packet.to);
+    if (pause !== undefined && arrival.kind === "delivered") {
+      pause.held.push(arrival.packet.payload); // sits in the socket buffer until resume
+      return;
+    }
+    this.#deliver(arrival.packet.payload, arrival.kind === "delivered");
+  }
+
+  #deliver(envelope: Envelope, arrived: boolean): void {
+    const { m, snapshot, senderIncarnation } = envelope;
     const target = this.nodes.get(m.to);
-    const delivered = arrival.kind === "delivered" && target !== undefined && target.up &&
+    const delivered = arrived && target !== undefined && target.up &&
       !this.retired.has(m.to);
     if (m.type === MessageType.Snapshot) {
       this.#events.push(this.nowMs, {
@@ -251,7 +273,20 @@ export class Cluster {
   #handle(ev: SimEvent): void {
     const node = this.nodes.get(ev.node);
     if (node === undefined) return;
+    const pause = this.#paused.get(node.id);
+    if (pause !== undefined && ev.kind !== "resume") {
+      if (ev.kind === "tick") {
+        pause.missedTicks++;
+        this.#events.push(this.nowMs + TICK_MS, ev);
+      } else {
+        this.#events.push(pause.untilMs, ev); // the process runs nothing while paused
+      }
+      return;
+    }
     switch (ev.kind) {
+      case "resume":
+        this.#resume(node);
+        return;
       case "tick":
         if (this.retired.has(node.id)) return; // retired hosts stop ticking for good
         this.#events.push(this.nowMs + TICK_MS, ev);
@@ -382,6 +417,44 @@ export class Cluster {
         peer: m.to,
         ok: false,
       });
+    }
+  }
+
+  /**
+   * Freezes a host (the leader half of the time) without losing state, as a long GC
+   * pause would. On resume it first catches up the ticks it missed (a host reads a
+   * monotonic clock), then handles what arrived meanwhile: the classic trap for leader
+   * leases.
+   */
+  pauseOne(): void {
+    const leader = this.leader();
+    const node = leader !== null && this.#prng.chance(0.5) ? leader : this.#randomUp();
+    if (node === null) return;
+    const untilMs = this.nowMs + this.#prng.pick([30, 100, 300, 1000]);
+    this.#paused.set(node.id, { untilMs, missedTicks: 0, held: [] });
+    this.stats.pauses++;
+    this.#note(node.id, `PAUSE until ${untilMs}ms`);
+    this.#events.push(untilMs, { kind: "resume", node: node.id });
+  }
+
+  #resume(node: SimNode): void {
+    const pause = this.#paused.get(node.id);
+    if (pause === undefined) return;
+    this.#paused.delete(node.id);
+    this.#note(
+      node.id,
+      `RESUME after ${pause.missedTicks} missed ticks, ${pause.held.length} held`,
+    );
+    for (let i = 0; i < pause.missedTicks && node.up; i++) node.raft.tick();
+    node.pump();
+    for (const envelope of pause.held) this.#deliver(envelope, true);
+  }
+
+  /** Resumes every paused host now (final phase). */
+  resumeAll(): void {
+    for (const id of [...this.#paused.keys()]) {
+      const node = this.nodes.get(id);
+      if (node !== undefined) this.#resume(node);
     }
   }
 

@@ -139,6 +139,7 @@ function summarize(results: RunResult[], steps: number, seconds: number): boolea
     `reads served ${sum("readsServed")}`,
     `leader terms ${sum("leaderTerms")}`,
     `crashes ${sum("crashes")} (torn ${sum("tornCrashes")})`,
+    `pauses ${sum("pauses")}`,
     `partitions ${sum("partitions")}`,
     `conf changes ${sum("confChanges")}`,
     `snapshots installed ${sum("snapshotsInstalled")}`,

@@ -103,6 +103,8 @@ function doAction(c: Cluster, action: Action): void {
       return c.clientRead();
     case "crash":
       return c.crashOne();
+    case "pause":
+      return c.pauseOne();
     case "partition":
       return c.partition();
     case "heal":
@@ -131,6 +133,7 @@ function doAction(c: Cluster, action: Action): void {
 function finalPhase(c: Cluster): void {
   c.heal();
   c.network.setAllLinks(c.config.calmLink);
+  c.resumeAll();
   c.restartAll();
   const windowMs = LIVENESS_ELECTION_TIMEOUTS * c.config.electionTicks * TICK_MS;
   const hardDeadlineMs = c.nowMs + MAX_CATCH_UP_WINDOWS * windowMs;

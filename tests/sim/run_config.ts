@@ -47,6 +47,7 @@ export interface ActionWeights {
   write: number;
   read: number;
   crash: number;
+  pause: number;
   partition: number;
   heal: number;
   linkChange: number;
@@ -121,6 +122,7 @@ function drawWeights(prng: Prng): ActionWeights {
     write: prng.pick([0.02, 0.05, 0.1]),
     read: prng.pick([0.005, 0.02]),
     crash: fury * prng.pick([0.0005, 0.002]),
+    pause: fury * prng.pick([0, 0.0005, 0.001]),
     partition: fury * prng.pick([0.0005, 0.002]),
     heal: 0.002,
     linkChange: 0.001,
