@@ -39,7 +39,21 @@ import type {
 } from "./types.ts";
 import { watchEvents } from "./watch.ts";
 
-/** How to reach the cluster and how hard to try. */
+/**
+ * How to reach the cluster and how hard to try.
+ *
+ * @example
+ * ```ts
+ * import { type ClientOptions, createClient } from "./mod.ts";
+ * const options: ClientOptions = {
+ *   endpoints: ["https://kv-1.internal", "https://kv-2.internal"],
+ *   token: "secret",
+ *   timeoutMs: 2_000,
+ *   retries: 3,
+ * };
+ * const kv = createClient(options);
+ * ```
+ */
 export interface ClientOptions {
   /** Base URLs of the nodes (e.g. `http://10.0.0.1:8080`); the nearest first. */
   endpoints: string[];
@@ -57,7 +71,17 @@ export interface ClientOptions {
   random?: () => number;
 }
 
-/** Node and membership introspection. */
+/**
+ * Node and membership introspection.
+ *
+ * @example
+ * ```ts
+ * import { createClient } from "./mod.ts";
+ * const kv = createClient({ endpoints: ["http://127.0.0.1:8080"] });
+ * const status = await kv.cluster.status();
+ * if (!status.ready) console.warn("node not ready");
+ * ```
+ */
 export interface ClusterClient {
   /** `GET /v1/status` of the first endpoint that answers (or of `options.endpoint`). */
   status(options?: ClusterCallOptions): Promise<Status>;
@@ -65,7 +89,20 @@ export interface ClusterClient {
   info(options?: ClusterCallOptions): Promise<ClusterInfo>;
 }
 
-/** A raftkv client. Every method is safe to call concurrently. */
+/**
+ * A raftkv client. Every method is safe to call concurrently.
+ *
+ * @example
+ * ```ts
+ * import { createClient, type RaftkvClient } from "./mod.ts";
+ * async function bump(kv: RaftkvClient, key: string): Promise<void> {
+ *   const current = await kv.get(key);
+ *   const next = String(Number(current?.text() ?? "0") + 1);
+ *   await kv.put(key, next, current === null ? { createOnly: true } : { ifRevision: current.modRevision });
+ * }
+ * await bump(createClient({ endpoints: ["http://127.0.0.1:8080"] }), "counter");
+ * ```
+ */
 export interface RaftkvClient {
   /** Reads `key`; null when it does not exist. */
   get(key: string, options?: GetOptions): Promise<GetResult | null>;

@@ -8,7 +8,16 @@
  * @module
  */
 
-/** Error codes the server sends, plus codes the client raises itself. */
+/**
+ * Error codes the server sends, plus codes the client raises itself.
+ *
+ * @example
+ * ```ts
+ * import { type ClientErrorCode, RaftkvClientError } from "./mod.ts";
+ * const retryable: ClientErrorCode[] = ["unavailable", "too_many_requests"];
+ * const shouldRetry = (e: unknown) => e instanceof RaftkvClientError && retryable.includes(e.code as ClientErrorCode);
+ * ```
+ */
 export type ClientErrorCode =
   | "bad_request"
   | "unauthorized"
@@ -23,7 +32,16 @@ export type ClientErrorCode =
   | "unavailable"
   | "outcome_unknown";
 
-/** What every client error carries besides its message. */
+/**
+ * What every client error carries besides its message.
+ *
+ * @example
+ * ```ts
+ * import { type ClientErrorDetails, Unavailable } from "./mod.ts";
+ * const details: ClientErrorDetails = { status: 503, retryAfterSeconds: 1 };
+ * const error = new Unavailable("no leader", details);
+ * ```
+ */
 export interface ClientErrorDetails {
   /** HTTP status of the answer, or 0 when none arrived (network error, timeout). */
   status: number;

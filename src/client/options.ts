@@ -6,7 +6,16 @@
 
 import type { Consistency } from "./types.ts";
 
-/** Options of `get`. */
+/**
+ * Options of `get`.
+ *
+ * @example
+ * ```ts
+ * import { createClient } from "./mod.ts";
+ * const kv = createClient({ endpoints: ["http://127.0.0.1:8080"] });
+ * const value = await kv.get("k", { consistency: "lease", signal: AbortSignal.timeout(1000) });
+ * ```
+ */
 export interface GetOptions {
   /** Default `linearizable`. `stale` starts at the first endpoint (your nearest node). */
   consistency?: Consistency;
@@ -14,7 +23,16 @@ export interface GetOptions {
   signal?: AbortSignal;
 }
 
-/** Options of `put`. */
+/**
+ * Options of `put`.
+ *
+ * @example
+ * ```ts
+ * import { createClient } from "./mod.ts";
+ * const kv = createClient({ endpoints: ["http://127.0.0.1:8080"] });
+ * await kv.put("lock/a", "me", { createOnly: true, ttlSeconds: 30, idempotencyKey: "req-17" });
+ * ```
+ */
 export interface PutOptions {
   /** The key expires this many seconds after the write (a positive integer). */
   ttlSeconds?: number;
@@ -28,7 +46,17 @@ export interface PutOptions {
   signal?: AbortSignal;
 }
 
-/** Options of `delete`. */
+/**
+ * Options of `delete`.
+ *
+ * @example
+ * ```ts
+ * import { createClient } from "./mod.ts";
+ * const kv = createClient({ endpoints: ["http://127.0.0.1:8080"] });
+ * const { modRevision } = await kv.put("lock/a", "me");
+ * await kv.delete("lock/a", { ifRevision: modRevision });
+ * ```
+ */
 export interface DeleteOptions {
   /** Compare-and-delete: delete only if the key's modRevision is this. */
   ifRevision?: number;
@@ -38,7 +66,16 @@ export interface DeleteOptions {
   signal?: AbortSignal;
 }
 
-/** Options of `deletePrefix`. */
+/**
+ * Options of `deletePrefix`.
+ *
+ * @example
+ * ```ts
+ * import { createClient } from "./mod.ts";
+ * const kv = createClient({ endpoints: ["http://127.0.0.1:8080"] });
+ * await kv.deletePrefix("", { all: true }); // wipes every key
+ * ```
+ */
 export interface DeletePrefixOptions {
   /** Must be true to delete every key with the empty prefix. */
   all?: boolean;
@@ -48,7 +85,18 @@ export interface DeletePrefixOptions {
   signal?: AbortSignal;
 }
 
-/** Options of `list`. */
+/**
+ * Options of `list`.
+ *
+ * @example
+ * ```ts
+ * import { createClient } from "./mod.ts";
+ * const kv = createClient({ endpoints: ["http://127.0.0.1:8080"] });
+ * for await (const item of kv.list("logs/", { limit: 50, pageSize: 25, consistency: "stale" })) {
+ *   console.log(item.key);
+ * }
+ * ```
+ */
 export interface ListOptions {
   /** Most keys to yield in total; all matching keys when absent. */
   limit?: number;
@@ -60,7 +108,20 @@ export interface ListOptions {
   signal?: AbortSignal;
 }
 
-/** Options of `watch`. */
+/**
+ * Options of `watch`.
+ *
+ * @example
+ * ```ts
+ * import { createClient } from "./mod.ts";
+ * const kv = createClient({ endpoints: ["http://127.0.0.1:8080"] });
+ * const controller = new AbortController();
+ * setTimeout(() => controller.abort(), 60_000);
+ * for await (const event of kv.watch("jobs/", { fromRevision: 1, signal: controller.signal })) {
+ *   console.log(event.key);
+ * }
+ * ```
+ */
 export interface WatchOptions {
   /**
    * First revision to deliver. Absent: the watch starts after the store revision read
@@ -73,7 +134,16 @@ export interface WatchOptions {
   idleTimeoutMs?: number;
 }
 
-/** Options of `cluster.status` and `cluster.info`. */
+/**
+ * Options of `cluster.status` and `cluster.info`.
+ *
+ * @example
+ * ```ts
+ * import { createClient } from "./mod.ts";
+ * const kv = createClient({ endpoints: ["http://127.0.0.1:8080"] });
+ * const status = await kv.cluster.status({ endpoint: "http://127.0.0.1:8081" });
+ * ```
+ */
 export interface ClusterCallOptions {
   /** Ask this endpoint only (any base URL, listed or not) instead of rotating. */
   endpoint?: string;

@@ -5,10 +5,29 @@
  * @module
  */
 
-/** How fresh a read must be: `stale` may be served by any node, even a lagging one. */
+/**
+ * How fresh a read must be: `stale` may be served by any node, even a lagging one.
+ *
+ * @example
+ * ```ts
+ * import { createClient } from "./mod.ts";
+ * const kv = createClient({ endpoints: ["http://127.0.0.1:8080"] });
+ * const nearby = await kv.get("config/mode", { consistency: "stale" });
+ * ```
+ */
 export type Consistency = "linearizable" | "lease" | "stale";
 
-/** A key read with `get`. */
+/**
+ * A key read with `get`.
+ *
+ * @example
+ * ```ts
+ * import { createClient } from "./mod.ts";
+ * const kv = createClient({ endpoints: ["http://127.0.0.1:8080"] });
+ * const result = await kv.get("config/mode");
+ * if (result !== null) console.log(result.text(), result.modRevision, result.revision);
+ * ```
+ */
 export interface GetResult {
   /** The raw value bytes. */
   value: Uint8Array;
@@ -26,7 +45,17 @@ export interface GetResult {
   revision: number;
 }
 
-/** Result of a put. */
+/**
+ * Result of a put.
+ *
+ * @example
+ * ```ts
+ * import { createClient } from "./mod.ts";
+ * const kv = createClient({ endpoints: ["http://127.0.0.1:8080"] });
+ * const { modRevision } = await kv.put("config/mode", "blue");
+ * await kv.put("config/mode", "green", { ifRevision: modRevision });
+ * ```
+ */
 export interface PutResult {
   /** The key written. */
   key: string;
@@ -38,7 +67,17 @@ export interface PutResult {
   version: number;
 }
 
-/** Result of a single-key delete. */
+/**
+ * Result of a single-key delete.
+ *
+ * @example
+ * ```ts
+ * import { createClient } from "./mod.ts";
+ * const kv = createClient({ endpoints: ["http://127.0.0.1:8080"] });
+ * const { deleted, revision } = await kv.delete("config/mode");
+ * console.log(deleted ? `deleted at ${revision}` : "was not there");
+ * ```
+ */
 export interface DeleteResult {
   /** False when the key did not exist. */
   deleted: boolean;
@@ -46,7 +85,17 @@ export interface DeleteResult {
   revision: number;
 }
 
-/** Result of a prefix delete. */
+/**
+ * Result of a prefix delete.
+ *
+ * @example
+ * ```ts
+ * import { createClient } from "./mod.ts";
+ * const kv = createClient({ endpoints: ["http://127.0.0.1:8080"] });
+ * const { deleted } = await kv.deletePrefix("sessions/");
+ * console.log(`${deleted} sessions dropped`);
+ * ```
+ */
 export interface DeletePrefixResult {
   /** Number of keys deleted. */
   deleted: number;
@@ -54,7 +103,16 @@ export interface DeletePrefixResult {
   revision: number;
 }
 
-/** One key yielded by `list`. */
+/**
+ * One key yielded by `list`.
+ *
+ * @example
+ * ```ts
+ * import { createClient } from "./mod.ts";
+ * const kv = createClient({ endpoints: ["http://127.0.0.1:8080"] });
+ * for await (const item of kv.list("users/")) console.log(item.key, item.text(), item.version);
+ * ```
+ */
 export interface ListItem {
   /** The key. */
   key: string;
@@ -72,7 +130,18 @@ export interface ListItem {
   expiresAt: Date | null;
 }
 
-/** One change yielded by `watch`. */
+/**
+ * One change yielded by `watch`.
+ *
+ * @example
+ * ```ts
+ * import { createClient } from "./mod.ts";
+ * const kv = createClient({ endpoints: ["http://127.0.0.1:8080"] });
+ * for await (const event of kv.watch("jobs/")) {
+ *   console.log(event.revision, event.type, event.key, event.text());
+ * }
+ * ```
+ */
 export interface WatchEvent {
   /** What happened to the key. */
   type: "put" | "delete";
@@ -90,7 +159,17 @@ export interface WatchEvent {
   version: number;
 }
 
-/** What `GET /v1/status` reports about the node that answered. */
+/**
+ * What `GET /v1/status` reports about the node that answered.
+ *
+ * @example
+ * ```ts
+ * import { createClient } from "./mod.ts";
+ * const kv = createClient({ endpoints: ["http://127.0.0.1:8080"] });
+ * const status = await kv.cluster.status();
+ * console.log(status.id, status.role, status.leaderHttpUrl);
+ * ```
+ */
 export interface Status {
   /** The answering node's id. */
   id: string;
@@ -110,7 +189,17 @@ export interface Status {
   ready: boolean;
 }
 
-/** One member, as `GET /v1/cluster` reports it. */
+/**
+ * One member, as `GET /v1/cluster` reports it.
+ *
+ * @example
+ * ```ts
+ * import { createClient } from "./mod.ts";
+ * const kv = createClient({ endpoints: ["http://127.0.0.1:8080"] });
+ * const { members } = await kv.cluster.info();
+ * for (const member of members) console.log(member.id, member.role, member.lag);
+ * ```
+ */
 export interface ClusterMember {
   /** The member's id. */
   id: string;
@@ -130,7 +219,17 @@ export interface ClusterMember {
   reachable: boolean | null;
 }
 
-/** Membership as `GET /v1/cluster` reports it (admin). */
+/**
+ * Membership as `GET /v1/cluster` reports it (admin).
+ *
+ * @example
+ * ```ts
+ * import { createClient } from "./mod.ts";
+ * const kv = createClient({ endpoints: ["http://127.0.0.1:8080"] });
+ * const info = await kv.cluster.info();
+ * console.log(info.clusterId, info.leader, info.members.length);
+ * ```
+ */
 export interface ClusterInfo {
   /** The cluster's id. */
   clusterId: string;
