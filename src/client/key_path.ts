@@ -32,7 +32,18 @@ export function checkKey(key: string): void {
   }
 }
 
-/** True when `text` has no lone surrogates (`String.prototype.isWellFormed` is newer than Node 20). */
+/**
+ * True when `text` has no lone surrogates. A loop, not `String.prototype.isWellFormed`
+ * (newer than Node 20) nor a lookbehind regex (a syntax error in older Safari).
+ */
 export function isWellFormed(text: string): boolean {
-  return !/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/.test(text);
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 0xd800 || c > 0xdfff) continue;
+    if (c > 0xdbff) return false; // a low surrogate with no high one before it
+    const next = text.charCodeAt(i + 1);
+    if (!(next >= 0xdc00 && next <= 0xdfff)) return false;
+    i++;
+  }
+  return true;
 }

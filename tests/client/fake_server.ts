@@ -218,6 +218,25 @@ export class FakeCluster {
         ready: true,
       });
     }
+    if (url.pathname === "/v1/cluster") {
+      return json(200, {
+        clusterId: "fake",
+        self: "n1",
+        leader: "n1",
+        term: 3,
+        commitIndex: store.revision,
+        members: this.nodes.map((node, i) => ({
+          id: `n${i + 1}`,
+          role: "voter",
+          peerAddr: null,
+          httpUrl: node.url,
+          matchIndex: store.revision,
+          lag: 0,
+          lastContactMs: 0,
+          reachable: true,
+        })),
+      });
+    }
     if (url.pathname === "/v1/kv") {
       const prefix = url.searchParams.get("prefix") ?? "";
       if (request.method === "DELETE") {

@@ -159,6 +159,14 @@ Deno.test("cluster.status parses the node's status", async () => {
   });
 });
 
+Deno.test("cluster.info lists the members", async () => {
+  await withCluster(3, async (cluster) => {
+    const info = await testClient(cluster.urls).cluster.info();
+    assert.equal(info.clusterId, "fake");
+    assert.deepEqual(info.members.map((m) => m.httpUrl), cluster.urls);
+  });
+});
+
 Deno.test("an injected fetch is used for every request", async () => {
   await withCluster(1, async (cluster) => {
     let calls = 0;

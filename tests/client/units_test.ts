@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { backoffDelayMs } from "../../src/client/backoff.ts";
-import { keyPath } from "../../src/client/key_path.ts";
+import { isWellFormed, keyPath } from "../../src/client/key_path.ts";
 import { WatchCursor } from "../../src/client/watch_cursor.ts";
 import { SEED, seededRandom } from "./helpers.ts";
 
@@ -38,4 +38,12 @@ Deno.test("the watch cursor resumes after a put's revision but at a delete's", (
   assert.equal(cursor.accept({ type: "put", revision: 6, key: "z" }), false);
   assert.equal(cursor.accept({ type: "put", revision: 8, key: "a" }), true);
   assert.equal(cursor.resumeAt, 9);
+});
+
+Deno.test("lone surrogates are found wherever they sit; pairs pass", () => {
+  assert.equal(isWellFormed("a😀b"), true);
+  assert.equal(isWellFormed(""), true);
+  for (const bad of ["\ud800", "a\ud800b", "\udc00", "x\udc00\ud800", "😀\ud83d"]) {
+    assert.equal(isWellFormed(bad), false, JSON.stringify(bad));
+  }
 });
