@@ -1,0 +1,252 @@
+/**
+ * The chaos workload: concurrent clients doing random get / put / delete / CAS on a
+ * few keys through random voters, every request recorded into the checker's history;
+ * and learner readers doing stale reads, checked for per-client monotonicity.
+ *
+ * Mapping the HTTP API onto the checker's model (which compares values, not
+ * revisions): every written value is unique in a run (`c<client>-<seq>`), so a value
+ * and the modRevision it was written at determine each other. A CAS is two operations:
+ * a linearizable GET, recorded as a `get`, which yields (value v, ETag r); then
+ * `PUT If-Match: "r"`, recorded as `cas(expected v)`. The server's comparison "the
+ * key's modRevision is r" holds exactly when "the key's value is v" does, because only
+ * the one write of v ever produced revision r. A GET answering 404 leads to
+ * `PUT If-None-Match: *`, recorded as `cas(expected null)`.
+ *
+ * Outcomes: 200/404/412 are certain; everything else (timeouts, broken connections,
+ * 503, 504, any other status) is recorded as unknown, which is always sound. Writes
+ * answered 503 (which the API documents as "not applied") are additionally listed so
+ * the final checks can show that their values never appear.
+ *
+ * @module
+ */
+
+import type { HistoryRecorder, KvInput, KvOutput } from "./history.ts";
+import { mulberry32 } from "./history.ts";
+import {
+  kvDelete,
+  kvGet,
+  kvPut,
+  type Precondition,
+  type ReadAnswer,
+  type UnknownAnswer,
+  type UnknownReason,
+  type WriteAnswer,
+} from "./kv_http.ts";
+import { MonotonicReads } from "./checks.ts";
+import type { ChaosCluster } from "./cluster.ts";
+
+/** Deadline of one client request. */
+export const OP_TIMEOUT_MS = 3000;
+/** Longest pause between two requests of a client (leaves CPU to the nodes). */
+export const MAX_THINK_MS = 10;
+
+/** One write attempt and what became of it. */
+export interface WriteRecord {
+  opId: number;
+  key: string;
+  /** The value written; null for a delete. */
+  value: string | null;
+  outcome: "acked" | "rejected" | "refused503" | "unknown";
+  /** modRevision (put, cas) or revision (delete) when acknowledged; else null. */
+  revision: number | null;
+}
+
+/** A value some read returned, for the "no value from nowhere" checks. */
+export interface ObservedValue {
+  key: string;
+  value: string;
+  source: "linearizable" | "stale" | "final";
+}
+
+/** Counters printed at the end. */
+export interface WorkloadStats {
+  ok: number;
+  casFailed: number;
+  unknown: Record<UnknownReason, number>;
+  learnerReads: number;
+}
+
+/** State shared by all clients of a run. */
+export class Workload {
+  readonly writes: WriteRecord[] = [];
+  readonly observed: ObservedValue[] = [];
+  readonly monotonicViolations: string[] = [];
+  readonly stats: WorkloadStats = {
+    ok: 0,
+    casFailed: 0,
+    unknown: { timeout: 0, connection: 0, "503": 0, "504": 0, other: 0 },
+    learnerReads: 0,
+  };
+  /** Examples of unexpected statuses ("other"), for the report. */
+  readonly oddAnswers: string[] = [];
+  readonly #recorder: HistoryRecorder;
+  readonly #cluster: ChaosCluster;
+  readonly #keys: string[];
+  #stopped = false;
+
+  /** A workload over `keyCount` keys (k0, k1, ...). */
+  constructor(recorder: HistoryRecorder, cluster: ChaosCluster, keyCount: number) {
+    this.#recorder = recorder;
+    this.#cluster = cluster;
+    this.#keys = Array.from({ length: keyCount }, (_, i) => `k${i}`);
+  }
+
+  /** The keys clients touch. */
+  get keys(): readonly string[] {
+    return this.#keys;
+  }
+
+  /** Asks every client loop to finish after its current request. */
+  stop(): void {
+    this.#stopped = true;
+  }
+
+  /** Runs voter client `client` until {@link Workload.stop}. */
+  async runClient(client: number, seed: number): Promise<void> {
+    const rand = mulberry32(seed);
+    const http = Deno.createHttpClient({});
+    const pick = <T>(items: readonly T[]): T => items[Math.floor(rand() * items.length)] as T;
+    let seq = 0;
+    try {
+      while (!this.#stopped) {
+        const key = pick(this.#keys);
+        const node = pick(this.#cluster.voters());
+        const roll = rand();
+        if (roll < 0.35) await this.get(http, client, node.httpUrl, key);
+        else if (roll < 0.6) {
+          await this.put(http, client, node.httpUrl, key, `c${client}-${seq++}`, null);
+        } else if (roll < 0.7) await this.delete(http, client, node.httpUrl, key);
+        else {
+          const read = await this.get(http, client, node.httpUrl, key);
+          if (read === null || this.#stopped) continue;
+          const precondition: Precondition = read.value === null
+            ? { createOnly: true }
+            : read.modRevision === null
+            ? null
+            : { ifMatch: read.modRevision };
+          if (precondition === null) continue;
+          const via = pick(this.#cluster.voters()).httpUrl;
+          await this.put(http, client, via, key, `c${client}-${seq++}`, precondition, read.value);
+        }
+        await new Promise((r) => setTimeout(r, Math.floor(rand() * MAX_THINK_MS)));
+      }
+    } finally {
+      http.close();
+    }
+  }
+
+  /** A recorded linearizable GET; returns the answer, or null when unknown. */
+  async get(
+    http: Deno.HttpClient,
+    client: number,
+    url: string,
+    key: string,
+    source: "linearizable" | "final" = "linearizable",
+  ): Promise<ReadAnswer | null> {
+    const id = this.#recorder.invoke(client, { op: "get", key });
+    const answer = await kvGet(http, url, key, "linearizable", OP_TIMEOUT_MS);
+    if (answer.kind === "unknown") {
+      this.#unknown(id, answer);
+      return null;
+    }
+    this.#complete(id, { value: answer.value });
+    if (answer.value !== null) this.observed.push({ key, value: answer.value, source });
+    return answer;
+  }
+
+  /**
+   * A recorded PUT: unconditional (`put`), or conditional (`cas` whose expected value
+   * is `expected`, the value the precondition's revision belongs to).
+   */
+  async put(
+    http: Deno.HttpClient,
+    client: number,
+    url: string,
+    key: string,
+    value: string,
+    precondition: Precondition,
+    expected: string | null = null,
+  ): Promise<WriteAnswer | UnknownAnswer> {
+    const input: KvInput = precondition === null
+      ? { op: "put", key, value }
+      : { op: "cas", key, expected, value };
+    const id = this.#recorder.invoke(client, input);
+    const answer = await kvPut(http, url, key, value, precondition, OP_TIMEOUT_MS);
+    this.#recordWrite(id, key, value, answer);
+    if (answer.kind === "unknown") this.#unknown(id, answer);
+    else if (!answer.ok) {
+      this.stats.casFailed++;
+      this.#recorder.complete(id, { ok: false });
+    } else this.#complete(id, { ok: true });
+    return answer;
+  }
+
+  /** A recorded DELETE. */
+  async delete(http: Deno.HttpClient, client: number, url: string, key: string): Promise<void> {
+    const id = this.#recorder.invoke(client, { op: "delete", key });
+    const answer = await kvDelete(http, url, key, OP_TIMEOUT_MS);
+    this.#recordWrite(id, key, null, answer);
+    if (answer.kind === "unknown") this.#unknown(id, answer);
+    else this.#complete(id, { ok: true, existed: answer.ok });
+  }
+
+  /**
+   * Stale reads from a learner until {@link Workload.stop}; each reader checks that
+   * it never sees the store (or a key) go back in time. A restart of the learner
+   * starts a new window: stale reads promise nothing across a crash.
+   */
+  async runLearnerReader(reader: number, seed: number): Promise<void> {
+    const rand = mulberry32(seed);
+    const http = Deno.createHttpClient({});
+    const learners = this.#cluster.learners();
+    const monotonic = new MonotonicReads();
+    try {
+      while (!this.#stopped && learners.length > 0) {
+        const node = learners[Math.floor(rand() * learners.length)];
+        const key = this.#keys[Math.floor(rand() * this.#keys.length)];
+        if (node === undefined || key === undefined) break;
+        const incarnation = node.incarnation;
+        const answer = await kvGet(http, node.httpUrl, key, "stale", OP_TIMEOUT_MS);
+        if (answer.kind === "read" && incarnation === node.incarnation) {
+          this.stats.learnerReads++;
+          if (answer.value !== null) {
+            this.observed.push({ key, value: answer.value, source: "stale" });
+          }
+          const violation = monotonic.observe(`${node.id}#${incarnation}`, key, answer);
+          if (violation !== null) this.monotonicViolations.push(`reader ${reader}: ${violation}`);
+        }
+        await new Promise((r) => setTimeout(r, 1 + Math.floor(rand() * MAX_THINK_MS)));
+      }
+    } finally {
+      http.close();
+    }
+  }
+
+  #recordWrite(
+    opId: number,
+    key: string,
+    value: string | null,
+    answer: WriteAnswer | UnknownAnswer,
+  ): void {
+    const outcome = answer.kind === "write"
+      ? answer.ok ? "acked" : "rejected"
+      : answer.reason === "503"
+      ? "refused503"
+      : "unknown";
+    const revision = answer.kind === "write" ? answer.revision : null;
+    this.writes.push({ opId, key, value, outcome, revision });
+  }
+
+  #complete(id: number, output: KvOutput): void {
+    this.stats.ok++;
+    this.#recorder.complete(id, output);
+  }
+
+  #unknown(id: number, answer: UnknownAnswer): void {
+    this.stats.unknown[answer.reason]++;
+    if (answer.reason === "other" && this.oddAnswers.length < 20) {
+      this.oddAnswers.push(answer.detail);
+    }
+    this.#recorder.unknown(id);
+  }
+}

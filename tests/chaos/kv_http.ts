@@ -1,0 +1,147 @@
+/**
+ * One KV request over HTTP, classified the way a chaos history needs it: an answer
+ * whose meaning is certain, or an unknown outcome and why. Every request has a
+ * deadline, so a paused or partitioned node costs at most that long.
+ *
+ * The API compares revisions (`If-Match: "<modRevision>"`), the checker's model
+ * compares values; with one unique value per write the two agree (see clients.ts).
+ *
+ * @module
+ */
+
+/** Why an outcome is unknown (also used for counting). */
+export type UnknownReason = "timeout" | "connection" | "503" | "504" | "other";
+
+/** A read's certain answer: the value and its modRevision, or a missing key. */
+export interface ReadAnswer {
+  kind: "read";
+  value: string | null;
+  modRevision: number | null;
+  /** X-Raftkv-Revision: the store revision the read saw. */
+  storeRevision: number | null;
+}
+
+/** A write's certain answer. */
+export interface WriteAnswer {
+  kind: "write";
+  /** false: a compare-and-set lost (412), or a delete found no key (404). */
+  ok: boolean;
+  /** modRevision of a put, revision of a delete; null when nothing changed. */
+  revision: number | null;
+}
+
+/** A request whose effect is not known. */
+export interface UnknownAnswer {
+  kind: "unknown";
+  reason: UnknownReason;
+  detail: string;
+}
+
+/** A write precondition: compare-and-set on a revision, or create-only. */
+export type Precondition = { ifMatch: number } | { createOnly: true } | null;
+
+function keyUrl(baseUrl: string, key: string): string {
+  return `${baseUrl}/v1/kv/${encodeURIComponent(key)}`;
+}
+
+function revisionOf(etag: string | null): number | null {
+  const m = etag === null ? null : /^"(\d+)"$/.exec(etag);
+  return m?.[1] === undefined ? null : Number(m[1]);
+}
+
+function numberHeader(res: Response, name: string): number | null {
+  const text = res.headers.get(name);
+  return text === null ? null : Number(text);
+}
+
+async function send(
+  client: Deno.HttpClient,
+  url: string,
+  init: RequestInit,
+  timeoutMs: number,
+): Promise<{ res: Response; body: string } | UnknownAnswer> {
+  try {
+    const res = await fetch(url, { ...init, client, signal: AbortSignal.timeout(timeoutMs) });
+    return { res, body: await res.text() };
+  } catch (e) {
+    const name = (e as Error).name;
+    const timeout = name === "TimeoutError" || name === "AbortError";
+    return { kind: "unknown", reason: timeout ? "timeout" : "connection", detail: String(e) };
+  }
+}
+
+function unknownStatus(status: number, body: string): UnknownAnswer {
+  const reason = status === 503 ? "503" : status === 504 ? "504" : "other";
+  return { kind: "unknown", reason, detail: `${status} ${body.slice(0, 200)}` };
+}
+
+/** GET a key at the given consistency. */
+export async function kvGet(
+  client: Deno.HttpClient,
+  baseUrl: string,
+  key: string,
+  consistency: "linearizable" | "stale",
+  timeoutMs: number,
+): Promise<ReadAnswer | UnknownAnswer> {
+  const r = await send(client, `${keyUrl(baseUrl, key)}?consistency=${consistency}`, {}, timeoutMs);
+  if ("kind" in r) return r;
+  const storeRevision = numberHeader(r.res, "x-raftkv-revision");
+  if (r.res.status === 200) {
+    const modRevision = revisionOf(r.res.headers.get("etag"));
+    return { kind: "read", value: r.body, modRevision, storeRevision };
+  }
+  if (r.res.status === 404 && r.body.includes('"not_found"')) {
+    return { kind: "read", value: null, modRevision: null, storeRevision };
+  }
+  return unknownStatus(r.res.status, r.body);
+}
+
+/** PUT a value, optionally conditional. */
+export async function kvPut(
+  client: Deno.HttpClient,
+  baseUrl: string,
+  key: string,
+  value: string,
+  precondition: Precondition,
+  timeoutMs: number,
+): Promise<WriteAnswer | UnknownAnswer> {
+  const headers: Record<string, string> = {};
+  if (precondition !== null && "ifMatch" in precondition) {
+    headers["If-Match"] = `"${precondition.ifMatch}"`;
+  } else if (precondition !== null) headers["If-None-Match"] = "*";
+  const r = await send(
+    client,
+    keyUrl(baseUrl, key),
+    { method: "PUT", body: value, headers },
+    timeoutMs,
+  );
+  if ("kind" in r) return r;
+  if (r.res.status === 200) {
+    const body = JSON.parse(r.body) as { modRevision: number };
+    return { kind: "write", ok: true, revision: body.modRevision };
+  }
+  if (r.res.status === 412 && precondition !== null) {
+    return { kind: "write", ok: false, revision: null };
+  }
+  return unknownStatus(r.res.status, r.body);
+}
+
+/** DELETE a key (unconditionally). */
+export async function kvDelete(
+  client: Deno.HttpClient,
+  baseUrl: string,
+  key: string,
+  timeoutMs: number,
+): Promise<WriteAnswer | UnknownAnswer> {
+  const r = await send(client, keyUrl(baseUrl, key), { method: "DELETE" }, timeoutMs);
+  if ("kind" in r) return r;
+  if (r.res.status === 200) {
+    const body = JSON.parse(r.body) as { revision: number };
+    return { kind: "write", ok: true, revision: body.revision };
+  }
+  // Applied, but there was nothing to delete.
+  if (r.res.status === 404 && r.body.includes('"not_found"')) {
+    return { kind: "write", ok: false, revision: null };
+  }
+  return unknownStatus(r.res.status, r.body);
+}

@@ -1,0 +1,114 @@
+/**
+ * `deno task chaos`: a Jepsen-style run against real node processes.
+ *
+ * ```sh
+ * deno task chaos --time 30 --seed 42 [--schedules kill,pause,partition]
+ * ```
+ *
+ * Exits 1 when any check fails; the history, fault log and node logs are then saved
+ * under results/chaos-<seed>/. The same seed replays the same fault schedule and the
+ * same client choices (timing still varies).
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import { DEFAULT_OPTIONS, runChaos } from "./run.ts";
+import { FAULT_KINDS, type FaultKind } from "./nemesis.ts";
+
+const USAGE = `Usage: deno task chaos [--time SECONDS] [--seed N] [--schedules kill,pause,partition]
+  [--clients N] [--keys N] [--learner-readers N] [--check-timeout SECONDS] [--node-flag F]...`;
+
+function intFlag(values: Record<string, unknown>, name: string, fallback: number): number {
+  const text = values[name];
+  if (text === undefined) return fallback;
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 0) {
+    console.error(`--${name} must be a non-negative integer, not ${text}\n${USAGE}`);
+    Deno.exit(2);
+  }
+  return n;
+}
+
+async function main(): Promise<number> {
+  const { values } = parseArgs({
+    args: Deno.args,
+    options: {
+      time: { type: "string" },
+      seed: { type: "string" },
+      schedules: { type: "string" },
+      clients: { type: "string" },
+      keys: { type: "string" },
+      "learner-readers": { type: "string" },
+      "check-timeout": { type: "string" },
+      "node-flag": { type: "string", multiple: true },
+      help: { type: "boolean" },
+    },
+  });
+  if (values.help) {
+    console.log(USAGE);
+    return 0;
+  }
+  const kinds = (values.schedules ?? FAULT_KINDS.join(",")).split(",").filter((k) => k !== "");
+  const unknown = kinds.filter((k) => !FAULT_KINDS.includes(k as FaultKind));
+  if (unknown.length > 0) {
+    console.error(`unknown schedule(s) ${unknown.join(",")}; use ${FAULT_KINDS.join(",")}`);
+    return 2;
+  }
+  const seed = intFlag(values, "seed", Math.floor(Math.random() * 2 ** 31));
+  const options = {
+    ...DEFAULT_OPTIONS,
+    seed,
+    timeSec: intFlag(values, "time", DEFAULT_OPTIONS.timeSec),
+    kinds: kinds as FaultKind[],
+    clients: intFlag(values, "clients", DEFAULT_OPTIONS.clients),
+    keys: Math.max(1, intFlag(values, "keys", DEFAULT_OPTIONS.keys)),
+    learnerReaders: intFlag(values, "learner-readers", DEFAULT_OPTIONS.learnerReaders),
+    checkTimeoutMs: intFlag(values, "check-timeout", DEFAULT_OPTIONS.checkTimeoutMs / 1000) *
+      1000,
+    nodeFlags: [...DEFAULT_OPTIONS.nodeFlags, ...(values["node-flag"] ?? [])],
+    log: (line: string) => console.log(line),
+  };
+  console.log(
+    `chaos: seed ${seed}, ${options.timeSec} s, faults ${kinds.join(",") || "none"}, ` +
+      `${options.clients} clients on ${options.keys} keys`,
+  );
+  const report = await runChaos(options);
+  const s = report.stats;
+  const unknownTotal = Object.values(s.unknown).reduce((a, b) => a + b, 0);
+  const byKind = new Map<string, number>();
+  for (const f of report.faults) byKind.set(f.kind, (byKind.get(f.kind) ?? 0) + 1);
+  console.log("");
+  console.log(`network:  ${report.network}${report.networkNote ? ` (${report.networkNote})` : ""}`);
+  console.log(
+    `ops:      ${report.ops} checked: ${s.ok} ok, ${s.casFailed} cas failed, ` +
+      `${unknownTotal} unknown (${
+        Object.entries(s.unknown).map(([k, v]) => `${k} ${v}`).join(", ")
+      })`,
+  );
+  console.log(`learner:  ${s.learnerReads} stale reads`);
+  console.log(
+    `faults:   ${report.faults.length} injected (` +
+      `${[...byKind].map(([k, v]) => `${k} ${v}`).join(", ") || "none"})`,
+  );
+  console.log(
+    `heal:     first write accepted ${
+      report.writeAfterHealMs === null ? "never" : `${report.writeAfterHealMs.toFixed(0)} ms`
+    } after healing`,
+  );
+  console.log(`checker:  ${report.checker} in ${report.checkerMs.toFixed(0)} ms`);
+  if (!report.passed) {
+    console.log(`\nFAILED (seed ${seed}):\n`);
+    for (const f of report.failures) console.log(`- ${f}\n`);
+    console.log(`results saved in ${report.resultsPath}`);
+    console.log(
+      `reproduce: deno task chaos --time ${options.timeSec} --seed ${seed} ` +
+        `--schedules ${kinds.join(",")}`,
+    );
+    return 1;
+  }
+  console.log(`\nPASSED (seed ${seed})`);
+  return 0;
+}
+
+if (import.meta.main) Deno.exit(await main());

@@ -1,0 +1,308 @@
+/**
+ * One chaos run from start to verdict: build the network, start the cluster, run the
+ * clients and the nemesis for a while, heal, check, clean up. Used by the CLI
+ * (main.ts) and the CI test (chaos_test.ts).
+ *
+ * @module
+ */
+
+import { HistoryRecorder, mulberry32, type Operation, saveHistory } from "./history.ts";
+import { checkHistory, type CheckResult, formatFailure } from "./linearizability.ts";
+import { ChaosCluster, nodeIds, waitFor } from "./cluster.ts";
+import { NetnsNetwork, netnsUnavailableReason } from "./netns.ts";
+import { type FaultKind, FaultPlan, type FaultRecord, Nemesis } from "./nemesis.ts";
+import { Workload, type WorkloadStats } from "./clients.ts";
+import { kvGet, type ReadAnswer } from "./kv_http.ts";
+import { checkAckedWrites, checkObservedValues, checkStoreRevision, summarize } from "./checks.ts";
+
+/** The cluster must take a write within this long after everything is healed. */
+export const WRITE_AFTER_HEAL_MS = 5000;
+/** Deadline of one catch-up read. */
+const PROBE_TIMEOUT_MS = 1000;
+/** How long the final reads and the learner's catch-up may take. */
+const SETTLE_TIMEOUT_MS = 20_000;
+
+/** What a run does. */
+export interface ChaosOptions {
+  seed: number;
+  /** Seconds of workload under faults. */
+  timeSec: number;
+  kinds: readonly FaultKind[];
+  clients: number;
+  learnerReaders: number;
+  keys: number;
+  /** Extra node flags. */
+  nodeFlags: string[];
+  checkTimeoutMs: number;
+  /** Where results/chaos-<seed>/ goes on failure. */
+  resultsRoot: string;
+  log: (line: string) => void;
+}
+
+/** Sensible defaults: 5 voters + 1 learner, 10 clients, 5 keys. */
+export const DEFAULT_OPTIONS: Omit<ChaosOptions, "seed" | "log"> = {
+  timeSec: 30,
+  kinds: ["kill", "pause", "partition"],
+  clients: 10,
+  learnerReaders: 2,
+  keys: 5,
+  nodeFlags: ["--snapshot-entries", "2000", "--snapshot-trailing", "500"],
+  checkTimeoutMs: 120_000,
+  resultsRoot: new URL("../../results", import.meta.url).pathname,
+};
+
+const VOTERS = 5;
+const LEARNERS = 1;
+
+/** The verdict and figures of a run. */
+export interface ChaosReport {
+  passed: boolean;
+  seed: number;
+  network: "netns" | "loopback";
+  /** Why partitions were skipped, when they were. */
+  networkNote: string | null;
+  failures: string[];
+  ops: number;
+  stats: WorkloadStats;
+  faults: FaultRecord[];
+  checkerMs: number;
+  checker: string;
+  writeAfterHealMs: number | null;
+  resultsPath: string | null;
+}
+
+/** Runs one chaos test; never throws for a failed check (see `passed`), only for harness faults. */
+export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
+  const { log } = options;
+  const networkNote = await netnsUnavailableReason();
+  let kinds = options.kinds;
+  if (networkNote !== null) {
+    log(
+      `WARNING: no network namespaces (${networkNote}); nodes run on 127.0.0.1 and ` +
+        `partitions are SKIPPED (kill and pause still run)`,
+    );
+    kinds = kinds.filter((k) => k !== "partition");
+  }
+  const root = await Deno.makeTempDir({ prefix: "rkvchaos-run-" });
+  let network: NetnsNetwork | null = null;
+  let cluster: ChaosCluster | null = null;
+  const cleanup = async () => {
+    await cluster?.stop();
+    await network?.destroy();
+  };
+  const onSignal = () => {
+    log("interrupted: cleaning up");
+    void cleanup().finally(() => Deno.exit(130));
+  };
+  Deno.addSignalListener("SIGINT", onSignal);
+  Deno.addSignalListener("SIGTERM", onSignal);
+  try {
+    if (networkNote === null) network = await NetnsNetwork.create(nodeIds(VOTERS, LEARNERS));
+    cluster = await ChaosCluster.start({
+      voters: VOTERS,
+      learners: LEARNERS,
+      root,
+      network,
+      flags: options.nodeFlags,
+    });
+    log(`cluster up: ${
+      cluster.nodes.map((n) =>
+        `${n.id}${n.learner ? "(learner)" : ""}=` +
+        n.httpUrl
+      ).join(" ")
+    }`);
+    const report = await exercise(options, kinds, cluster, network);
+    report.networkNote = networkNote;
+    if (!report.passed) report.resultsPath = await saveResults(options, root, report);
+    return report;
+  } finally {
+    Deno.removeSignalListener("SIGINT", onSignal);
+    Deno.removeSignalListener("SIGTERM", onSignal);
+    await cleanup();
+    await Deno.remove(root, { recursive: true }).catch(() => {});
+  }
+}
+
+/** The workload under faults, the healing and every check. */
+async function exercise(
+  options: ChaosOptions,
+  kinds: readonly FaultKind[],
+  cluster: ChaosCluster,
+  network: NetnsNetwork | null,
+): Promise<ChaosReport & { history: Operation[] }> {
+  const { log } = options;
+  const recorder = new HistoryRecorder();
+  const workload = new Workload(recorder, cluster, options.keys);
+  const seeds = mulberry32(options.seed);
+  const seedOf = () => Math.floor(seeds() * 2 ** 31);
+  const running: Promise<void>[] = [];
+  for (let c = 0; c < options.clients; c++) running.push(workload.runClient(c, seedOf()));
+  for (let r = 0; r < options.learnerReaders; r++) {
+    running.push(workload.runLearnerReader(r, seedOf()));
+  }
+  const nemesis = new Nemesis(cluster, network, new FaultPlan(options.seed, kinds));
+  const nemesisDone = kinds.length > 0 ? nemesis.run(log) : Promise.resolve();
+  await new Promise((r) => setTimeout(r, options.timeSec * 1000));
+  nemesis.stop();
+  await nemesisDone;
+  workload.stop();
+  await Promise.all(running);
+
+  const failures: string[] = [];
+  const healedAt = performance.now();
+  await nemesis.healAll(log);
+  const writeAfterHealMs = await probeWrite(workload, cluster, options.clients, healedAt);
+  if (writeAfterHealMs === null || writeAfterHealMs > WRITE_AFTER_HEAL_MS) {
+    failures.push(
+      `no write was accepted within ${WRITE_AFTER_HEAL_MS} ms of healing` +
+        (writeAfterHealMs === null ? "" : ` (took ${writeAfterHealMs.toFixed(0)} ms)`),
+    );
+  }
+  const finals = await finalReads(workload, cluster, options.clients + 1);
+  if (finals.size < workload.keys.length) failures.push("final reads did not all succeed");
+  failures.push(...await learnerConverges(workload, cluster));
+
+  for (const exit of cluster.unexpectedExits) {
+    failures.push(
+      `node ${exit.node} exited on its own (code ${exit.code}, signal ` +
+        `${exit.signal}); last log lines:\n${exit.tail}`,
+    );
+  }
+  await cluster.stop();
+
+  const history = recorder.history();
+  log(`checking ${history.length} operations for linearizability...`);
+  const result: CheckResult = checkHistory(history, { timeoutMs: options.checkTimeoutMs });
+  if (result.ok !== true) failures.push(formatFailure(result));
+  for (
+    const [name, found] of [
+      ["acknowledged writes survive", checkAckedWrites(workload.writes, finals)],
+      ["store revision covers acknowledged writes", checkStoreRevision(workload.writes, finals)],
+      [
+        "reads return only values that were written and not refused",
+        checkObservedValues(
+          workload.writes,
+          workload.observed,
+        ),
+      ],
+      ["learner stale reads are monotonic per reader", workload.monotonicViolations],
+    ] as const
+  ) {
+    if (found.length > 0) failures.push(`${name}: FAILED\n  ${summarize(found).join("\n  ")}`);
+  }
+  return {
+    passed: failures.length === 0,
+    seed: options.seed,
+    network: network === null ? "loopback" : "netns",
+    networkNote: null,
+    failures,
+    ops: history.length,
+    stats: workload.stats,
+    faults: nemesis.faults,
+    checkerMs: result.elapsedMs,
+    checker: result.ok === true
+      ? formatFailure(result)
+      : result.ok === false
+      ? "NOT linearizable"
+      : "undecided",
+    writeAfterHealMs,
+    resultsPath: null,
+    history,
+  };
+}
+
+/** Writes until one is acknowledged; the time from `healedAt`, or null if none within the deadline. */
+async function probeWrite(
+  workload: Workload,
+  cluster: ChaosCluster,
+  client: number,
+  healedAt: number,
+): Promise<number | null> {
+  const http = Deno.createHttpClient({});
+  try {
+    for (let attempt = 0; performance.now() - healedAt < 3 * WRITE_AFTER_HEAL_MS; attempt++) {
+      const voters = cluster.voters();
+      const node = voters[attempt % voters.length];
+      if (node === undefined) break;
+      const answer = await workload.put(http, client, node.httpUrl, "k0", `probe-${attempt}`, null);
+      if (answer.kind === "write") return performance.now() - healedAt;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    return null;
+  } finally {
+    http.close();
+  }
+}
+
+/** A linearizable read of every key through the leader, recorded into the history. */
+async function finalReads(
+  workload: Workload,
+  cluster: ChaosCluster,
+  client: number,
+): Promise<Map<string, ReadAnswer>> {
+  const finals = new Map<string, ReadAnswer>();
+  const http = Deno.createHttpClient({});
+  try {
+    await waitFor("final reads", async () => {
+      const leader = await cluster.leader();
+      if (leader === null) return undefined;
+      for (const key of workload.keys) {
+        if (finals.has(key)) continue;
+        const read = await workload.get(http, client, leader.httpUrl, key, "final");
+        if (read !== null) finals.set(key, read);
+      }
+      return finals.size === workload.keys.length ? true : undefined;
+    }, SETTLE_TIMEOUT_MS).catch(() => {});
+  } finally {
+    http.close();
+  }
+  return finals;
+}
+
+/** Once healed, every learner's stale reads catch up with the leader's linearizable ones. */
+async function learnerConverges(workload: Workload, cluster: ChaosCluster): Promise<string[]> {
+  const http = Deno.createHttpClient({});
+  const failures: string[] = [];
+  try {
+    for (const learner of cluster.learners()) {
+      let last = "";
+      const ok = await waitFor(`${learner.id} to catch up`, async () => {
+        const leader = await cluster.leader();
+        if (leader === null) return undefined;
+        for (const key of workload.keys) {
+          const [mine, theirs] = await Promise.all([
+            kvGet(http, learner.httpUrl, key, "stale", PROBE_TIMEOUT_MS),
+            kvGet(http, leader.httpUrl, key, "linearizable", PROBE_TIMEOUT_MS),
+          ]);
+          if (mine.kind !== "read" || theirs.kind !== "read") return undefined;
+          if (mine.value !== theirs.value) {
+            last = `key ${key}: learner has ${mine.value}, leader ${theirs.value}`;
+            return undefined;
+          }
+        }
+        return true;
+      }, SETTLE_TIMEOUT_MS).catch(() => false);
+      if (!ok) failures.push(`learner ${learner.id} did not catch up after healing (${last})`);
+    }
+  } finally {
+    http.close();
+  }
+  return failures;
+}
+
+/** Saves history, fault log, report and node logs under results/chaos-<seed>/. */
+async function saveResults(
+  options: ChaosOptions,
+  root: string,
+  report: ChaosReport & { history: Operation[] },
+): Promise<string> {
+  const dir = `${options.resultsRoot}/chaos-${options.seed}`;
+  await Deno.mkdir(`${dir}/logs`, { recursive: true });
+  await saveHistory(`${dir}/history.jsonl`, report.history);
+  await Deno.writeTextFile(`${dir}/faults.json`, JSON.stringify(report.faults, null, 2));
+  await Deno.writeTextFile(`${dir}/failures.txt`, report.failures.join("\n\n") + "\n");
+  for await (const entry of Deno.readDir(`${root}/logs`)) {
+    await Deno.copyFile(`${root}/logs/${entry.name}`, `${dir}/logs/${entry.name}`);
+  }
+  return dir;
+}
