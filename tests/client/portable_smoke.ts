@@ -15,10 +15,15 @@ declare const process: { argv: string[] } | undefined;
 declare const Deno: { args: string[] } | undefined;
 
 const args = typeof Deno !== "undefined" ? Deno.args : process?.argv.slice(2) ?? [];
-const url = args[0];
-if (url === undefined) throw new Error("usage: portable_smoke <base-url>");
+const [url, token] = args;
+if (url === undefined) throw new Error("usage: portable_smoke <base-url> [token]");
 
-const kv = createClient({ endpoints: [url], timeoutMs: 5_000, retries: 3 });
+const kv = createClient({
+  endpoints: [url],
+  timeoutMs: 5_000,
+  retries: 3,
+  ...(token === undefined ? {} : { token }),
+});
 const prefix = `smoke/${crypto.randomUUID()}/`;
 const check = (ok: boolean, what: string) => {
   if (!ok) throw new Error(`smoke check failed: ${what}`);
