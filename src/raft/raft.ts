@@ -189,6 +189,8 @@ export class Raft {
   private msgsAfter: Message[] = [];
   private readStates: ReadState[] = [];
   private prevHard: HardState;
+  /** The term the host has confirmed durable (through advance()). */
+  private durableTerm: number;
   private prevSoft: SoftState;
   /** Messages dropped because an outgoing queue was full (observability). */
   droppedMessages = 0;
@@ -216,6 +218,7 @@ export class Raft {
     this.conf = cloneConf(conf);
     this.replayConfChanges(snapIndex + 1, this.log.applied);
     this.prevHard = { term: hardState.term, vote: hardState.vote, commit: hardState.commit };
+    this.durableTerm = hardState.term;
     this.becomeFollower(this.term, null);
     this.prevSoft = { leader: null, role: this.role() };
   }
@@ -413,6 +416,7 @@ export class Raft {
 
   /** The host has done everything in `rd`. */
   advance(rd: Ready): void {
+    if (rd.hardState) this.durableTerm = Math.max(this.durableTerm, rd.hardState.term);
     if (rd.snapshot) {
       this.log.stableSnapTo(rd.snapshot.index);
       this.log.appliedTo(rd.snapshot.index);
@@ -822,7 +826,13 @@ export class Raft {
       term: this.term,
       context: m.context,
     };
-    this.sendAfterPersist(resp);
+    // The echo vouches for our term, and (for the leader's lost-append detection) comes
+    // after the acks of every append received before it. When both already hold, it
+    // need not wait behind an fsync (ReadIndex rounds on an idle cluster stay fast).
+    const settled = this.term === this.durableTerm && this.msgsAfter.length === 0 &&
+      !this.log.hasUnstable() && this.log.persistedIndex() === this.log.lastIndex();
+    if (settled) this.send(resp);
+    else this.sendAfterPersist(resp);
   }
 
   private handleSnapshot(m: SnapshotMessage): void {

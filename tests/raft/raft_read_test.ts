@@ -126,3 +126,37 @@ Deno.test("a single-node cluster serves reads once its no-op is committed", () =
   rd = a.ready();
   assertEquals(rd.readStates, [{ context: 1, index: 1 }]);
 });
+
+Deno.test("heartbeat echoes skip the fsync queue once the term is durable", () => {
+  const net = new Network({ voters: ["a", "b", "c"] });
+  const b = net.raft("b");
+  const hb = { type: MessageType.Heartbeat, from: "a", to: "b", commit: 0, context: 1 } as const;
+  b.step({ ...hb, term: 1 });
+  let rd = b.ready();
+  assertEquals(rd.messagesAfterPersist.map((m) => m.type), [MessageType.HeartbeatResponse]);
+  net.node("b").log.setHardState(rd.hardState ?? { term: 0, vote: null, commit: 0 });
+  b.advance(rd);
+  b.step({ ...hb, term: 1, context: 2 });
+  rd = b.ready();
+  assertEquals(rd.messages.map((m) => m.type), [MessageType.HeartbeatResponse]);
+  assertEquals(rd.messagesAfterPersist.length, 0);
+});
+
+Deno.test("heartbeat echoes wait behind unpersisted appends", () => {
+  const net = new Network({ voters: ["a", "b", "c"] });
+  net.elect("a");
+  ok(net.raft("a").propose(bytes("x")).ok);
+  const rd = net.raft("a").ready();
+  const append = rd.messages.find((m) => m.type === MessageType.Append && m.to === "b");
+  ok(append);
+  const b = net.raft("b");
+  b.step(append);
+  const term = b.status().term;
+  b.step({ type: MessageType.Heartbeat, from: "a", to: "b", term, commit: 0, context: 9 });
+  const brd = b.ready();
+  assertEquals(brd.messages.length, 0);
+  assertEquals(brd.messagesAfterPersist.map((m) => m.type), [
+    MessageType.AppendResponse,
+    MessageType.HeartbeatResponse,
+  ]);
+});
