@@ -240,3 +240,17 @@ Deno.test("a stale leader is told the newer term even without PreVote and CheckQ
   const answer = rd.messages.find((m) => m.to === "a");
   ok(answer && answer.type === MessageType.AppendResponse && answer.term === 9);
 });
+
+Deno.test("a rejoining partitioned node cannot depose a healthy leader", () => {
+  const net = new Network({ voters: ["a", "b", "c"] });
+  net.elect("a");
+  const term = net.raft("a").status().term;
+  net.isolate("c");
+  net.tick(20 * ELECTION_TICKS);
+  assertEquals(net.raft("c").status().term, term, "pre-vote kept c's term");
+  net.heal();
+  net.tick(5 * ELECTION_TICKS);
+  assertEquals(net.leader(), "a");
+  assertEquals(net.raft("a").status().term, term);
+  assertEquals(net.raft("c").status().leader, "a");
+});
