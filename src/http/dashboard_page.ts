@@ -221,7 +221,8 @@ function bar(fraction, label, cls) {
   const b = document.createElement("span");
   b.className = "bar " + (cls || "");
   const fill = document.createElement("span");
-  fill.style.width = (Math.max(0, Math.min(1, fraction)) * 100).toFixed(1) + "%";
+  // A sliver even at 0, so a caught-up member shows green rather than nothing.
+  fill.style.width = Math.max(2, Math.min(1, fraction) * 100).toFixed(1) + "%";
   b.appendChild(fill);
   const n = document.createElement("span");
   n.className = "num";
@@ -287,17 +288,17 @@ function drawChart(canvas, lines) {
   g.setTransform(dpr, 0, 0, dpr, 0, 0);
   g.clearRect(0, 0, w, h);
   const pad = { l: 44, r: 8, t: 8, b: 18 };
-  let max = 1;
-  for (const l of lines) for (const v of l.data) max = Math.max(max, v);
-  max = niceCeil(max);
+  let top = 1;
+  for (const l of lines) for (const v of l.data) top = Math.max(top, v);
+  const { max, steps } = niceScale(top);
   g.strokeStyle = "#2a333d";
   g.fillStyle = "#8a96a3";
   g.font = "11px system-ui, sans-serif";
   g.lineWidth = 1;
-  for (let i = 0; i <= 4; i++) {
-    const y = pad.t + (h - pad.t - pad.b) * (i / 4);
+  for (let i = 0; i <= steps; i++) {
+    const y = pad.t + (h - pad.t - pad.b) * (i / steps);
     g.beginPath(); g.moveTo(pad.l, y); g.lineTo(w - pad.r, y); g.stroke();
-    g.fillText(formatRate(max * (1 - i / 4)), 4, y + 4);
+    g.fillText(formatRate(max * (1 - i / steps)), 4, y + 4);
   }
   g.fillText("-" + HISTORY + "s", pad.l, h - 4);
   g.fillText("now", w - pad.r - 22, h - 4);
@@ -313,13 +314,15 @@ function drawChart(canvas, lines) {
   }
 }
 
-function niceCeil(v) {
+/** A round axis maximum at or above v, and a step count that keeps tick labels round. */
+function niceScale(v) {
   const p = Math.pow(10, Math.floor(Math.log10(v)));
-  for (const m of [1, 2, 5, 10]) if (m * p >= v) return m * p;
-  return 10 * p;
+  for (const m of [1, 2, 5, 10]) if (m * p >= v) return { max: m * p, steps: m === 2 ? 4 : 5 };
+  return { max: 10 * p, steps: 5 };
 }
 
 function formatRate(v) {
+  v = Math.round(v * 1000) / 1000; // 50 * 0.2 is 9.999…: label it 10
   return v >= 1000 ? (v / 1000).toFixed(1) + "k" : v >= 10 ? v.toFixed(0) : v.toFixed(1);
 }
 
