@@ -5,15 +5,16 @@
  *
  * Per key, calls and returns become one time-ordered list of entries. The search walks
  * it: at a call it tries to linearize that operation now (the model must accept its
- * output); at a return of an operation not yet linearized it backtracks. Each reached
- * (set of linearized operations, state) pair is remembered, so no configuration is
- * explored twice.
+ * output); at a return of an operation not yet linearized it backtracks. Every
+ * configuration (set of linearized operations, state) it fails from is remembered, and
+ * a configuration that a failed one covers is not explored again (Lowe's memoization,
+ * extended to unknown-outcome operations, see {@link FailedConfigs}). Read-only
+ * operations that fit are taken without branching (see {@link isReadOnly}).
  *
  * Unknown outcomes (`ret === null`) have no return entry: the search may linearize the
  * operation anywhere after its call, or never, and success only requires every
- * *returned* operation to be linearized. This is sound: "never" is the only extra
- * freedom, and an operation that never took effect is indistinguishable from one that
- * took effect after everything else.
+ * *returned* operation to be linearized. "Never" is no extra power: an operation that
+ * never took effect is indistinguishable from one placed after everything else.
  *
  * @module
  */
@@ -31,7 +32,7 @@ import {
 
 /** Default time budget for a whole history. */
 export const DEFAULT_TIMEOUT_MS = 60_000;
-/** Memoized configurations kept per key before giving up (each holds a bitset copy). */
+/** Failed configurations remembered per key before giving up (each holds a bitset window). */
 export const MAX_CACHE_ENTRIES = 5_000_000;
 /** Search steps between two looks at the clock. */
 const DEADLINE_CHECK_STEPS = 4096;
@@ -223,14 +224,18 @@ class EntryList {
  * The set of linearized operations, with a Zobrist hash kept up to date on every
  * toggle, so hashing a configuration costs nothing.
  *
- * Returned operations take bits 0..K-1 in call order, unknown-outcome ones the words
- * after. Since only a window of concurrent operations is ever partly linearized, the
- * known section is "all ones below word `lo`, all zeros above word `hi`", and a cache
- * key stores just words lo..hi plus the unknown section, not the whole bitset.
+ * Returned ("known") operations take bits 0..K-1 in call order; unknown-outcome ones
+ * take the words after. Only a window of concurrent operations is ever partly
+ * linearized, so the known section is "all ones below word `lo`, all zeros above word
+ * `hi`", and a cache key stores just words lo..hi, not the whole bitset.
  */
 class Bitset {
   readonly words: Uint32Array;
-  hash = 0;
+  /**
+   * Hash of the known section only: configurations that differ just in unknown-outcome
+   * operations must meet in one cache bucket to be compared.
+   */
+  hashKnown = 0;
   readonly #keys: Uint32Array;
   readonly #knownWords: number;
   /** Every known word below `#lo` is full (a hint; {@link Bitset.normalize} makes it exact). */
@@ -241,7 +246,7 @@ class Bitset {
   constructor(knownBits: number, unknownBits: number, seed: number) {
     this.#knownWords = Math.ceil(knownBits / 32);
     this.words = new Uint32Array(this.#knownWords + Math.ceil(unknownBits / 32));
-    this.#keys = new Uint32Array(this.words.length * 32);
+    this.#keys = new Uint32Array(this.#knownWords * 32);
     let x = seed >>> 0 || 1;
     for (let i = 0; i < this.#keys.length; i++) {
       // xorshift32: fixed per-bit random keys, deterministic across runs.
@@ -252,17 +257,16 @@ class Bitset {
     }
   }
 
-  /** The bit of the `i`th unknown-outcome operation. */
-  unknownBit(i: number): number {
-    return this.#knownWords * 32 + i;
+  /** The bit of the `j`th unknown-outcome operation. */
+  unknownBit(j: number): number {
+    return this.#knownWords * 32 + j;
   }
 
   toggle(bit: number): void {
     const word = bit >>> 5;
-    const value = (this.words[word] ?? 0) ^ (1 << (bit & 31));
-    this.words[word] = value;
-    this.hash = (this.hash ^ (this.#keys[bit] ?? 0)) >>> 0;
+    this.words[word] = (this.words[word] ?? 0) ^ (1 << (bit & 31));
     if (word < this.#knownWords) {
+      this.hashKnown = (this.hashKnown ^ (this.#keys[bit] ?? 0)) >>> 0;
       if (word < this.#lo) this.#lo = word;
       if (word > this.#hi) this.#hi = word;
     }
@@ -274,7 +278,7 @@ class Bitset {
     while (this.#hi >= 0 && this.words[this.#hi] === 0) this.#hi--;
   }
 
-  /** A compact copy identifying this set: [lo, hi, known words lo..hi, unknown words]. */
+  /** A compact copy: [lo, hi + 1, known words lo..hi, unknown words]. Normalize first. */
   snapshot(): Uint32Array {
     const middle = Math.max(0, this.#hi - this.#lo + 1);
     const snap = new Uint32Array(2 + middle + this.words.length - this.#knownWords);
@@ -285,40 +289,62 @@ class Bitset {
     return snap;
   }
 
-  /** Whether a {@link Bitset.snapshot} describes this set (call {@link Bitset.normalize} first). */
-  matches(snap: Uint32Array): boolean {
+  /**
+   * Whether `snap` has the same known section as this set and an unknown section that
+   * is a subset of this one's. Normalize first.
+   */
+  covers(snap: Uint32Array): boolean {
     if (snap[0] !== this.#lo || snap[1] !== this.#hi + 1) return false;
     let at = 2;
     for (let w = this.#lo; w <= this.#hi; w++) if (snap[at++] !== this.words[w]) return false;
     for (let w = this.#knownWords; w < this.words.length; w++) {
-      if (snap[at++] !== this.words[w]) return false;
+      if (((snap[at++] ?? 0) & ~(this.words[w] ?? 0)) !== 0) return false;
     }
     return true;
   }
 }
 
-/** Configurations already explored: (linearized set, state). */
-class ConfigCache {
+/**
+ * Configurations (linearized set, state) from which the search failed. A new
+ * configuration is hopeless when a failed one has the same returned operations
+ * linearized, the same state, and a subset of its unknown-outcome operations: the
+ * failed one had every option the new one has (unknown operations are optional), and
+ * more. Exact repeats, Lowe's memoization, are the special case of equal sets.
+ */
+class FailedConfigs {
   readonly #buckets = new Map<number, { snap: Uint32Array; state: number }[]>();
   readonly #states = new Map<string, number>();
   size = 0;
 
-  /** Adds the configuration; false when it was already there. */
-  add(bits: Bitset, state: KvState): boolean {
+  /** Whether some failed configuration has every option this one has. */
+  covers(bits: Bitset, state: KvState): boolean {
     const stateId = this.#stateId(state);
-    const hash = (bits.hash ^ Math.imul(stateId + 1, 0x9e3779b1)) >>> 0;
+    const bucket = this.#buckets.get(this.#hash(bits, stateId));
+    if (bucket === undefined) return false;
     bits.normalize();
+    for (const failed of bucket) {
+      if (failed.state === stateId && bits.covers(failed.snap)) return true;
+    }
+    return false;
+  }
+
+  /** Records that the search failed from this configuration. */
+  add(bits: Bitset, state: KvState): void {
+    const stateId = this.#stateId(state);
+    const hash = this.#hash(bits, stateId);
     let bucket = this.#buckets.get(hash);
     if (bucket === undefined) {
       bucket = [];
       this.#buckets.set(hash, bucket);
     }
-    for (const seen of bucket) {
-      if (seen.state === stateId && bits.matches(seen.snap)) return false;
-    }
+    bits.normalize();
     bucket.push({ snap: bits.snapshot(), state: stateId });
     this.size++;
-    return true;
+  }
+
+  /** Only the known section is hashed, so configurations differing in unknowns meet. */
+  #hash(bits: Bitset, stateId: number): number {
+    return (bits.hashKnown ^ Math.imul(stateId + 1, 0x9e3779b1)) >>> 0;
   }
 
   #stateId(state: KvState): number {
@@ -361,14 +387,19 @@ function isReadOnly(op: Operation): boolean {
 
 type Violation = Extract<KeyOutcome, { kind: "violation" }>;
 
-/** The Wing–Gong/Lowe search over one key's operations. */
+/**
+ * The Wing–Gong/Lowe search over one key's operations. Unknown-outcome operations sit
+ * in the entry list at their call with no return: they are candidates from then on,
+ * tried in time order like any other (eagerly: trying them only when nothing else
+ * fits was measured to be far slower on histories where they did take effect).
+ */
 class KeySearch {
   readonly #ops: Operation[];
   readonly #bit: Int32Array;
   readonly #readOnly: Uint8Array;
   readonly #list: EntryList;
   readonly #bits: Bitset;
-  readonly #cache = new ConfigCache();
+  readonly #failed = new FailedConfigs();
   /** Linearized operations, in order; `forced` marks moves that had no alternative. */
   readonly #stack: { entry: number; state: KvState; forced: boolean }[] = [];
   #state: KvState = INITIAL_STATE;
@@ -395,7 +426,7 @@ class KeySearch {
       if (steps % DEADLINE_CHECK_STEPS === 0 && performance.now() > deadline) {
         return { kind: "undecided", reason: "timeout" };
       }
-      if (this.#cache.size > MAX_CACHE_ENTRIES) return { kind: "undecided", reason: "memory" };
+      if (this.#failed.size > MAX_CACHE_ENTRIES) return { kind: "undecided", reason: "memory" };
       // A returned operation is still pending, so its return entry lies ahead.
       assert(entry >= 0, "entry list ended with a return still pending");
       if (!this.#list.isCall(entry)) {
@@ -423,7 +454,7 @@ class KeySearch {
     if (!result.ok) return false;
     const bit = this.#bit[index] ?? -1;
     this.#bits.toggle(bit);
-    if (!this.#cache.add(this.#bits, result.newState)) {
+    if (this.#failed.covers(this.#bits, result.newState)) {
       this.#bits.toggle(bit);
       return false;
     }
@@ -464,6 +495,7 @@ class KeySearch {
     for (;;) {
       const top = this.#stack.pop();
       if (top === undefined) return BACKTRACKED_PAST_ROOT;
+      this.#failed.add(this.#bits, this.#state);
       const index = this.#list.op[top.entry] ?? -1;
       const op = this.#ops[index];
       assert(op !== undefined);
