@@ -9,7 +9,12 @@
  * @module
  */
 
-import { createClient, PreconditionFailed } from "../../src/client/mod.ts";
+import {
+  createClient,
+  type ListItem,
+  PreconditionFailed,
+  type WatchEvent,
+} from "../../src/client/mod.ts";
 
 declare const process: { argv: string[] } | undefined;
 declare const Deno: { args: string[] } | undefined;
@@ -36,12 +41,12 @@ check(await kv.get(`${prefix}missing`) === null, "missing key reads null");
 const cas = await kv.put(`${prefix}a`, "x", { ifRevision: first.modRevision - 1 }).catch((e) => e);
 check(cas instanceof PreconditionFailed, "lost CAS is PreconditionFailed");
 await kv.put(`${prefix}b`, new Uint8Array([0xff, 0x00, 0x80]));
-const listed = [];
+const listed: ListItem[] = [];
 for await (const item of kv.list(prefix, { pageSize: 1 })) listed.push(item);
 check(listed.length === 2 && listed[1]?.value[0] === 0xff, "paged list with binary value");
 
 const controller = new AbortController();
-const events = [];
+const events: WatchEvent[] = [];
 const watching = (async () => {
   const options = { fromRevision: first.modRevision, signal: controller.signal };
   for await (const event of kv.watch(prefix, options)) {
