@@ -21,6 +21,8 @@ export interface Faults {
   delayMs: number;
   /** Each new watch stream takes the next number and ends after that many events. */
   watchDropPlan: number[];
+  /** When a planned drop ends a stream, first send `event: error` with this code. */
+  watchErrorCode: string | null;
   /** Send an SSE heartbeat comment this often (null: never). */
   heartbeatMs: number | null;
 }
@@ -41,6 +43,7 @@ const NO_FAULTS: Faults = {
   dropAfterApply: 0,
   delayMs: 0,
   watchDropPlan: [],
+  watchErrorCode: null,
   heartbeatMs: null,
 };
 
@@ -128,7 +131,14 @@ export class FakeNode {
           if (dropAfter !== null && sent >= dropAfter) return;
           controller.enqueue(encoder.encode(sseFrame(event)));
           sent++;
-          if (dropAfter !== null && sent >= dropAfter) queueMicrotask(() => cleanup());
+          if (dropAfter !== null && sent >= dropAfter) {
+            const code = this.faults.watchErrorCode;
+            if (code !== null) {
+              const data = JSON.stringify(errorBody(code, `${code} (fault)`));
+              controller.enqueue(encoder.encode(`event: error\ndata: ${data}\n\n`));
+            }
+            queueMicrotask(() => cleanup());
+          }
         };
         const unsubscribe = store.subscribe(send);
         const heartbeat = heartbeatMs === null

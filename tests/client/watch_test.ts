@@ -143,3 +143,19 @@ Deno.test("heartbeats keep an idle stream open", async () => {
     await done;
   });
 });
+
+Deno.test("a mid-stream unavailable error event makes the watch resume; compaction ends it", async () => {
+  await withCluster(1, async (cluster) => {
+    const kv = testClient(cluster.urls);
+    for (let i = 1; i <= 4; i++) await kv.put(`e/${i}`, String(i));
+    const node = cluster.nodes[0]!;
+    node.faults.watchDropPlan = [2];
+    node.faults.watchErrorCode = "unavailable";
+    const events = await take(kv.watch("e/", { fromRevision: 1 }), 4);
+    assert.deepEqual(events.map((e) => e.revision), [1, 2, 3, 4]);
+    node.faults.watchDropPlan = [1];
+    node.faults.watchErrorCode = "revision_compacted";
+    const error = await take(kv.watch("e/", { fromRevision: 1 }), 4).catch((e) => e);
+    assert.ok(error instanceof RevisionCompacted, String(error));
+  });
+});
