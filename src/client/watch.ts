@@ -37,8 +37,15 @@ export async function* watchEvents(
   const { signal } = options;
   const idleTimeoutMs = options.idleTimeoutMs ?? DEFAULT_WATCH_IDLE_TIMEOUT_MS;
   checkWatchOptions(prefix, options.fromRevision, idleTimeoutMs);
+  let start = options.fromRevision;
+  try {
+    start ??= await nextRevision(ctx, prefix, signal);
+  } catch (thrown) {
+    if (signal?.aborted) return; // an abort ends a watch quietly, even this early
+    throw thrown;
+  }
   if (signal?.aborted) return;
-  const cursor = new WatchCursor(options.fromRevision ?? await nextRevision(ctx, prefix, signal));
+  const cursor = new WatchCursor(start);
   let index = ctx.endpoints.first("preferred");
   let failures = 0;
   while (!signal?.aborted) {

@@ -159,3 +159,14 @@ Deno.test("a mid-stream unavailable error event makes the watch resume; compacti
     assert.ok(error instanceof RevisionCompacted, String(error));
   });
 });
+
+Deno.test("a watch aborted before it has connected ends quietly", async () => {
+  await withCluster(1, async (cluster) => {
+    cluster.nodes[0]!.faults.delayMs = 1_000;
+    const controller = new AbortController();
+    const iterator = testClient(cluster.urls).watch("", { signal: controller.signal });
+    const done = take(iterator, 1);
+    setTimeout(() => controller.abort(), 20);
+    assert.deepEqual(await done, []);
+  });
+});
