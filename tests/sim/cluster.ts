@@ -38,6 +38,7 @@ type SimEvent =
   | { kind: "fsync"; node: NodeId; incarnation: number }
   | { kind: "restart"; node: NodeId }
   | { kind: "resume"; node: NodeId }
+  | { kind: "crashNow"; node: NodeId; incarnation: number }
   | { kind: "stop"; node: NodeId }
   | { kind: "reportSnapshot"; node: NodeId; incarnation: number; peer: NodeId; ok: boolean }
   | { kind: "reportUnreachable"; node: NodeId; incarnation: number; peer: NodeId };
@@ -96,6 +97,8 @@ export class Cluster {
   };
   nowMs = 0;
   step = 0;
+  /** False once the final phase stops injecting faults. */
+  faults = true;
   #prng: Prng;
   #core: Core;
   #events = new EventQueue<SimEvent>();
@@ -144,8 +147,15 @@ export class Cluster {
       nowMs: () => this.nowMs,
       stepNo: () => this.step,
       send: (m, snapshot) => this.#send(m, snapshot),
-      scheduleFsync: (node, incarnation, atMs) =>
-        this.#events.push(atMs, { kind: "fsync", node: node.id, incarnation }),
+      scheduleFsync: (node, incarnation, atMs) => {
+        this.#events.push(atMs, { kind: "fsync", node: node.id, incarnation });
+        if (
+          this.faults && atMs > this.nowMs + 1 && this.#prng.chance(this.config.crashInFsyncRate)
+        ) {
+          const at = this.nowMs + 1 + this.#prng.int(atMs - this.nowMs - 1);
+          this.#events.push(at, { kind: "crashNow", node: node.id, incarnation });
+        }
+      },
       onAck: (_node, index, term, fp) => {
         this.inv.observeAck(index, term, fp);
         this.stats.writesAcked++;
@@ -287,6 +297,11 @@ export class Cluster {
       case "resume":
         this.#resume(node);
         return;
+      case "crashNow":
+        if (node.up && node.incarnation === ev.incarnation && node.persisting) {
+          this.#crash(node, this.#prng.pick([1, 5, 20]));
+        }
+        return;
       case "tick":
         if (this.retired.has(node.id)) return; // retired hosts stop ticking for good
         this.#events.push(this.nowMs + TICK_MS, ev);
@@ -390,14 +405,21 @@ export class Cluster {
 
   // ---- faults -----------------------------------------------------------------------
 
-  /** Crashes a random host; it restarts after a random pause. */
+  /** Crashes a random host; it restarts after a random downtime. */
   crashOne(): void {
-    const node = this.#randomUp();
+    // Half the time, hit a host in the middle of an fsync: that is when crashes lose data.
+    const syncing = this.upNodes().filter((n) => n.persisting);
+    const node = syncing.length > 0 && this.#prng.chance(0.5)
+      ? this.#prng.pick(syncing)
+      : this.#randomUp();
     if (node === null) return;
+    this.#crash(node, this.#prng.pick([5, 50, 200, 1000, 3000]));
+  }
+
+  #crash(node: SimNode, downMs: number): void {
     node.crash();
     this.stats.crashes++;
     this.#dropConnections(node.id);
-    const downMs = this.#prng.pick([5, 50, 200, 1000, 3000]);
     this.#pendingRestart.add(node.id);
     this.#events.push(this.nowMs + downMs, { kind: "restart", node: node.id });
   }

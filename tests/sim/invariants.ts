@@ -75,6 +75,7 @@ interface Acked {
 /** Incremental checker of Raft's safety properties across one simulated run. */
 export class InvariantChecker {
   #leaderOfTerm = new Map<number, NodeId>();
+  #votes = new Map<string, NodeId>();
   /** slots[index] lists every distinct term seen at that index (rarely more than two). */
   #slots: (SlotRecord[] | undefined)[] = [];
   #committed: (Committed | undefined)[] = [];
@@ -122,6 +123,24 @@ export class InvariantChecker {
       throw new InvariantViolation(
         "election-safety",
         `term ${term} has two leaders: ${known} and ${node}`,
+      );
+    }
+  }
+
+  /**
+   * One vote per voter per term, across restarts: `voter` granted its (real) vote in
+   * `term` to `candidate`. A second grant to someone else means a vote was not durable
+   * before it was sent, the root of two leaders in one term.
+   */
+  observeVoteGranted(voter: NodeId, term: number, candidate: NodeId): void {
+    const key = `${voter}/${term}`;
+    const known = this.#votes.get(key);
+    if (known === undefined) {
+      this.#votes.set(key, candidate);
+    } else if (known !== candidate) {
+      throw new InvariantViolation(
+        "election-safety",
+        `${voter} voted twice in term ${term}: for ${known} and for ${candidate}`,
       );
     }
   }

@@ -36,6 +36,14 @@ Deno.test("two leaders in one term break election safety", () => {
   violation(() => inv.observeLeader("n2", 3), "election-safety");
 });
 
+Deno.test("a voter granting two candidates in one term breaks election safety", () => {
+  const inv = new InvariantChecker();
+  inv.observeVoteGranted("n1", 2, "n2");
+  inv.observeVoteGranted("n1", 2, "n2"); // a repeated grant (retransmission) is fine
+  inv.observeVoteGranted("n1", 3, "n3");
+  violation(() => inv.observeVoteGranted("n1", 2, "n3"), "election-safety");
+});
+
 Deno.test("same (index, term) with different payload or predecessor breaks log matching", () => {
   const inv = new InvariantChecker();
   inv.observeLogAppend("n1", [entry(1, 1, "a"), entry(2, 1, "b")], 0);

@@ -131,6 +131,7 @@ function doAction(c: Cluster, action: Action): void {
  * applied on every live member.
  */
 function finalPhase(c: Cluster): void {
+  c.faults = false;
   c.heal();
   c.network.setAllLinks(c.config.calmLink);
   c.resumeAll();

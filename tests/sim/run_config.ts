@@ -39,6 +39,8 @@ export interface RunConfig {
   weights: ActionWeights;
   /** Whether membership changes may add fresh hosts. */
   joiners: boolean;
+  /** Probability that a Ready's fsync is interrupted by a crash (quick restart). */
+  crashInFsyncRate: number;
 }
 
 /** Relative frequency of each scheduler action per step. */
@@ -107,6 +109,7 @@ export function drawRunConfig(seed: number, prng: Prng, shape: RunShape = {}): R
       fifo: false,
     },
     joiners: shape.joiners ?? true,
+    crashInFsyncRate: prng.pick([0, 0.001, 0.005]),
     weights: drawWeights(prng),
   };
 }

@@ -347,6 +347,9 @@ export class SimNode {
 
   #send(m: Message): void {
     if (isLeaderMessage(m)) this.#env.inv.observeLeader(m.from, m.term);
+    if (m.type === MessageType.VoteResponse && !m.reject) {
+      this.#env.inv.observeVoteGranted(m.from, m.term, m.to);
+    }
     let snap: SmSnapshot | null = null;
     if (m.type === MessageType.Snapshot) {
       if (this.#snap.index !== m.snapshot.index || this.#snap.term !== m.snapshot.term) {
