@@ -72,7 +72,14 @@ export class FakeNode {
   /** Stops the server and ends open streams and delays. */
   async close(): Promise<void> {
     for (const close of this.#closers) close();
-    await this.#server.shutdown();
+    // Shutdown waits for open responses; a stuck stream must fail the test, not hang it.
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([
+      this.#server.shutdown(),
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error("fake server shutdown took over 5 s")), 5_000);
+      }),
+    ]).finally(() => clearTimeout(timer));
   }
 
   async #handle(request: Request): Promise<Response> {

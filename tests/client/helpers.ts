@@ -97,6 +97,21 @@ export async function take<T>(
   } finally {
     clearTimeout(timer);
   }
-  await iterator.return?.();
+  await bounded(Promise.resolve(iterator.return?.()), 2_000, "closing the iterator");
   return items;
+}
+
+/** Awaits `promise`, but fails instead of hanging after `ms` (cleanup must not block a run). */
+export async function bounded<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    return await Promise.race([
+      promise,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`${what} took over ${ms} ms`)), ms);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
