@@ -272,6 +272,10 @@ class Bitset {
     }
   }
 
+  has(bit: number): boolean {
+    return (((this.words[bit >>> 5] ?? 0) >>> (bit & 31)) & 1) === 1;
+  }
+
   /** Tightens lo/hi to the exact first non-full and last non-empty known words. */
   normalize(): void {
     while (this.#lo < this.#knownWords && this.words[this.#lo] === 0xffffffff) this.#lo++;
@@ -405,6 +409,10 @@ class KeySearch {
   #state: KvState = INITIAL_STATE;
   #pendingReturns: number;
   #best: Violation | null = null;
+  /** Values some operation compares the state with; any other value acts as UNOBSERVED. */
+  readonly #observed: Set<string>;
+  /** For an unknown-outcome op, the next one (by call) with the same effect, else -1. */
+  readonly #laterTwin: Int32Array;
 
   constructor(ops: readonly Operation[]) {
     const known = ops.filter((op) => op.ret !== null);
@@ -418,6 +426,60 @@ class KeySearch {
     );
     this.#readOnly = Uint8Array.from(this.#ops, (op) => Number(isReadOnly(op)));
     this.#list = new EntryList(this.#ops);
+    this.#observed = observedValues(this.#ops);
+    this.#laterTwin = this.#twins(known.length);
+  }
+
+  /** Links unknown-outcome ops (already in call order) to their next same-effect twin. */
+  #twins(firstUnknown: number): Int32Array {
+    const twins = new Int32Array(this.#ops.length).fill(-1);
+    const last = new Map<string, number>();
+    for (let i = this.#ops.length - 1; i >= firstUnknown; i--) {
+      const op = this.#ops[i];
+      assert(op !== undefined);
+      const effect = this.#effect(op.input);
+      twins[i] = last.get(effect) ?? -1;
+      last.set(effect, i);
+    }
+    return twins;
+  }
+
+  /** What an unknown-outcome op does to any state, up to unobserved values. */
+  #effect(input: Operation["input"]): string {
+    switch (input.op) {
+      case "get":
+        return "get";
+      case "put":
+        return JSON.stringify(["put", this.#abstract(input.value)]);
+      case "delete":
+        return "delete";
+      case "cas":
+        return JSON.stringify(["cas", input.expected, this.#abstract(input.value)]);
+    }
+  }
+
+  /**
+   * No operation can tell two values apart that none of them compares with, so they
+   * collapse into one state and the cache sees configurations equal that are equal.
+   */
+  #abstract(state: KvState): KvState {
+    return state === null || this.#observed.has(state) ? state : UNOBSERVED;
+  }
+
+  /**
+   * Symmetry: of two pending unknown-outcome ops with the same effect, both candidates
+   * now, taking the later-called one is never worse (the earlier one stays usable
+   * wherever the later one could have been used). So the earlier one is skipped.
+   */
+  #hasLaterTwin(entry: number, index: number): boolean {
+    let twin = this.#laterTwin[index] ?? -1;
+    while (twin >= 0 && this.#bits.has(this.#bit[twin] ?? -1)) twin = this.#laterTwin[twin] ?? -1;
+    const call = this.#ops[twin]?.call;
+    if (call === undefined) return false;
+    let at = entry;
+    while (at >= 0 && this.#list.isCall(at)) at = this.#list.next[at] ?? -1;
+    const frontier = this.#ops[this.#list.op[at] ?? -1]?.ret ?? Infinity;
+    return call <= frontier;
   }
 
   run(deadline: number): KeyOutcome {
@@ -437,10 +499,7 @@ class KeySearch {
       } else {
         entry = this.#list.next[entry] ?? -1;
       }
-      if (entry === BACKTRACKED_PAST_ROOT) {
-        assert(this.#best !== null, "a failed search passed a dead end");
-        return this.#best;
-      }
+      if (entry === BACKTRACKED_PAST_ROOT) return this.#failure();
     }
     return { kind: "linearizable" };
   }
@@ -452,14 +511,16 @@ class KeySearch {
     assert(op !== undefined);
     const result = step(this.#state, op.input, op.output);
     if (!result.ok) return false;
+    if (op.ret === null && this.#hasLaterTwin(entry, index)) return false;
+    const newState = this.#abstract(result.newState);
     const bit = this.#bit[index] ?? -1;
     this.#bits.toggle(bit);
-    if (this.#failed.covers(this.#bits, result.newState)) {
+    if (this.#failed.covers(this.#bits, newState)) {
       this.#bits.toggle(bit);
       return false;
     }
     this.#stack.push({ entry, state: this.#state, forced });
-    this.#state = result.newState;
+    this.#state = newState;
     if (op.ret !== null) this.#pendingReturns--;
     this.#list.lift(entry);
     return true;
@@ -507,6 +568,18 @@ class KeySearch {
     }
   }
 
+  /** The deepest dead end, its state replayed concretely (the search's may be UNOBSERVED). */
+  #failure(): Violation {
+    assert(this.#best !== null, "a failed search passed a dead end");
+    let state: KvState = INITIAL_STATE;
+    for (const op of this.#best.longestPrefix) {
+      const result = step(state, op.input, op.output);
+      assert(result.ok, "the longest prefix must replay");
+      state = result.newState;
+    }
+    return { ...this.#best, stateAfterPrefix: state };
+  }
+
   /** Remembers the deepest dead end: the longest prefix and the op it could not extend with. */
   #recordDeadEnd(returnEntry: number): void {
     if (this.#best !== null && this.#stack.length <= this.#best.longestPrefix.length) return;
@@ -516,6 +589,25 @@ class KeySearch {
       .filter(isOperation);
     this.#best = { kind: "violation", longestPrefix, blocking, stateAfterPrefix: this.#state };
   }
+}
+
+/**
+ * The state standing for every value that no operation of the key compares with
+ * (never read, never a cas's expected value). Not a value any client can write.
+ */
+export const UNOBSERVED = "\u0000(a value no operation observed)";
+
+/** The values the key's operations compare the state with. */
+function observedValues(ops: readonly Operation[]): Set<string> {
+  const observed = new Set<string>();
+  for (const op of ops) {
+    if (op.input.op === "cas" && op.input.expected !== null) observed.add(op.input.expected);
+    if (op.output !== null && "value" in op.output && op.output.value !== null) {
+      observed.add(op.output.value);
+    }
+  }
+  assert(!observed.has(UNOBSERVED), "a history observed the checker's placeholder value");
+  return observed;
 }
 
 /** What {@link KeySearch} returns as the next entry once the search has nothing left to undo. */
