@@ -29,6 +29,8 @@ export { DEFAULT_HTTP_OPTIONS, type HttpOptions } from "./options.ts";
 
 /** Header naming the leader this node knows of (empty when none), on every answer. */
 export const LEADER_HEADER = "X-Raftkv-Leader";
+/** The leader's HTTP base URL (empty when unknown), so clients can write to it directly. */
+export const LEADER_URL_HEADER = "X-Raftkv-Leader-Url";
 
 /** Builds the HTTP API of `node`; with `admin`, `/v1/cluster` is served too. */
 export function createApp(node: NodeApi, options: HttpOptions, admin?: AdminApi): Hono {
@@ -49,12 +51,16 @@ function leaderHeader(node: NodeApi): MiddlewareHandler {
   return async (c, next) => {
     await next();
     let leader = "";
+    let leaderUrl = "";
     try {
-      leader = node.status().leader ?? "";
+      const status = node.status();
+      leader = status.leader ?? "";
+      leaderUrl = status.leaderHttpUrl ?? "";
     } catch (thrown) {
       console.error("raftkv http: node.status() failed:", thrown);
     }
     c.res.headers.set(LEADER_HEADER, leader);
+    c.res.headers.set(LEADER_URL_HEADER, leaderUrl);
   };
 }
 
@@ -74,6 +80,7 @@ function corsFor(origins: string[]): MiddlewareHandler {
       "ETag",
       REVISION_HEADER,
       LEADER_HEADER,
+      LEADER_URL_HEADER,
       "Retry-After",
       "X-Raftkv-Create-Revision",
       "X-Raftkv-Version",
