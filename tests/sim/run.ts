@@ -66,8 +66,8 @@ export function runSimulation(opts: RunOptions): RunResult {
   const prng = new Prng(opts.seed);
   const config = drawRunConfig(opts.seed, prng, opts.shape);
   const trace = new Trace(opts.verbose ?? false, opts.write);
-  const cluster = new Cluster(config, opts.core, prng.fork(), trace);
   if (trace.verbose) (opts.write ?? console.log)(`config: ${describeConfig(config)}`);
+  const cluster = new Cluster(config, opts.core, prng.fork(), trace);
   const actions = Object.keys(config.weights) as Action[];
   const weights = actions.map((a) => config.weights[a]);
   let failure: RunFailure | null = null;
