@@ -1,42 +1,109 @@
 /**
- * Reading a request body under a byte limit: refused from Content-Length before any
- * byte is read, and cut off while reading when a chunked body runs over.
+ * Reading a request body under a byte limit and a deadline: refused from
+ * Content-Length before any byte is read, cut off while reading when a chunked body
+ * runs over, and abandoned when the sender is too slow (a slow-loris body would
+ * otherwise hold its buffers and its request slot for as long as it likes).
+ *
+ * Every failure is a {@link RaftkvError}: a body that cannot be read (a broken chunked
+ * encoding, a connection reset halfway) is the client's fault, never a 500.
  *
  * @module
  */
 
+import assert from "node:assert/strict";
 import { RaftkvError } from "../errors.ts";
 
-/** Reads the whole body of `request`, or throws too_large past `maxBytes`. */
-export async function readBodyLimited(request: Request, maxBytes: number): Promise<Uint8Array> {
-  const declared = request.headers.get("content-length");
-  if (declared !== null) {
-    const length = Number(declared);
-    if (!Number.isSafeInteger(length) || length < 0) {
-      throw new RaftkvError("bad_request", "Content-Length is not a valid length");
-    }
-    if (length > maxBytes) throw tooLarge(length, maxBytes);
-  }
+/**
+ * Longest time a whole request body may take to arrive, in milliseconds. A client
+ * sending 1 MiB (the default value limit) must average ≥ 100 KiB/s; a drip-fed body is
+ * cut off here instead of pinning memory and a connection indefinitely.
+ */
+export const BODY_READ_TIMEOUT_MS = 10_000;
+
+/** What {@link readBodyLimited} may be told besides the byte limit. */
+export interface ReadBodyOptions {
+  /** Deadline of the whole read; defaults to {@link BODY_READ_TIMEOUT_MS}. */
+  timeoutMs?: number;
+}
+
+/**
+ * Reads the whole body of `request`: throws too_large past `maxBytes` (from
+ * Content-Length before reading, or as soon as the running total passes it), and
+ * bad_request when the body takes longer than the deadline or cannot be read.
+ */
+export async function readBodyLimited(
+  request: Request,
+  maxBytes: number,
+  options: ReadBodyOptions = {},
+): Promise<Uint8Array> {
+  const timeoutMs = options.timeoutMs ?? BODY_READ_TIMEOUT_MS;
+  assert(Number.isSafeInteger(maxBytes) && maxBytes >= 0, "maxBytes is a byte count");
+  assert(timeoutMs > 0, "the body deadline is positive");
+  const declared = declaredLength(request.headers.get("content-length"));
+  if (declared !== null && declared > maxBytes) throw tooLarge(declared, maxBytes, "is");
   if (request.body === null) return new Uint8Array(0);
   const reader = request.body.getReader();
   const chunks: Uint8Array[] = [];
   let total = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    total += value.byteLength;
-    if (total > maxBytes) {
-      // Stop the sender now rather than buffering the rest of an oversized body.
-      await reader.cancel().catch(() => {});
-      throw tooLarge(total, maxBytes);
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const expired = new Promise<"expired">((resolve) => {
+    timer = setTimeout(() => resolve("expired"), timeoutMs);
+  });
+  try {
+    for (;;) {
+      const step = await Promise.race([reader.read(), expired]).catch(unreadable);
+      if (step === "expired") throw tooSlow(total, timeoutMs);
+      if (step.done) break;
+      total += step.value.byteLength;
+      if (total > maxBytes) throw tooLarge(total, maxBytes, "is at least");
+      chunks.push(step.value);
     }
-    chunks.push(value);
+  } catch (thrown) {
+    // Stop the sender now: the runtime stops reading the socket instead of buffering
+    // the rest of an oversized or drip-fed body.
+    reader.cancel().catch(() => {});
+    throw thrown;
+  } finally {
+    clearTimeout(timer);
   }
   return concat(chunks, total);
 }
 
-function tooLarge(bytes: number, maxBytes: number): RaftkvError {
-  return new RaftkvError("too_large", `value is at least ${bytes} bytes; the limit is ${maxBytes}`);
+/**
+ * The Content-Length header as a number, or null when absent. Identical repeated
+ * values (`5, 5`, which RFC 9110 §8.6 allows a recipient to accept) count as one;
+ * anything else that is not one decimal length is refused.
+ */
+export function declaredLength(header: string | null): number | null {
+  if (header === null) return null;
+  const values = new Set(header.split(",").map((part) => part.trim()));
+  const [only] = values;
+  if (values.size !== 1 || only === undefined || !/^[0-9]{1,15}$/.test(only)) {
+    throw new RaftkvError("bad_request", "Content-Length is not one valid length");
+  }
+  const length = Number(only);
+  assert(Number.isSafeInteger(length), "15 decimal digits fit a safe integer");
+  return length;
+}
+
+function unreadable(thrown: unknown): never {
+  const detail = thrown instanceof Error ? thrown.message : String(thrown);
+  throw new RaftkvError("bad_request", `the request body could not be read (${detail})`);
+}
+
+function tooSlow(received: number, timeoutMs: number): RaftkvError {
+  return new RaftkvError(
+    "bad_request",
+    `the request body did not arrive within ${timeoutMs} ms (${received} bytes received); ` +
+      "send it faster or in a smaller request",
+  );
+}
+
+function tooLarge(bytes: number, maxBytes: number, verb: string): RaftkvError {
+  return new RaftkvError(
+    "too_large",
+    `the request body ${verb} ${bytes} bytes; the limit is ${maxBytes}`,
+  );
 }
 
 function concat(chunks: Uint8Array[], total: number): Uint8Array {

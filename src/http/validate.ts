@@ -31,15 +31,58 @@ export function parseKey(rawPath: string, maxKeyBytes: number): string {
   return checkKey(key, "key", maxKeyBytes);
 }
 
-/** Checks an already-decoded key or prefix against the byte limit. */
+/**
+ * Checks an already-decoded key or prefix: well-formed, no NUL, within the byte limit.
+ * NUL is refused because keys end up in logs, metrics labels and tools that read
+ * C strings, where `a\0b` silently becomes `a`.
+ */
 export function checkKey(key: string, what: string, maxKeyBytes: number): string {
   if (what === "key" && key.length === 0) throw new RaftkvError("bad_request", "key is empty");
   if (!key.isWellFormed()) throw new RaftkvError("bad_request", `${what} is not valid UTF-8`);
+  if (key.includes("\0")) {
+    throw new RaftkvError("bad_request", `${what} contains a NUL character (U+0000)`);
+  }
   const bytes = encoder.encode(key).length;
   if (bytes > maxKeyBytes) {
     throw new RaftkvError("too_large", `${what} is ${bytes} bytes; the limit is ${maxKeyBytes}`);
   }
   return key;
+}
+
+/**
+ * The value of query parameter `name` in `url`, strictly decoded, or undefined when
+ * absent. Unlike Hono's `c.req.query()`, which leaves undecodable `%XX` sequences in
+ * place (so `?prefix=%FF` would quietly mean the literal prefix "%FF"), a malformed
+ * escape anywhere in the query answers 400, and so does a parameter given twice
+ * (`?prefix=a&prefix=b` has no single meaning). `+` means a space, as in forms.
+ */
+export function queryParam(url: string, name: string): string | undefined {
+  let found: string | undefined;
+  for (const pair of rawQuery(url).split("&")) {
+    if (pair.length === 0) continue;
+    const equals = pair.indexOf("=");
+    const key = decodeQueryPart(equals < 0 ? pair : pair.slice(0, equals));
+    const value = equals < 0 ? "" : decodeQueryPart(pair.slice(equals + 1));
+    if (key !== name) continue;
+    if (found !== undefined) throw new RaftkvError("bad_request", `give ${name} only once`);
+    found = value;
+  }
+  return found;
+}
+
+function rawQuery(url: string): string {
+  const hash = url.indexOf("#");
+  const withoutHash = hash < 0 ? url : url.slice(0, hash);
+  const question = withoutHash.indexOf("?");
+  return question < 0 ? "" : withoutHash.slice(question + 1);
+}
+
+function decodeQueryPart(text: string): string {
+  try {
+    return decodeURIComponent(text.replaceAll("+", " "));
+  } catch {
+    throw new RaftkvError("bad_request", "the query string is not valid percent-encoded UTF-8");
+  }
 }
 
 /** Parses a non-negative decimal integer, or throws bad_request naming `what`. */

@@ -31,6 +31,7 @@ import {
   parseLimit,
   parsePreconditions,
   parseTtlMs,
+  queryParam,
 } from "../validate.ts";
 
 /** Path prefix of single-key routes, as the client sends it. */
@@ -51,16 +52,37 @@ export function kvRoutes(node: NodeApi, options: HttpOptions): Hono {
     .all("/kv/*", methodNotAllowed(["GET", "HEAD", "PUT", "DELETE"]));
 }
 
-/** The key named by the raw (still percent-encoded) request path. */
+/** `/<v1>/<kv>/<key>` of a raw path: the route's two segments may be percent-encoded. */
+const KEY_PATH = /^\/([^/]*)\/([^/]*)\/(.*)$/s;
+
+/**
+ * The key named by the raw (still percent-encoded) request path. The router matched
+ * the decoded path, so `/v1/%6Bv/x` lands here too: the route segments are decoded to
+ * find where the key starts, and the key itself is decoded exactly once.
+ */
 function keyOf(c: Context, options: HttpOptions): string {
   const path = new URL(c.req.url).pathname;
-  assert(path.startsWith(KEY_PATH_PREFIX), `key route matched ${path}`);
-  return parseKey(path.slice(KEY_PATH_PREFIX.length), options.maxKeyBytes);
+  const match = KEY_PATH.exec(path);
+  const [, version, kv, rawKey] = match ?? [];
+  if (
+    rawKey === undefined || `/${lenientDecode(version)}/${lenientDecode(kv)}/` !== KEY_PATH_PREFIX
+  ) {
+    throw new RaftkvError("bad_request", `spell the key route as ${KEY_PATH_PREFIX}{key}`);
+  }
+  return parseKey(rawKey, options.maxKeyBytes);
+}
+
+function lenientDecode(segment: string | undefined): string | undefined {
+  try {
+    return segment === undefined ? undefined : decodeURIComponent(segment);
+  } catch {
+    return segment;
+  }
 }
 
 async function putKey(c: Context, node: NodeApi, options: HttpOptions): Promise<Response> {
   const key = keyOf(c, options);
-  const ttlMs = parseTtlMs(c.req.query("ttl"));
+  const ttlMs = parseTtlMs(queryParam(c.req.url, "ttl"));
   const { ifModRevision, createOnly } = parsePreconditions(
     c.req.header("If-Match"),
     c.req.header("If-None-Match"),
@@ -83,7 +105,7 @@ async function putKey(c: Context, node: NodeApi, options: HttpOptions): Promise<
 
 async function getKey(c: Context, node: NodeApi, options: HttpOptions): Promise<Response> {
   const key = keyOf(c, options);
-  const consistency = parseConsistency(c.req.query("consistency"));
+  const consistency = parseConsistency(queryParam(c.req.url, "consistency"));
   const { kv, revision } = await readWithDeadline(
     options.requestTimeoutMs,
     (signal) => node.get(key, consistency, signal),
@@ -134,11 +156,11 @@ async function deleteKey(c: Context, node: NodeApi, options: HttpOptions): Promi
 }
 
 async function listKeys(c: Context, node: NodeApi, options: HttpOptions): Promise<Response> {
-  const prefix = checkKey(c.req.query("prefix") ?? "", "prefix", options.maxKeyBytes);
-  const afterText = c.req.query("after");
+  const prefix = checkKey(queryParam(c.req.url, "prefix") ?? "", "prefix", options.maxKeyBytes);
+  const afterText = queryParam(c.req.url, "after");
   const after = afterText === undefined ? null : checkKey(afterText, "after", options.maxKeyBytes);
-  const limit = parseLimit(c.req.query("limit"));
-  const consistency = parseConsistency(c.req.query("consistency"));
+  const limit = parseLimit(queryParam(c.req.url, "limit"));
+  const consistency = parseConsistency(queryParam(c.req.url, "consistency"));
   const page = await readWithDeadline(
     options.requestTimeoutMs,
     (signal) => node.list(prefix, after, limit, consistency, signal),
@@ -158,11 +180,11 @@ async function listKeys(c: Context, node: NodeApi, options: HttpOptions): Promis
 }
 
 async function deletePrefix(c: Context, node: NodeApi, options: HttpOptions): Promise<Response> {
-  const all = c.req.query("all");
+  const all = queryParam(c.req.url, "all");
   if (all !== undefined && all !== "true" && all !== "false") {
     throw new RaftkvError("bad_request", "all must be true or false");
   }
-  const prefix = checkKey(c.req.query("prefix") ?? "", "prefix", options.maxKeyBytes);
+  const prefix = checkKey(queryParam(c.req.url, "prefix") ?? "", "prefix", options.maxKeyBytes);
   if (prefix.length === 0 && all !== "true") {
     throw new RaftkvError(
       "bad_request",

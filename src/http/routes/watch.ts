@@ -11,7 +11,7 @@ import { methodNotAllowed } from "../errors.ts";
 import type { NodeApi } from "../node_api.ts";
 import { readWithDeadline } from "../node_calls.ts";
 import { DEFAULT_HEARTBEAT_MS, type HttpOptions } from "../options.ts";
-import { checkKey, parseInteger, parseRevision } from "../validate.ts";
+import { checkKey, parseInteger, parseRevision, queryParam } from "../validate.ts";
 import { WatcherSlots } from "../watcher_slots.ts";
 import {
   isPending,
@@ -40,9 +40,9 @@ async function watch(
   options: HttpOptions,
   slots: WatcherSlots,
 ): Promise<Response> {
-  const prefix = checkKey(c.req.query("prefix") ?? "", "prefix", options.maxKeyBytes);
-  const wait = parseWait(c.req.query("wait"));
-  const timeoutMs = parseLongPollSeconds(c.req.query("timeout")) * 1000;
+  const prefix = checkKey(queryParam(c.req.url, "prefix") ?? "", "prefix", options.maxKeyBytes);
+  const wait = parseWait(queryParam(c.req.url, "wait"));
+  const timeoutMs = parseLongPollSeconds(queryParam(c.req.url, "timeout")) * 1000;
   // Hono serves HEAD through the GET handler and drops the body unread: a stream
   // opened here would never be cancelled and would hold its slot forever.
   if (c.req.method === "HEAD") return c.body(null, 200, { "Content-Type": "text/event-stream" });
@@ -96,7 +96,7 @@ async function startRevision(
   prefix: string,
   options: HttpOptions,
 ): Promise<number> {
-  const explicit = parseRevision(c.req.query("fromRevision"), "fromRevision");
+  const explicit = parseRevision(queryParam(c.req.url, "fromRevision"), "fromRevision");
   if (explicit !== null) return explicit;
   const lastEventId = parseRevision(c.req.header("Last-Event-ID"), "Last-Event-ID");
   if (lastEventId !== null) return lastEventId + 1;
