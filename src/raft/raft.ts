@@ -217,7 +217,7 @@ export class Raft {
     this.startupLease = hardState.term > 0;
     this.conf = cloneConf(conf);
     this.replayConfChanges(snapIndex + 1, this.log.applied);
-    this.prevHard = { term: hardState.term, vote: hardState.vote, commit: hardState.commit };
+    this.prevHard = { term: hardState.term, vote: hardState.vote, commit: this.log.committed };
     this.durableTerm = hardState.term;
     this.becomeFollower(this.term, null);
     this.prevSoft = { leader: null, role: this.role() };
@@ -395,6 +395,8 @@ export class Raft {
   ready(): Ready {
     this.flush();
     const hs = this.hardState();
+    assert(hs.term >= this.prevHard.term, "term went backwards");
+    assert(hs.commit >= this.prevHard.commit, "commit went backwards");
     const changed = this.hardStateChanged();
     const rd: Ready = {
       softState: { leader: this.lead, role: this.role() },
@@ -432,6 +434,7 @@ export class Raft {
         if (e.type === EntryType.ConfChange) this.applyConfEntry(e);
       }
       this.log.appliedTo((committed[committed.length - 1] as Entry).index);
+      assert(this.log.applied <= this.log.committed, "applied beyond commit");
       if (this.state === "leader") {
         this.uncommittedBytes = Math.max(0, this.uncommittedBytes - bytes);
       }
