@@ -1,0 +1,343 @@
+/**
+ * Hostile input at the HTTP front door: every refusal is a JSON error (or, for
+ * requests the runtime's parser refuses before the app runs, a bare 400), and none
+ * touches the data. Runs the real app under Deno.serve on 127.0.0.1 over a fake node,
+ * so socket-level behaviour (chunked uploads, repeated headers) is the real runtime's.
+ *
+ * @module
+ */
+
+import assert from "node:assert/strict";
+import { LEADER_HEADER } from "../../src/http/app.ts";
+import { BODY_READ_TIMEOUT_MS, declaredLength, readBodyLimited } from "../../src/http/body.ts";
+import { RaftkvError } from "../../src/errors.ts";
+import {
+  bodyText,
+  isJsonError,
+  isRuntimeRefusal,
+  rawExchange,
+  type RawOutcome,
+  type RawResponse,
+  readResponse,
+} from "../fuzz/raw_http.ts";
+import { setup, TEST_OPTIONS } from "./helpers.ts";
+import type { FakeNode } from "./fake_node.ts";
+
+const MIB = 1024 * 1024;
+
+/** Serves a fresh app over a fake node on a loopback port for the length of `body`. */
+async function withServer(
+  body: (port: number, node: FakeNode) => Promise<void>,
+  maxValueBytes = TEST_OPTIONS.maxValueBytes,
+): Promise<void> {
+  const { node, app } = setup({ maxValueBytes });
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, app.fetch);
+  try {
+    await body(server.addr.port, node);
+  } finally {
+    await server.shutdown();
+  }
+}
+
+function responseOf(outcome: RawOutcome): RawResponse {
+  assert.equal(outcome.kind, "response", `expected an answer, got ${JSON.stringify(outcome)}`);
+  assert(outcome.kind === "response");
+  return outcome.response;
+}
+
+/** Sends one raw request; asserts a JSON error with `status` came back. */
+async function expectJsonError(port: number, request: string, status: number): Promise<string> {
+  const res = responseOf(await rawExchange(port, request, { timeoutMs: 5000 }));
+  assert.equal(res.status, status, `${JSON.stringify(request.slice(0, 80))}: ${bodyText(res)}`);
+  assert(isJsonError(res), `not a JSON error: ${bodyText(res)}`);
+  return (JSON.parse(bodyText(res)) as { error: { message: string } }).error.message;
+}
+
+function get(path: string, headers = ""): string {
+  return `GET ${path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n${headers}\r\n`;
+}
+
+function putRaw(path: string, body: string, headers = ""): string {
+  return `PUT ${path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\nContent-Length: ${body.length}\r\n${headers}\r\n${body}`;
+}
+
+Deno.test("a 100 MiB chunked upload is cut off near the limit: the server stops reading", async () => {
+  await withServer(async (port, node) => {
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+    const encoder = new TextEncoder();
+    const chunk = new Uint8Array(64 * 1024).fill(0x61);
+    const framed = new Uint8Array([
+      ...encoder.encode(`${chunk.length.toString(16)}\r\n`),
+      ...chunk,
+      ...encoder.encode("\r\n"),
+    ]);
+    const answer = readResponse(conn, Date.now() + 20_000, false);
+    let written = 0;
+    try {
+      await conn.write(encoder.encode(
+        "PUT /v1/kv/big HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n",
+      ));
+      // Stops when the server resets the connection (or stops reading for 2 s).
+      while (written < 100 * MIB) {
+        const step = await Promise.race([
+          conn.write(framed).then(() => "ok" as const, () => "refused" as const),
+          new Promise<"stalled">((r) => setTimeout(() => r("stalled"), 2000)),
+        ]);
+        if (step !== "ok") break;
+        written += framed.length;
+      }
+      const res = responseOf(await answer);
+      console.log(
+        `100 MiB chunked upload, 1 MiB limit: client could write ${
+          (written / MIB).toFixed(1)
+        } MiB ` +
+          "(kernel socket buffers included) before the server hung up",
+      );
+      assert.equal(res.status, 413);
+      assert(isJsonError(res));
+      assert(written < 40 * MIB, `the server kept reading: ${written} bytes accepted`);
+      assert.equal(node.keys.has("big"), false);
+    } finally {
+      try {
+        conn.close();
+      } catch { /* closed */ }
+    }
+  }, MIB);
+});
+
+Deno.test("a declared 100 MiB body is refused with 413 before a byte of it is sent", async () => {
+  await withServer(async (port) => {
+    const request = `PUT /v1/kv/big HTTP/1.1\r\nHost: t\r\nContent-Length: ${100 * MIB}\r\n\r\n`;
+    const res = responseOf(await rawExchange(port, request, { timeoutMs: 5000 }));
+    assert.equal(res.status, 413);
+    assert(isJsonError(res));
+  });
+});
+
+Deno.test("a body dripped slower than the deadline is abandoned with a 400 naming the deadline", async () => {
+  let sent = 0;
+  let timer: ReturnType<typeof setInterval> | undefined;
+  const body = new ReadableStream<Uint8Array>({
+    start(controller) {
+      timer = setInterval(() => {
+        sent++;
+        controller.enqueue(new Uint8Array([0x61]));
+      }, 20);
+    },
+    cancel() {
+      clearInterval(timer);
+    },
+  });
+  const request = new Request("http://t/v1/kv/slow", { method: "PUT", body });
+  try {
+    await assert.rejects(
+      readBodyLimited(request, 1024, { timeoutMs: 300 }),
+      (e) =>
+        e instanceof RaftkvError && e.code === "bad_request" && /within 300 ms/.test(e.message),
+    );
+    assert(sent < 100, "the read stopped at the deadline");
+  } finally {
+    clearInterval(timer);
+  }
+  assert.equal(BODY_READ_TIMEOUT_MS, 10_000);
+});
+
+Deno.test("a broken chunked encoding answers 400 (or a hang-up), never a logged 500", async () => {
+  const logged: unknown[] = [];
+  const original = console.error;
+  console.error = (...args: unknown[]) => logged.push(args);
+  try {
+    await withServer(async (port, node) => {
+      const request = "PUT /v1/kv/x HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n" +
+        "3\r\nabc\r\nzz\r\nnot hex\r\n0\r\n\r\n";
+      const outcome = await rawExchange(port, request, { timeoutMs: 5000 });
+      if (outcome.kind === "response") {
+        assert.equal(outcome.response.status, 400);
+        assert(isJsonError(outcome.response));
+      }
+      assert.equal(node.keys.has("x"), false);
+    });
+  } finally {
+    console.error = original;
+  }
+  assert.deepEqual(logged, []);
+});
+
+Deno.test("repeated identical Content-Length headers are one length; differing ones are refused", async () => {
+  assert.equal(declaredLength("5, 5"), 5);
+  assert.throws(() => declaredLength("5, 6"), /one valid length/);
+  assert.throws(() => declaredLength("-1"), /one valid length/);
+  assert.throws(() => declaredLength("1e3"), /one valid length/);
+  await withServer(async (port, node) => {
+    const same = "PUT /v1/kv/x HTTP/1.1\r\nHost: t\r\nConnection: close\r\n" +
+      "Content-Length: 2\r\nContent-Length: 2\r\n\r\nab";
+    assert.equal(responseOf(await rawExchange(port, same, { timeoutMs: 5000 })).status, 200);
+    assert.equal(new TextDecoder().decode(node.keys.get("x")?.value), "ab");
+    const differ = "PUT /v1/kv/y HTTP/1.1\r\nHost: t\r\nConnection: close\r\n" +
+      "Content-Length: 1\r\nContent-Length: 2\r\n\r\nab";
+    const res = responseOf(await rawExchange(port, differ, { timeoutMs: 5000 }));
+    assert.equal(res.status, 400);
+    assert(isRuntimeRefusal(res, LEADER_HEADER), "the runtime refuses it before the app");
+    assert.equal(node.keys.has("y"), false);
+  });
+});
+
+Deno.test("invalid UTF-8, overlong forms, surrogates and NUL in keys answer 400 JSON", async () => {
+  await withServer(async (port, node) => {
+    for (
+      const raw of [
+        "%FF",
+        "%C0%AF", // overlong "/"
+        "%E0%80%80", // overlong NUL
+        "%C0%80", // "modified UTF-8" NUL
+        "%ED%A0%80", // a UTF-16 surrogate encoded as UTF-8
+        "%F4%90%80%80", // past U+10FFFF
+        "a%2", // truncated escape
+        "a%zz",
+        "a%00b", // NUL
+        "%00",
+      ]
+    ) {
+      await expectJsonError(port, putRaw(`/v1/kv/${raw}`, "v"), 400);
+      await expectJsonError(port, get(`/v1/kv/${raw}`), 400);
+    }
+    // Raw (unencoded) bytes ≥ 0x80 in the request target.
+    const rawBytes = new Uint8Array([
+      ...new TextEncoder().encode("GET /v1/kv/"),
+      0xff,
+      0xfe,
+      ...new TextEncoder().encode(" HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"),
+    ]);
+    const res = responseOf(await rawExchange(port, rawBytes, { timeoutMs: 5000 }));
+    assert(res.status === 400 || res.status === 404, `raw bytes: ${res.status}`);
+    assert(isJsonError(res) || isRuntimeRefusal(res, LEADER_HEADER));
+    assert.equal(node.keys.size, 0);
+  });
+});
+
+Deno.test("query values that are malformed, out of range, repeated or undecodable answer 400", async () => {
+  await withServer(async (port, node) => {
+    for (
+      const query of [
+        "ttl=-1",
+        "ttl=0",
+        "ttl=1e3",
+        "ttl=0x10",
+        "ttl=%31%30%30%30%30%30%30%30%30%30%30", // 10^10 s, past the cap
+        "ttl=99999999999999999999",
+        "ttl=",
+        "ttl=1&ttl=2",
+        "ttl=%FF",
+      ]
+    ) {
+      await expectJsonError(port, putRaw(`/v1/kv/k?${query}`, "v"), 400);
+    }
+    for (
+      const query of [
+        "limit=0",
+        "limit=1001",
+        "limit=abc",
+        "limit=1&limit=2",
+        "consistency=STALE",
+        "consistency=",
+        "consistency=stale&consistency=lease",
+        "prefix=%FF",
+        "prefix=a%00",
+        "prefix=a&prefix=b",
+        "after=%C0%AF",
+        "%ZZ=1",
+      ]
+    ) {
+      await expectJsonError(port, get(`/v1/kv?${query}`), 400);
+    }
+    for (
+      const query of [
+        "fromRevision=-1",
+        "fromRevision=1.5",
+        "fromRevision=99999999999999999",
+        "fromRevision=1&fromRevision=2",
+        "wait=yes",
+        "timeout=0",
+        "timeout=301",
+        "prefix=%E0%80%80",
+      ]
+    ) {
+      await expectJsonError(port, get(`/v1/watch?${query}`), 400);
+    }
+    assert.equal(node.keys.size, 0);
+    assert.equal(node.activeWatches, 0);
+  });
+});
+
+Deno.test("a prefix delete with an undecodable prefix deletes nothing (no literal %XX match)", async () => {
+  await withServer(async (port, node) => {
+    // The key "%FFa" really exists: a lenient decoder would read prefix=%FF as "%FF".
+    assert.equal(
+      responseOf(
+        await rawExchange(port, putRaw("/v1/kv/%25FFa", "v"), {
+          timeoutMs: 5000,
+        }),
+      ).status,
+      200,
+    );
+    assert(node.keys.has("%FFa"));
+    const request = "DELETE /v1/kv?prefix=%FF HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n";
+    await expectJsonError(port, request, 400);
+    assert(node.keys.has("%FFa"), "the key survived");
+    const twice = "DELETE /v1/kv?prefix=x&prefix= HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n";
+    assert.match(await expectJsonError(port, twice, 400), /only once/);
+    assert(node.keys.has("%FFa"));
+  });
+});
+
+Deno.test("two If-Match headers, or If-Match with If-None-Match, answer 400 and write nothing", async () => {
+  await withServer(async (port, node) => {
+    await expectJsonError(port, putRaw("/v1/kv/a", "v", 'If-Match: "0"\r\nIf-Match: "5"\r\n'), 400);
+    await expectJsonError(
+      port,
+      putRaw("/v1/kv/a", "v", 'If-Match: "0"\r\nIf-None-Match: *\r\n'),
+      400,
+    );
+    await expectJsonError(
+      port,
+      `DELETE /v1/kv/a HTTP/1.1\r\nHost: t\r\nConnection: close\r\nIf-Match: "1"\r\nIf-Match: "1"\r\n\r\n`,
+      400,
+    );
+    await expectJsonError(port, get("/v1/watch", "Last-Event-ID: 1\r\nLast-Event-ID: 2\r\n"), 400);
+    assert.equal(node.keys.size, 0);
+  });
+});
+
+Deno.test("a percent-encoded route segment reaches the same key as the plain route", async () => {
+  await withServer(async (port, node) => {
+    const res = responseOf(
+      await rawExchange(port, putRaw("/v1/%6Bv/x%2Fy", "v"), {
+        timeoutMs: 5000,
+      }),
+    );
+    assert.equal(res.status, 200, bodyText(res));
+    assert(node.keys.has("x/y"));
+    // Dot segments are resolved by URL parsing before routing: /v1/kv/a/../b is key "b".
+    assert.equal(
+      responseOf(await rawExchange(port, putRaw("/v1/kv/a/../b", "v"), { timeoutMs: 5000 }))
+        .status,
+      200,
+    );
+    assert(node.keys.has("b") && !node.keys.has("a/../b"));
+  });
+});
+
+Deno.test("the runtime refuses huge header blocks and request lines with a bare 400; the app keeps serving", async () => {
+  await withServer(async (port) => {
+    const many = Array.from({ length: 1000 }, (_, i) => `X-H${i}: v\r\n`).join("");
+    const bigValue = `X-Big: ${"v".repeat(512 * 1024)}\r\n`;
+    const longPath = `/v1/kv/${"a".repeat(1024 * 1024)}`;
+    for (const request of [get("/health", many), get("/health", bigValue), get(longPath)]) {
+      const res = responseOf(await rawExchange(port, request, { timeoutMs: 5000 }));
+      assert.equal(res.status, 400);
+      assert(isRuntimeRefusal(res, LEADER_HEADER));
+      const ok = responseOf(await rawExchange(port, get("/health"), { timeoutMs: 5000 }));
+      assert.equal(ok.status, 200);
+    }
+  });
+});
