@@ -362,9 +362,21 @@ class FailedConfigs {
   }
 }
 
-/** Returns whether the search must treat the operation as unobservable (unknown-outcome gets). */
-function isInert(op: Operation): boolean {
-  return op.ret === null && op.input.op === "get";
+/**
+ * Unknown-outcome operations that cannot change the state in any reachable state, so
+ * the search leaves them out: gets, and cas ops expecting a value no operation on the
+ * key ever writes (the state only ever holds written values or null).
+ */
+function inertUnknowns(ops: readonly Operation[]): Set<Operation> {
+  const written = new Set<string>();
+  for (const op of ops) {
+    if (op.input.op === "put" || op.input.op === "cas") written.add(op.input.value);
+  }
+  return new Set(ops.filter((op) => {
+    if (op.ret !== null) return false;
+    if (op.input.op === "get") return true;
+    return op.input.op === "cas" && op.input.expected !== null && !written.has(op.input.expected);
+  }));
 }
 
 /**
@@ -416,7 +428,8 @@ class KeySearch {
 
   constructor(ops: readonly Operation[]) {
     const known = ops.filter((op) => op.ret !== null);
-    const unknown = ops.filter((op) => op.ret === null && !isInert(op));
+    const inert = inertUnknowns(ops);
+    const unknown = ops.filter((op) => op.ret === null && !inert.has(op));
     this.#ops = [...known, ...unknown];
     this.#pendingReturns = known.length;
     this.#bits = new Bitset(known.length, unknown.length, ops.length * 2654435761);

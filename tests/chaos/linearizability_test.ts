@@ -261,6 +261,30 @@ Deno.test("an unknown-outcome write takes effect at most once", () => {
   );
 });
 
+Deno.test("an unknown-outcome cas expecting a value never written cannot apply", () => {
+  assertViolation(
+    new HistoryBuilder()
+      .put(1, "k", "a", [0, 10])
+      .cas(2, "k", "zz", "b", [20, null])
+      .get(3, "k", [30, 40], "b")
+      .build(),
+    "k",
+  );
+});
+
+Deno.test("two unknown-outcome puts of one value can each take effect once", () => {
+  const twice = new HistoryBuilder()
+    .put(1, "k", "x", [0, null])
+    .put(2, "k", "x", [5, null])
+    .get(3, "k", [10, 20], "x")
+    .put(3, "k", "y", [30, 40])
+    .get(3, "k", [50, 60], "x");
+  assertLinearizable(twice.build());
+  // A third sighting of "x" after another overwrite needs a third put: there is none.
+  twice.put(3, "k", "y", [70, 80]).get(3, "k", [90, 100], "x");
+  assertViolation(twice.build(), "k");
+});
+
 Deno.test("in a multi-key history only the failing key is named", () => {
   const b = new HistoryBuilder();
   for (let i = 0; i < 5; i++) {
