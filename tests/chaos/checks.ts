@@ -145,6 +145,11 @@ export function checkObservedValues(
         `key ${o.key}: ${o.source} read returned ${o.value}, whose CAS (op #${w.opId}) ` +
           `was refused with 412`,
       );
+    } else if (w.outcome === "notSent") {
+      violations.add(
+        `key ${o.key}: ${o.source} read returned ${o.value}, whose write (op #${w.opId}) ` +
+          `could not even connect`,
+      );
     } else if (w.outcome === "refused503") {
       violations.add(
         `key ${o.key}: ${o.source} read returned ${o.value}, whose write (op #${w.opId}) ` +

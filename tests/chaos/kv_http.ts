@@ -9,8 +9,29 @@
  * @module
  */
 
-/** Why an outcome is unknown (also used for counting). */
-export type UnknownReason = "timeout" | "connection" | "503" | "504" | "other";
+/**
+ * Why an outcome is unknown (also used for counting). `not-sent` is the one certain
+ * case: the TCP connection could not be made, so the server never saw the request.
+ */
+export type UnknownReason =
+  | "not-sent"
+  | "refused"
+  | "timeout"
+  | "connection"
+  | "503"
+  | "504"
+  | "other";
+
+/**
+ * 503 messages in which the server states that a write was not applied: refused before
+ * it was proposed (no leader, not the leader, not forwarded, leadership moving) or
+ * known to be overwritten in the log ("the write was not applied").
+ */
+const REFUSED_PATTERN =
+  /knows no leader|will not forward|never sent|was not applied|no leader is known|is not the leader|being transferred/;
+
+/** Errors of the connect phase: the request was never written to a socket. */
+const NOT_SENT_PATTERN = /\(Connect\)|Connection refused|os error 111/;
 
 /** A read's certain answer: the value and its modRevision, or a missing key. */
 export interface ReadAnswer {
@@ -65,13 +86,22 @@ async function send(
     return { res, body: await res.text() };
   } catch (e) {
     const name = (e as Error).name;
-    const timeout = name === "TimeoutError" || name === "AbortError";
-    return { kind: "unknown", reason: timeout ? "timeout" : "connection", detail: String(e) };
+    const detail = `${e} ${(e as Error).cause ?? ""}`;
+    const reason = name === "TimeoutError" || name === "AbortError"
+      ? "timeout"
+      : NOT_SENT_PATTERN.test(detail)
+      ? "not-sent"
+      : "connection";
+    return { kind: "unknown", reason, detail };
   }
 }
 
 function unknownStatus(status: number, body: string): UnknownAnswer {
-  const reason = status === 503 ? "503" : status === 504 ? "504" : "other";
+  const reason = status === 503
+    ? REFUSED_PATTERN.test(body) ? "refused" : "503"
+    : status === 504
+    ? "504"
+    : "other";
   return { kind: "unknown", reason, detail: `${status} ${body.slice(0, 200)}` };
 }
 

@@ -17,7 +17,8 @@ import { DEFAULT_OPTIONS, runChaos } from "./run.ts";
 import { FAULT_KINDS, type FaultKind } from "./nemesis.ts";
 
 const USAGE = `Usage: deno task chaos [--time SECONDS] [--seed N] [--schedules kill,pause,partition]
-  [--clients N] [--keys N] [--learner-readers N] [--check-timeout SECONDS] [--node-flag F]...`;
+  [--clients N] [--keys N] [--learner-readers N] [--check-timeout SECONDS] [--node-flag F]...
+  [--distrust-503]   record writes refused with 503 as unknown instead of leaving them out`;
 
 function intFlag(values: Record<string, unknown>, name: string, fallback: number): number {
   const text = values[name];
@@ -42,6 +43,7 @@ async function main(): Promise<number> {
       "learner-readers": { type: "string" },
       "check-timeout": { type: "string" },
       "node-flag": { type: "string", multiple: true },
+      "distrust-503": { type: "boolean" },
       help: { type: "boolean" },
     },
   });
@@ -66,6 +68,7 @@ async function main(): Promise<number> {
     learnerReaders: intFlag(values, "learner-readers", DEFAULT_OPTIONS.learnerReaders),
     checkTimeoutMs: intFlag(values, "check-timeout", DEFAULT_OPTIONS.checkTimeoutMs / 1000) *
       1000,
+    trustRefusals: !values["distrust-503"],
     nodeFlags: [...DEFAULT_OPTIONS.nodeFlags, ...(values["node-flag"] ?? [])],
     log: (line: string) => console.log(line),
   };
@@ -75,16 +78,20 @@ async function main(): Promise<number> {
   );
   const report = await runChaos(options);
   const s = report.stats;
-  const unknownTotal = Object.values(s.unknown).reduce((a, b) => a + b, 0);
   const byKind = new Map<string, number>();
   for (const f of report.faults) byKind.set(f.kind, (byKind.get(f.kind) ?? 0) + 1);
+  const c = report.counts;
   console.log("");
-  console.log(`network:  ${report.network}${report.networkNote ? ` (${report.networkNote})` : ""}`);
   console.log(
-    `ops:      ${report.ops} checked: ${s.ok} ok, ${s.casFailed} cas failed, ` +
-      `${unknownTotal} unknown (${
-        Object.entries(s.unknown).map(([k, v]) => `${k} ${v}`).join(", ")
-      })`,
+    `network:  ${report.network}${report.networkNote ? ` (${report.networkNote})` : ""}`,
+  );
+  console.log(
+    `ops:      ${report.ops} checked: ${c.ok} ok, ${c.failed} failed (CAS lost), ` +
+      `${c.unknown} unknown; ${report.leftOut} left out (never sent, refused, unanswered reads)`,
+  );
+  console.log(
+    `requests: without a definite answer: ` +
+      Object.entries(s.unknown).map(([k, v]) => `${k} ${v}`).join(", "),
   );
   console.log(`learner:  ${s.learnerReads} stale reads`);
   console.log(

@@ -11,7 +11,7 @@ import { checkHistory, type CheckResult, formatFailure } from "./linearizability
 import { ChaosCluster, nodeIds, waitFor } from "./cluster.ts";
 import { NetnsNetwork, netnsUnavailableReason } from "./netns.ts";
 import { type FaultKind, FaultPlan, type FaultRecord, Nemesis } from "./nemesis.ts";
-import { Workload, type WorkloadStats } from "./clients.ts";
+import { newHttpClient, Workload, type WorkloadStats } from "./clients.ts";
 import { kvGet, type ReadAnswer } from "./kv_http.ts";
 import { checkAckedWrites, checkObservedValues, checkStoreRevision, summarize } from "./checks.ts";
 
@@ -34,6 +34,8 @@ export interface ChaosOptions {
   /** Extra node flags. */
   nodeFlags: string[];
   checkTimeoutMs: number;
+  /** Leave writes the server says were not applied (503) out of the history. */
+  trustRefusals: boolean;
   /** Where results/chaos-<seed>/ goes on failure. */
   resultsRoot: string;
   log: (line: string) => void;
@@ -48,6 +50,7 @@ export const DEFAULT_OPTIONS: Omit<ChaosOptions, "seed" | "log"> = {
   keys: 5,
   nodeFlags: ["--snapshot-entries", "2000", "--snapshot-trailing", "500"],
   checkTimeoutMs: 120_000,
+  trustRefusals: true,
   resultsRoot: new URL("../../results", import.meta.url).pathname,
 };
 
@@ -62,7 +65,12 @@ export interface ChaosReport {
   /** Why partitions were skipped, when they were. */
   networkNote: string | null;
   failures: string[];
+  /** Operations in the checked history. */
   ops: number;
+  /** Of those: answered (ok), answered "CAS lost" (failed), outcome unknown. */
+  counts: { ok: number; failed: number; unknown: number };
+  /** Recorded operations left out of the check (never sent, unanswered reads). */
+  leftOut: number;
   stats: WorkloadStats;
   faults: FaultRecord[];
   checkerMs: number;
@@ -132,7 +140,7 @@ async function exercise(
 ): Promise<ChaosReport & { history: Operation[] }> {
   const { log } = options;
   const recorder = new HistoryRecorder();
-  const workload = new Workload(recorder, cluster, options.keys);
+  const workload = new Workload(recorder, cluster, options.keys, options.trustRefusals);
   const seeds = mulberry32(options.seed);
   const seedOf = () => Math.floor(seeds() * 2 ** 31);
   const running: Promise<void>[] = [];
@@ -170,7 +178,7 @@ async function exercise(
   }
   await cluster.stop();
 
-  const history = recorder.history();
+  const history = workload.history();
   log(`checking ${history.length} operations for linearizability...`);
   const result: CheckResult = checkHistory(history, { timeoutMs: options.checkTimeoutMs });
   if (result.ok !== true) failures.push(formatFailure(result));
@@ -197,6 +205,8 @@ async function exercise(
     networkNote: null,
     failures,
     ops: history.length,
+    counts: countOutcomes(history),
+    leftOut: recorder.history().length - history.length,
     stats: workload.stats,
     faults: nemesis.faults,
     checkerMs: result.elapsedMs,
@@ -211,6 +221,16 @@ async function exercise(
   };
 }
 
+function countOutcomes(history: readonly Operation[]): ChaosReport["counts"] {
+  const counts = { ok: 0, failed: 0, unknown: 0 };
+  for (const op of history) {
+    if (op.output === null) counts.unknown++;
+    else if ("ok" in op.output && !op.output.ok) counts.failed++;
+    else counts.ok++;
+  }
+  return counts;
+}
+
 /** Writes until one is acknowledged; the time from `healedAt`, or null if none within the deadline. */
 async function probeWrite(
   workload: Workload,
@@ -218,7 +238,7 @@ async function probeWrite(
   client: number,
   healedAt: number,
 ): Promise<number | null> {
-  const http = Deno.createHttpClient({});
+  const http = newHttpClient();
   try {
     for (let attempt = 0; performance.now() - healedAt < 3 * WRITE_AFTER_HEAL_MS; attempt++) {
       const voters = cluster.voters();
@@ -241,7 +261,7 @@ async function finalReads(
   client: number,
 ): Promise<Map<string, ReadAnswer>> {
   const finals = new Map<string, ReadAnswer>();
-  const http = Deno.createHttpClient({});
+  const http = newHttpClient();
   try {
     await waitFor("final reads", async () => {
       const leader = await cluster.leader();
@@ -261,7 +281,7 @@ async function finalReads(
 
 /** Once healed, every learner's stale reads catch up with the leader's linearizable ones. */
 async function learnerConverges(workload: Workload, cluster: ChaosCluster): Promise<string[]> {
-  const http = Deno.createHttpClient({});
+  const http = newHttpClient();
   const failures: string[] = [];
   try {
     for (const learner of cluster.learners()) {
