@@ -608,7 +608,7 @@ class KeySearch {
  * The state standing for every value that no operation of the key compares with
  * (never read, never a cas's expected value). Not a value any client can write.
  */
-export const UNOBSERVED = "\u0000(a value no operation observed)";
+const UNOBSERVED = "\u0000(a value no operation observed)";
 
 /** The values the key's operations compare the state with. */
 function observedValues(ops: readonly Operation[]): Set<string> {
