@@ -91,19 +91,27 @@ async function pageUrl(
     return { url: `${node.httpUrl}/`, close: async () => {} };
   }
   console.log("the node does not serve the dashboard yet (unwired): using a local stand-in");
-  const pass = async (path: string, init?: RequestInit) => {
-    const res = await cluster.fetch(`${node.httpUrl}${path}`, init);
+  // The page's own credentials pass through, so auth behaves as on a wired node.
+  const pass = async (path: string, authorization: string | undefined) => {
+    const res = await fetch(`${node.httpUrl}${path}`, {
+      headers: authorization ? { authorization } : {},
+    });
     return new Response(res.body, { status: res.status, headers: res.headers });
   };
   const app = new Hono()
     .get("/", (c) => c.html(DASHBOARD_HTML))
     .get("/metrics", async (c) => {
-      const status = await (await cluster.fetch(`${node.httpUrl}/v1/status`)).json();
+      const res = await pass("/v1/status", c.req.header("authorization"));
+      if (!res.ok) return res;
+      const status = await res.json();
       const metrics = new RaftkvMetrics();
       metrics.sampleWith(() => ({ status }));
       return c.body(metrics.render(), 200, { "Content-Type": METRICS_CONTENT_TYPE });
     })
-    .get("/v1/*", (c) => pass(new URL(c.req.url).pathname + new URL(c.req.url).search));
+    .get("/v1/*", (c) => {
+      const url = new URL(c.req.url);
+      return pass(url.pathname + url.search, c.req.header("authorization"));
+    });
   const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, app.fetch);
   return { url: `http://127.0.0.1:${server.addr.port}/`, close: () => server.shutdown() };
 }
@@ -244,6 +252,51 @@ Deno.test({
     } finally {
       const written = await load.stop();
       console.log(`background load wrote ${written} keys`);
+      await context?.close().catch(() => {});
+      await served?.close().catch(() => {});
+      await cluster.stop();
+      await Deno.remove(profile, { recursive: true }).catch(() => {});
+    }
+  },
+});
+
+Deno.test({
+  name: "dashboard in Chromium asks for a read token when the cluster requires one",
+  ignore: chromiumProblem !== null,
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const writeToken = "dashboard-test-write-token-0123";
+    const readToken = "dashboard-test-read-token-01234";
+    const cluster = await TestCluster.start(3, ["--token", writeToken, "--read-token", readToken], {
+      token: writeToken,
+    });
+    const profile = await Deno.makeTempDir({ prefix: "raftkv-chromium-" });
+    let context: BrowserContext | null = null;
+    let served: { url: string; close: () => Promise<void> } | null = null;
+    try {
+      const leader = await cluster.leader();
+      served = await pageUrl(cluster, leader);
+      context = await launch(profile);
+      const page = await context.newPage();
+      await page.goto(served.url);
+      // Without a token the data endpoints answer 401: the page says so and asks.
+      await waitInPage(page, `document.getElementById("auth").classList.contains("shown")`);
+      await waitInPage(page, `document.getElementById("error").textContent.includes("401")`);
+      await page.fill("#token", readToken);
+      await page.click("#auth button");
+      await waitInPage(page, `document.querySelectorAll("#members tr").length === 3`);
+      await waitForLeaderShown(page, leader.id);
+      await waitInPage(page, `document.getElementById("error").textContent === ""`);
+      // The token stays in this tab's storage, never in the address bar.
+      assert(!page.url().includes(readToken));
+      assert.equal(await page.evaluate(`sessionStorage.getItem("raftkv-token")`), readToken);
+    } catch (e) {
+      for (const n of cluster.nodes) {
+        console.log(`--- ${n.id} log tail\n${cluster.logs(n).slice(-2000)}`);
+      }
+      throw e;
+    } finally {
       await context?.close().catch(() => {});
       await served?.close().catch(() => {});
       await cluster.stop();
