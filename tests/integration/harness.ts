@@ -215,21 +215,30 @@ export class TestCluster {
     return await res.json();
   }
 
-  /** Sends an admin request to the leader; returns status and parsed body. */
+  /**
+   * Sends an admin request to the leader; returns status and parsed body. A 503 (the
+   * leader moved between finding it and asking it) is retried until `timeoutMs`.
+   */
   async admin(
     method: string,
     path: string,
     body?: unknown,
+    timeoutMs = 15_000,
   ): Promise<{ status: number; body: unknown }> {
-    const leader = await this.leader();
-    const res = await this.fetch(`${leader.httpUrl}${path}`, {
-      method,
-      headers: { "content-type": "application/json" },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-      signal: AbortSignal.timeout(15_000),
-    });
-    const text = await res.text();
-    return { status: res.status, body: text ? JSON.parse(text) : null };
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const leader = await this.leader();
+      const res = await this.fetch(`${leader.httpUrl}${path}`, {
+        method,
+        headers: { "content-type": "application/json" },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+        signal: AbortSignal.timeout(15_000),
+      });
+      const text = await res.text();
+      const answer = { status: res.status, body: text ? JSON.parse(text) : null };
+      if (res.status !== 503 || Date.now() > deadline) return answer;
+      await new Promise((r) => setTimeout(r, 100));
+    }
   }
 
   /** The node object by id. */
