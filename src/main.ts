@@ -16,6 +16,7 @@ import { TcpTransport } from "./transport/tcp_transport.ts";
 import { createApp } from "./http/app.ts";
 import { checkHostPort } from "./node/config.ts";
 import { joinCluster } from "./node/join.ts";
+import { restoreBackup } from "./node/restore.ts";
 
 /**
  * Opens the data directory, seeding it with the bootstrap membership when new.
@@ -28,7 +29,19 @@ export async function openNodeStorage(
   const options = { fsync: config.fsync, trailingEntries: config.snapshotTrailingEntries };
   const storage = await openStorage(config.dataDir, options);
   const fresh = storage.lastIndex() === 0 && storage.snapshotMeta().index === 0;
-  if (fresh && config.initialCluster.size > 0) {
+  if (config.restore !== null) {
+    if (!fresh) {
+      log.log("info", "data directory already holds state: --restore ignored", {
+        dataDir: config.dataDir,
+      });
+    } else {
+      const keys = await restoreBackup(config, storage, config.restore);
+      log.log("info", "restored a backup as a new single-node cluster", {
+        file: config.restore,
+        keys,
+      });
+    }
+  } else if (fresh && config.initialCluster.size > 0) {
     const { hardState, entries } = bootstrapEntries(config.initialCluster);
     await storage.save(hardState, entries);
     log.log("info", "bootstrapped a new cluster", { voters: [...config.initialCluster.keys()] });

@@ -55,4 +55,9 @@ export interface AdminApi {
   transferLeader(to: string, signal: AbortSignal): Promise<void>;
   /** Takes a snapshot now. */
   snapshot(): Promise<{ index: number; term: number }>;
+  /**
+   * A consistent backup: the state as of a linearizable read, streamed. Restore it with
+   * `deno task node --restore <file>`.
+   */
+  backup(signal: AbortSignal): Promise<{ index: number; chunks: AsyncIterable<Uint8Array> }>;
 }

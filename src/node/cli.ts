@@ -84,6 +84,10 @@ export const OPTIONS: Record<string, OptionSpec> = {
     type: "boolean",
     help: "serve a non-loopback --http-addr without any token (not recommended)",
   },
+  "restore": {
+    type: "string",
+    help: "backup file (GET /v1/cluster/snapshot): seed a new single-node cluster from it",
+  },
   "help": { type: "boolean", help: "print this help" },
 };
 
@@ -163,6 +167,11 @@ export function parseNodeArgs(
       "--join and --initial-cluster exclude each other: join an existing cluster or bootstrap a new one",
     );
   }
+  if (get("restore") !== undefined && (join !== undefined || initialCluster.size > 1)) {
+    throw new ConfigError(
+      "--restore starts a new single-node cluster: drop --join / other members",
+    );
+  }
   if (flag("learner") && join === undefined) {
     throw new ConfigError("--learner needs --join <url of a member>");
   }
@@ -201,6 +210,7 @@ export function parseNodeArgs(
     tls,
     tlsCaFile: get("tls-ca") ?? null,
     allowUnauthenticated: flag("allow-unauthenticated"),
+    restore: get("restore") ?? null,
   };
 }
 

@@ -60,6 +60,8 @@ export interface NodeConfig {
   tlsCaFile: string | null;
   /** Allow a non-loopback HTTP address without any token. */
   allowUnauthenticated: boolean;
+  /** Seed an empty data directory from this backup file, or null. */
+  restore: string | null;
 }
 
 /** True for addresses that only this machine can reach. */

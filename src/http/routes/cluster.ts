@@ -69,6 +69,27 @@ export function clusterRoutes(node: NodeApi, admin: AdminApi, options: HttpOptio
     })
     .post("/cluster/snapshot", async (c) => {
       return c.json(await admin.snapshot());
+    })
+    .get("/cluster/snapshot", async (c) => {
+      const backup = await admin.backup(signal(c));
+      const iterator = backup.chunks[Symbol.asyncIterator]();
+      const body = new ReadableStream<Uint8Array>({
+        async pull(controller) {
+          const next = await iterator.next();
+          if (next.done) controller.close();
+          else controller.enqueue(next.value);
+        },
+        async cancel() {
+          await iterator.return?.();
+        },
+      });
+      return new Response(body, {
+        headers: {
+          "content-type": "application/octet-stream",
+          "content-disposition": `attachment; filename="raftkv-${backup.index}.snap"`,
+          "x-raftkv-snapshot-index": String(backup.index),
+        },
+      });
     });
 }
 
