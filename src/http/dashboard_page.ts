@@ -238,7 +238,9 @@ function renderCluster(c) {
   $("commit").textContent = String(c.commitIndex);
   const voters = c.members.filter((m) => m.role === "voter").length;
   $("member-count").textContent = voters + " voters" +
-    (c.members.length > voters ? " + " + (c.members.length - voters) : "");
+    (c.members.length > voters
+      ? " + " + (c.members.length - voters) + (c.members.length - voters === 1 ? " learner" : " learners")
+      : "");
   if (state.leader !== undefined && c.leader !== state.leader) {
     event("leader changed: " + (state.leader || "none") + " → " + (c.leader || "none") + " (term " + c.term + ")");
   }
@@ -253,10 +255,17 @@ function renderCluster(c) {
     tr.dataset.id = m.id;
     tr.dataset.role = m.role;
     tr.dataset.leader = String(m.id === c.leader);
+    tr.dataset.lag = m.lag === null ? "" : String(m.lag);
     if (m.id === c.leader) tr.className = "leader";
     cell(tr, m.id);
     cell(tr, badge(m.role, m.role === "learner" ? "learner" : ""));
-    const stateText = m.id === c.leader ? "leader" : m.reachable === false ? "unreachable" : "follower";
+    const stateText = m.id === c.leader
+      ? "leader"
+      : m.reachable === false
+      ? "unreachable"
+      : m.role === "learner"
+      ? "replicating"
+      : "follower";
     cell(tr, badge(stateText, m.id === c.leader ? "leader" : m.reachable === false ? "down" : ""));
     cell(tr, m.matchIndex === null ? "–" : String(m.matchIndex));
     cell(tr, m.lag === null ? "–" : bar(m.lag / maxLag, String(m.lag), "lag" + (m.lag === 0 ? " zero" : "")));

@@ -184,7 +184,8 @@ async function waitForLeaderShown(page: Page, leader: string): Promise<void> {
 }
 
 Deno.test({
-  name: "dashboard in Chromium shows members and leader and follows a leadership transfer",
+  name:
+    "dashboard in Chromium shows members and leader, follows a leadership transfer and a learner catching up",
   ignore: chromiumProblem !== null,
   // Playwright keeps its own pipes and timers; the cluster cleans up in `finally`.
   sanitizeOps: false,
@@ -223,6 +224,20 @@ Deno.test({
       await waitInPage(
         page,
         `document.getElementById("events").textContent.includes("leader changed")`,
+      );
+      // A learner joins through the page's node: a new row, and its lag closes.
+      const learner = cluster.join(via);
+      await waitInPage(
+        page,
+        `document.querySelector('#members tr[data-id="${learner.id}"]')?.dataset.role === "learner"`,
+      );
+      await waitInPage(
+        page,
+        `Number(document.querySelector('#members tr[data-id="${learner.id}"]')?.dataset.lag ?? "x") <= 5`,
+      );
+      await waitInPage(
+        page,
+        `document.getElementById("events").textContent.includes("member added: ${learner.id}")`,
       );
       // The write chart has points and the commit rate shows the background load.
       await waitInPage(
