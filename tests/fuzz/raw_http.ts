@@ -110,6 +110,8 @@ function parse(bytes: Uint8Array, headersOnly: boolean, closed = false): RawResp
   }
   const bodyStart = encoder.encode(text.slice(0, end + 4)).length;
   const rest = bytes.subarray(bodyStart);
+  // An interim answer (100 Continue) precedes the real one.
+  if (status < 200) return parse(rest, headersOnly, closed);
   if (headersOnly) return { status, headers, body: new Uint8Array(0) };
   const declared = headers.get("content-length");
   if (declared !== undefined) {

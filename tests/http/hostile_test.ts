@@ -8,7 +8,6 @@
  */
 
 import assert from "node:assert/strict";
-import { LEADER_HEADER } from "../../src/http/app.ts";
 import { BODY_READ_TIMEOUT_MS, declaredLength, readBodyLimited } from "../../src/http/body.ts";
 import { RaftkvError } from "../../src/errors.ts";
 import {
@@ -21,7 +20,9 @@ import {
   readResponse,
 } from "../fuzz/raw_http.ts";
 import { setup, TEST_OPTIONS } from "./helpers.ts";
-import type { FakeNode } from "./fake_node.ts";
+import { FakeNode } from "./fake_node.ts";
+import { createApp, LEADER_HEADER } from "../../src/http/app.ts";
+import type { ApplyResult, KvCommand } from "../../src/kv/types.ts";
 
 const MIB = 1024 * 1024;
 
@@ -340,4 +341,43 @@ Deno.test("the runtime refuses huge header blocks and request lines with a bare 
       assert.equal(ok.status, 200);
     }
   });
+});
+
+/** A fake node that, like the real store, answers a reused Idempotency-Key with its first result. */
+class DedupingNode extends FakeNode {
+  readonly #first = new Map<string, ApplyResult>();
+
+  override async write(
+    command: KvCommand,
+    options: { idempotencyKey: string | null; signal: AbortSignal },
+  ): Promise<ApplyResult> {
+    const key = options.idempotencyKey;
+    const remembered = key === null ? undefined : this.#first.get(key);
+    if (remembered !== undefined) return remembered;
+    const result = await super.write(command, options);
+    if (key !== null) this.#first.set(key, result);
+    return result;
+  }
+}
+
+Deno.test("an Idempotency-Key reused for a different write answers 409 conflict, not 500", async () => {
+  const node = new DedupingNode();
+  const app = createApp(node, TEST_OPTIONS);
+  const headers = { "Idempotency-Key": "same" };
+  assert.equal((await app.request("/v1/kv/a", { method: "PUT", body: "1", headers })).status, 200);
+  // The same write again is a retry: the first answer.
+  assert.equal((await app.request("/v1/kv/a", { method: "PUT", body: "1", headers })).status, 200);
+  for (
+    const [path, method] of [["/v1/kv/a", "DELETE"], ["/v1/kv/b", "PUT"], [
+      "/v1/kv?prefix=a",
+      "DELETE",
+    ]] as const
+  ) {
+    const res = await app.request(path, { method, body: method === "PUT" ? "2" : null, headers });
+    assert.equal(res.status, 409, `${method} ${path}`);
+    const body = await res.json() as { error: { code: string; message: string } };
+    assert.equal(body.error.code, "conflict");
+    assert.match(body.error.message, /Idempotency-Key "same" was already used/);
+  }
+  assert.equal(node.keys.has("b"), false);
 });

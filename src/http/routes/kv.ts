@@ -99,7 +99,7 @@ async function putKey(c: Context, node: NodeApi, options: HttpOptions): Promise<
     options.requestTimeoutMs,
   );
   if (!result.ok) return refusal(c, result);
-  assert(isPutResult(result.value), "a put applies to a PutResult");
+  if (!isPutResult(result.value) || result.value.key !== key) throw reused(idempotencyKey);
   return c.json(renderPutResult(result.value), 200, { ETag: etag(result.value.modRevision) });
 }
 
@@ -143,7 +143,7 @@ async function deleteKey(c: Context, node: NodeApi, options: HttpOptions): Promi
     options.requestTimeoutMs,
   );
   if (!result.ok) return refusal(c, result);
-  assert(isDeleteResult(result.value), "a delete applies to a DeleteResult");
+  if (!isDeleteResult(result.value) || result.value.key !== key) throw reused(idempotencyKey);
   if (!result.value.deleted) {
     const missing = new RaftkvError("not_found", `key ${JSON.stringify(key)} does not exist`);
     return errorResponse(c, missing, { [REVISION_HEADER]: String(result.value.revision) });
@@ -201,7 +201,7 @@ async function deletePrefix(c: Context, node: NodeApi, options: HttpOptions): Pr
     options.requestTimeoutMs,
   );
   if (!result.ok) return refusal(c, result);
-  assert(isDeletePrefixResult(result.value), "a prefix delete applies to a DeletePrefixResult");
+  if (!isDeletePrefixResult(result.value)) throw reused(idempotencyKey);
   return c.json(
     { deleted: result.value.deleted, revision: result.value.revision },
     200,
@@ -219,6 +219,21 @@ function refusal(c: Context, result: Extract<ApplyResult, { ok: false }>): Respo
     ? {}
     : { ETag: etag(current.modRevision) };
   return errorResponse(c, new RaftkvError(result.code, `${result.message} (${state})`), headers);
+}
+
+/**
+ * The store remembers an Idempotency-Key's first result whatever the request, so a key
+ * reused for another write answers that first result: a different shape or key here.
+ * Without an Idempotency-Key a mismatched result is a bug; with one it is the client's
+ * reuse, answered 409 (it was a 500 from a failed assertion before).
+ */
+function reused(idempotencyKey: string | null): RaftkvError {
+  assert(idempotencyKey !== null, "a write without Idempotency-Key applied to another result");
+  return new RaftkvError(
+    "conflict",
+    `Idempotency-Key ${JSON.stringify(idempotencyKey)} was already used for a different ` +
+      "write; its first result is kept for the dedup window, so use a fresh key per write",
+  );
 }
 
 type Applied = Extract<ApplyResult, { ok: true }>["value"];
