@@ -18,7 +18,8 @@ import { FAULT_KINDS, type FaultKind } from "./nemesis.ts";
 
 const USAGE = `Usage: deno task chaos [--time SECONDS] [--seed N] [--schedules kill,pause,partition]
   [--clients N] [--keys N] [--learner-readers N] [--check-timeout SECONDS] [--node-flag F]...
-  [--distrust-503]   record writes refused with 503 as unknown instead of leaving them out`;
+  [--distrust-503]   record writes refused with 503 as unknown instead of leaving them out
+  [--no-netns]       run on 127.0.0.1 without namespaces (kill and pause only)`;
 
 function intFlag(values: Record<string, unknown>, name: string, fallback: number): number {
   const text = values[name];
@@ -44,6 +45,7 @@ async function main(): Promise<number> {
       "check-timeout": { type: "string" },
       "node-flag": { type: "string", multiple: true },
       "distrust-503": { type: "boolean" },
+      "no-netns": { type: "boolean" },
       help: { type: "boolean" },
     },
   });
@@ -69,6 +71,7 @@ async function main(): Promise<number> {
     checkTimeoutMs: intFlag(values, "check-timeout", DEFAULT_OPTIONS.checkTimeoutMs / 1000) *
       1000,
     trustRefusals: !values["distrust-503"],
+    netns: !values["no-netns"],
     nodeFlags: [...DEFAULT_OPTIONS.nodeFlags, ...(values["node-flag"] ?? [])],
     log: (line: string) => console.log(line),
   };

@@ -34,6 +34,8 @@ export interface ChaosOptions {
   /** Extra node flags. */
   nodeFlags: string[];
   checkTimeoutMs: number;
+  /** Run nodes in network namespaces when possible (false: 127.0.0.1, no partitions). */
+  netns: boolean;
   /** Leave writes the server says were not applied (503) out of the history. */
   trustRefusals: boolean;
   /** Where results/chaos-<seed>/ goes on failure. */
@@ -51,6 +53,7 @@ export const DEFAULT_OPTIONS: Omit<ChaosOptions, "seed" | "log"> = {
   nodeFlags: ["--snapshot-entries", "2000", "--snapshot-trailing", "500"],
   checkTimeoutMs: 120_000,
   trustRefusals: true,
+  netns: true,
   resultsRoot: new URL("../../results", import.meta.url).pathname,
 };
 
@@ -82,7 +85,7 @@ export interface ChaosReport {
 /** Runs one chaos test; never throws for a failed check (see `passed`), only for harness faults. */
 export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   const { log } = options;
-  const networkNote = await netnsUnavailableReason();
+  const networkNote = options.netns ? await netnsUnavailableReason() : "disabled by --no-netns";
   let kinds = options.kinds;
   if (networkNote !== null) {
     log(
@@ -91,12 +94,15 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     );
     kinds = kinds.filter((k) => k !== "partition");
   }
-  const root = await Deno.makeTempDir({ prefix: "rkvchaos-run-" });
+  await removeStaleRunDirs();
+  const root = await Deno.makeTempDir({ prefix: RUN_DIR_PREFIX });
+  await Deno.writeTextFile(`${root}/owner.pid`, String(Deno.pid));
   let network: NetnsNetwork | null = null;
   let cluster: ChaosCluster | null = null;
   const cleanup = async () => {
     await cluster?.stop();
     await network?.destroy();
+    await Deno.remove(root, { recursive: true }).catch(() => {});
   };
   const onSignal = () => {
     log("interrupted: cleaning up");
@@ -127,7 +133,27 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     Deno.removeSignalListener("SIGINT", onSignal);
     Deno.removeSignalListener("SIGTERM", onSignal);
     await cleanup();
-    await Deno.remove(root, { recursive: true }).catch(() => {});
+  }
+}
+
+/** Prefix of a run's working directory (data and logs) in the temp dir. */
+const RUN_DIR_PREFIX = "rkvchaos-run-";
+/** An ownerless run directory older than this is a leftover. */
+const STALE_UNOWNED_MS = 60_000;
+
+/** Removes working directories of runs whose process is gone (killed with SIGKILL). */
+async function removeStaleRunDirs(): Promise<void> {
+  const tmp = Deno.env.get("TMPDIR") ?? "/tmp";
+  for await (const entry of Deno.readDir(tmp)) {
+    if (!entry.isDirectory || !entry.name.startsWith(RUN_DIR_PREFIX)) continue;
+    const dir = `${tmp}/${entry.name}`;
+    const pid = await Deno.readTextFile(`${dir}/owner.pid`).catch(() => "");
+    // A directory without an owner may be a run starting this very moment.
+    const ageMs = Date.now() - ((await Deno.stat(dir)).mtime?.getTime() ?? 0);
+    const alive = pid === ""
+      ? ageMs < STALE_UNOWNED_MS
+      : await Deno.stat(`/proc/${pid.trim()}`).then(() => true, () => false);
+    if (!alive) await Deno.remove(dir, { recursive: true }).catch(() => {});
   }
 }
 
