@@ -45,7 +45,8 @@ export const DASHBOARD_HTML: string = String.raw`<!doctype html>
   .panel h2 { font-size:12px; text-transform:uppercase; letter-spacing:1px; color:var(--dim);
               margin:0 0 8px; font-weight:600; }
   .cards { grid-column:span 12; display:grid; grid-template-columns:repeat(5, 1fr); gap:16px; }
-  .card .value { font-size:26px; font-variant-numeric:tabular-nums; font-weight:600; }
+  .card .value { font-size:26px; font-variant-numeric:tabular-nums; font-weight:600; white-space:nowrap; }
+  .card .sub { color:var(--learner); font-size:12px; min-height:16px; }
   .members { grid-column:span 12; }
   .chart { grid-column:span 6; }
   .events { grid-column:span 12; }
@@ -92,7 +93,8 @@ export const DASHBOARD_HTML: string = String.raw`<!doctype html>
     <div class="panel card"><h2>Leader</h2><div class="value" id="leader">…</div></div>
     <div class="panel card"><h2>Term</h2><div class="value" id="term">…</div></div>
     <div class="panel card"><h2>Commit index</h2><div class="value" id="commit">…</div></div>
-    <div class="panel card"><h2>Members</h2><div class="value" id="member-count">…</div></div>
+    <div class="panel card"><h2>Members</h2><div class="value" id="member-count">…</div>
+      <div class="sub" id="learner-count"></div></div>
     <div class="panel card"><h2>Keys / revision</h2><div class="value" id="keys">…</div></div>
   </section>
   <section class="panel members">
@@ -237,10 +239,9 @@ function renderCluster(c) {
   $("term").textContent = String(c.term);
   $("commit").textContent = String(c.commitIndex);
   const voters = c.members.filter((m) => m.role === "voter").length;
-  $("member-count").textContent = voters + " voters" +
-    (c.members.length > voters
-      ? " + " + (c.members.length - voters) + (c.members.length - voters === 1 ? " learner" : " learners")
-      : "");
+  const learners = c.members.length - voters;
+  $("member-count").textContent = voters + (voters === 1 ? " voter" : " voters");
+  $("learner-count").textContent = learners === 0 ? "" : "+ " + learners + (learners === 1 ? " learner" : " learners");
   if (state.leader !== undefined && c.leader !== state.leader) {
     event("leader changed: " + (state.leader || "none") + " → " + (c.leader || "none") + " (term " + c.term + ")");
   }
