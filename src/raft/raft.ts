@@ -391,6 +391,19 @@ export class Raft {
       this.softStateChanged();
   }
 
+  /**
+   * Takes, now, the messages that may leave before anything is persisted (what the next
+   * Ready's `messages` would hold). The host calls it while a Ready's fsync is in
+   * flight, so that heartbeats and appends are not held up by a slow disk; it never
+   * returns anything that belongs in `messagesAfterPersist`.
+   */
+  takeMessages(): Message[] {
+    this.flush();
+    const out = this.msgs;
+    this.msgs = [];
+    return out;
+  }
+
   /** Takes the next batch of work; see the persistence contract on {@link Ready}. */
   ready(): Ready {
     this.flush();

@@ -1,4 +1,4 @@
-import { deepStrictEqual as assertEquals, ok } from "node:assert/strict";
+import assert, { deepStrictEqual as assertEquals, ok } from "node:assert/strict";
 import { MemoryStableLog } from "../../src/raft/memory_log.ts";
 import { type Entry, EntryType, type Message, MessageType } from "../../src/raft/messages.ts";
 import { Raft } from "../../src/raft/raft.ts";
@@ -251,4 +251,25 @@ Deno.test("reportUnreachable drops a follower from pipelining back to probing", 
   net.tick(1);
   assertEquals(net.raft("a").status().progress.get("b")?.state, "replicate");
   assertEquals(net.appliedText("b"), ["x", "y"]);
+});
+
+Deno.test("a leader whose Ready is still being persisted sends heartbeats through takeMessages", () => {
+  const net = new Network({ voters: ["a", "b", "c"] });
+  net.elect("a");
+  const leader = net.raft("a");
+  assert.equal(leader.propose(bytes("slow disk")).ok, true);
+  const inFlight = leader.ready(); // the host is now "fsyncing" this Ready
+  assert.ok(inFlight.entries.length > 0);
+  const sent: Message[] = [];
+  for (let i = 0; i < 3; i++) {
+    leader.tick();
+    sent.push(...leader.takeMessages());
+  }
+  const heartbeats = sent.filter((m) => m.type === MessageType.Heartbeat);
+  assert.ok(heartbeats.some((m) => m.to === "b") && heartbeats.some((m) => m.to === "c"));
+  // Nothing that must wait for durability ever leaves this way.
+  for (const m of sent) {
+    assert.ok(m.type !== MessageType.AppendResponse && m.type !== MessageType.VoteResponse);
+  }
+  leader.advance(inFlight);
 });
