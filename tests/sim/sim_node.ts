@@ -264,7 +264,13 @@ export class SimNode {
   #pumpReadies(): void {
     for (let round = 0; round < MAX_READY_ROUNDS_PER_PUMP; round++) {
       const raft = this.#raft;
-      if (raft === null || this.#inflight !== null || !raft.hasReady()) return;
+      if (raft === null) return;
+      if (this.#inflight !== null) {
+        // While the fsync runs, heartbeats and appends still leave (the driver does this).
+        for (const m of raft.takeMessages()) this.#send(m);
+        return;
+      }
+      if (!raft.hasReady()) return;
       const rd = raft.ready();
       this.#takeReady(raft, rd);
       if (this.options.fsyncMaxMs === 0) {
