@@ -70,6 +70,7 @@ export interface SimRaft {
   reportSnapshot(id: NodeId, ok: boolean): void;
   hasReady(): boolean;
   ready(): Ready;
+  takeMessages(): Message[];
   advance(rd: Ready): void;
   status(): SimRaftStatus;
 }
