@@ -127,9 +127,9 @@ Deno.test("every RAFTKV_* name in deploy/ is a node environment variable", async
 });
 
 Deno.test("Markdown prose may name pending flags but code blocks may not", () => {
-  const text = "Pending: --restore <file>.\n```sh\ndeno task node --join x\n```\nUse `--learner`.";
+  const text = "Pending: --rewind <file>.\n```sh\ndeno task node --join x\n```\nUse `--learner`.";
   assert.deepEqual([...flagTokens(checkedText("README.md", text))].sort(), ["join", "learner"]);
-  assert(flagTokens(checkedText("Dockerfile", text)).has("restore"));
+  assert(flagTokens(checkedText("Dockerfile", text)).has("rewind"));
 });
 
 Deno.test("YAML files parse and are indented with spaces only", async () => {
