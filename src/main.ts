@@ -14,7 +14,7 @@ import { openStorage, type RaftStorage } from "./storage/raft_storage.ts";
 import { bootstrapEntries } from "./node/bootstrap.ts";
 import { TcpTransport } from "./transport/tcp_transport.ts";
 import { createApp } from "./http/app.ts";
-import { checkHostPort } from "./node/config.ts";
+import { checkHostPort, isLoopbackHost } from "./node/config.ts";
 import { joinCluster } from "./node/join.ts";
 import { restoreBackup } from "./node/restore.ts";
 
@@ -89,12 +89,13 @@ export async function runNode(config: NodeConfig, log: Logger): Promise<() => Pr
   };
   const server = Deno.serve({ hostname, port, onListen: () => {}, ...tls }, app.fetch);
   if (config.tokens.length === 0) {
+    const local = isLoopbackHost(hostname);
     log.log(
-      "warn",
-      "no client token configured: anyone who can reach the HTTP address can read and write",
-      {
-        http: config.httpAddr,
-      },
+      local ? "info" : "warn",
+      local
+        ? "no client token configured: serving on loopback only"
+        : "no client token configured and not on loopback: anyone who can reach it can read and write",
+      { http: config.httpAddr },
     );
   }
   log.log("info", "node started", {
@@ -146,7 +147,11 @@ if (import.meta.main) {
     log.log("info", "stopping: handing off leadership and flushing");
     await stop();
     log.log("info", "stopped cleanly");
-    Deno.exit(0);
+    // Leave by draining the event loop (lets --cpu-prof write a full profile); a handle
+    // left open by mistake must not keep a stopped node alive, hence the fallback.
+    Deno.removeSignalListener("SIGINT", onSignal);
+    Deno.removeSignalListener("SIGTERM", onSignal);
+    setTimeout(() => Deno.exit(0), 2_000).unref?.();
   };
   Deno.addSignalListener("SIGINT", onSignal);
   Deno.addSignalListener("SIGTERM", onSignal);

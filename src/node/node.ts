@@ -620,6 +620,14 @@ export class RaftkvNode implements NodeApi, AdminApi {
     }
   }
 
+  /** A consistent backup: waits for a linearizable read point, then streams the state. */
+  async backup(signal: AbortSignal): Promise<{ index: number; chunks: AsyncIterable<Uint8Array> }> {
+    await this.#awaitReadable("linearizable", signal);
+    const kvSnapshot = this.#kv.snapshot(); // copy-on-write: writes continue meanwhile
+    const header = { version: 1 as const, members: [...this.#members] };
+    return { index: kvSnapshot.index, chunks: encodeNodeSnapshot(header, kvSnapshot.chunks) };
+  }
+
   /** Takes a snapshot now (admin endpoint). */
   async snapshot(): Promise<{ index: number; term: number }> {
     const meta = await this.takeSnapshot();
