@@ -245,6 +245,24 @@ export class ChaosCluster {
     return await waitFor("a leader", async () => (await this.leader()) ?? undefined, timeoutMs);
   }
 
+  /** Waits until every node answers /health; returns the ids of those that never did. */
+  async waitUntilServing(timeoutMs: number): Promise<string[]> {
+    const pending = new Set(this.nodes.map((n) => n.id));
+    await waitFor("every node to serve HTTP", async () => {
+      await Promise.all(
+        this.nodes.filter((n) => pending.has(n.id)).map(async (node) => {
+          const res = await fetch(`${node.httpUrl}/health`, {
+            signal: AbortSignal.timeout(STATUS_TIMEOUT_MS),
+          }).catch(() => null);
+          await res?.body?.cancel();
+          if (res?.ok) pending.delete(node.id);
+        }),
+      );
+      return pending.size === 0 ? true : undefined;
+    }, timeoutMs).catch(() => {});
+    return [...pending];
+  }
+
   /** The last `lines` lines a node logged. */
   tail(node: ChaosNode, lines: number): string {
     return (this.#tails.get(node.id) ?? []).slice(-lines).join("\n");

@@ -183,8 +183,18 @@ async function exercise(
   await Promise.all(running);
 
   const failures: string[] = [];
-  const healedAt = performance.now();
+  const healStarted = performance.now();
   await nemesis.healAll(log);
+  // Restarted processes need a moment to boot (more on a loaded CI machine); the
+  // cluster's availability is measured from when every process serves HTTP again.
+  const up = await cluster.waitUntilServing(SETTLE_TIMEOUT_MS);
+  if (up.length > 0) failures.push(`nodes ${up.join(",")} did not serve HTTP after healing`);
+  const healedAt = performance.now();
+  log(
+    `healed: all faults removed, every node serving after ${
+      (healedAt - healStarted).toFixed(0)
+    } ms`,
+  );
   const writeAfterHealMs = await probeWrite(workload, cluster, options.clients, healedAt);
   if (writeAfterHealMs === null || writeAfterHealMs > WRITE_AFTER_HEAL_MS) {
     failures.push(
