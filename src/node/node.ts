@@ -86,6 +86,8 @@ export class RaftkvNode implements NodeApi, AdminApi {
   #loopDone: Promise<void> = Promise.resolve();
   #ticker: ReturnType<typeof setInterval> | undefined;
   #expiryProposedAtMs = 0;
+  /** True while a Ready is being persisted (between ready() and advance()). */
+  #persisting = false;
   readonly #lastContact = new Map<NodeId, number>();
   readonly #pendingPromotions = new Set<NodeId>();
   #removed = false;
@@ -179,11 +181,22 @@ export class RaftkvNode implements NodeApi, AdminApi {
     if (this.#stopped) return;
     this.#lastContact.set(m.from, Date.now());
     this.#raft.step(m);
+    this.#sendWhilePersisting();
     this.#kick();
+  }
+
+  /**
+   * While a Ready's fsync runs, what may leave before persistence leaves now: a slow
+   * disk must not hold back heartbeats, acks to read-index rounds, or commit updates.
+   * New proposals are not flushed here, so they still travel batched in the next Ready.
+   */
+  #sendWhilePersisting(): void {
+    if (this.#persisting) this.#send(this.#raft.takeMessages());
   }
 
   #tick(): void {
     this.#raft.tick();
+    this.#sendWhilePersisting();
     this.#reads.expire();
     this.#maybeProposeExpiry();
     this.#maybePromote();
@@ -197,12 +210,15 @@ export class RaftkvNode implements NodeApi, AdminApi {
         continue;
       }
       const rd = this.#raft.ready();
+      this.#persisting = true;
       try {
         await this.#handleReady(rd);
       } catch (e) {
         this.#stopped = true;
         this.#onFatal(e);
         return;
+      } finally {
+        this.#persisting = false;
       }
       this.#raft.advance(rd);
       this.#afterAdvance(rd);
@@ -212,12 +228,16 @@ export class RaftkvNode implements NodeApi, AdminApi {
   async #handleReady(rd: Ready): Promise<void> {
     this.#send(rd.messages);
     if (rd.snapshot) await this.#installSnapshot(rd.snapshot);
+    // Committed entries are already durable here (the core only hands out persisted
+    // ones), so they are applied, and their writers answered, without waiting for the
+    // fsync of this Ready's new entries.
+    this.#apply(rd.committedEntries);
+    for (const rs of rd.readStates) this.#reads.confirmed(rs.context, rs.index);
+    this.#reads.drain();
     if (rd.entries.length > 0 || rd.hardState || rd.snapshot) {
       await this.#storage.save(rd.hardState, rd.entries);
     }
     this.#send(rd.messagesAfterPersist);
-    this.#apply(rd.committedEntries);
-    for (const rs of rd.readStates) this.#reads.confirmed(rs.context, rs.index);
   }
 
   #afterAdvance(rd: Ready): void {
