@@ -81,6 +81,7 @@ export async function runNode(config: NodeConfig, log: Logger): Promise<() => Pr
     requestTimeoutMs: config.writeTimeoutMs,
     fetch: memberFetch,
     auth: { tokens: config.tokens, adminToken: config.adminToken },
+    metrics: node.metrics,
   }, node);
   const [hostname, port] = checkHostPort(config.httpAddr, "--http-addr");
   const tls = config.tls === null ? {} : {

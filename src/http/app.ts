@@ -23,6 +23,8 @@ import { watchRoutes } from "./routes/watch.ts";
 import { clusterRoutes } from "./routes/cluster.ts";
 import { authMiddleware } from "./auth.ts";
 import type { AdminApi } from "./admin_api.ts";
+import { httpMetricsMiddleware, metricsRoutes } from "./routes/metrics.ts";
+import { dashboardRoutes } from "./routes/dashboard.ts";
 
 export type { NodeApi, NodeStatus } from "./node_api.ts";
 export { DEFAULT_HTTP_OPTIONS, type HttpOptions } from "./options.ts";
@@ -35,6 +37,8 @@ export const LEADER_URL_HEADER = "X-Raftkv-Leader-Url";
 /** Builds the HTTP API of `node`; with `admin`, `/v1/cluster` is served too. */
 export function createApp(node: NodeApi, options: HttpOptions, admin?: AdminApi): Hono {
   const app = new Hono();
+  // First, so requests answered by auth or CORS alone are counted too.
+  if (options.metrics) app.use("*", httpMetricsMiddleware(options.metrics));
   app.use("*", leaderHeader(node));
   if (options.corsOrigins.length > 0) app.use("*", corsFor(options.corsOrigins));
   if (options.auth) app.use("*", authMiddleware(options.auth));
@@ -42,6 +46,10 @@ export function createApp(node: NodeApi, options: HttpOptions, admin?: AdminApi)
   app.route("/v1", watchRoutes(node, options));
   if (admin) app.route("/v1", clusterRoutes(node, admin, options));
   app.route("/", statusRoutes(node));
+  if (options.metrics) {
+    app.route("/", metricsRoutes(options.metrics));
+    app.route("/", dashboardRoutes()); // the page charts /metrics, so it comes with it
+  }
   app.notFound(notFound);
   app.onError(onError);
   return app;

@@ -26,8 +26,11 @@ export interface AuthConfig {
 
 const RANK: Record<Scope, number> = { read: 0, readwrite: 1, admin: 2 };
 
-/** Paths anyone may call: probes must work without credentials. */
-const OPEN_PATHS = new Set(["/health", "/ready"]);
+/**
+ * Paths anyone may call: probes must work without credentials, and the dashboard page
+ * (`/`) is static; the data it fetches still needs a token.
+ */
+const OPEN_PATHS = new Set(["/health", "/ready", "/"]);
 
 /** The scope a request needs. */
 export function requiredScope(method: string, path: string): Scope {

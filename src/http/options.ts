@@ -5,6 +5,7 @@
  */
 
 import type { AuthConfig } from "./auth.ts";
+import type { HttpMetrics } from "./routes/metrics.ts";
 
 /** Limits and knobs of the HTTP API. */
 export interface HttpOptions {
@@ -24,6 +25,8 @@ export interface HttpOptions {
   heartbeatMs?: number;
   /** Bearer tokens; absent or empty means no authentication. */
   auth?: AuthConfig;
+  /** Where request counts and latencies go, and what `GET /metrics` serves; absent: no /metrics. */
+  metrics?: HttpMetrics;
 }
 
 /** Default longest key: 4 KiB. */

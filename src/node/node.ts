@@ -37,6 +37,7 @@ import type { Logger } from "./log.ts";
 import { decodeNodeSnapshot, encodeNodeSnapshot } from "./snapshot_format.ts";
 import { ReadBatcher } from "./read_batcher.ts";
 import { WatchHub } from "./watch_hub.ts";
+import { type NodeSample, RaftkvMetrics } from "./metrics.ts";
 
 /** Most writes waiting for their entry to apply; beyond it writes get 429. */
 export const MAX_PENDING_WRITES = 100_000;
@@ -53,6 +54,8 @@ export interface NodeDeps {
   onFatal?: (error: unknown) => void;
   /** Seed for the core's election jitter. */
   seed?: number;
+  /** Metrics this node records (GET /metrics); a private set when absent. */
+  metrics?: RaftkvMetrics;
 }
 
 interface WriteWaiter {
@@ -64,6 +67,8 @@ interface WriteWaiter {
 /** A running raftkv node. */
 export class RaftkvNode implements NodeApi, AdminApi {
   readonly id: NodeId;
+  /** What this node records for `GET /metrics`. */
+  readonly metrics: RaftkvMetrics;
   readonly #config: NodeConfig;
   readonly #storage: RaftStorage;
   readonly #transport: Transport;
@@ -129,6 +134,8 @@ export class RaftkvNode implements NodeApi, AdminApi {
       timeoutMs: config.writeTimeoutMs,
     });
     this.#watches = new WatchHub(() => this.#kv);
+    this.metrics = deps.metrics ?? new RaftkvMetrics();
+    this.metrics.sampleWith(() => this.#metricsSample());
   }
 
   /** Restores state from storage and starts ticking, listening and applying. */
@@ -235,12 +242,15 @@ export class RaftkvNode implements NodeApi, AdminApi {
     for (const rs of rd.readStates) this.#reads.confirmed(rs.context, rs.index);
     this.#reads.drain();
     if (rd.entries.length > 0 || rd.hardState || rd.snapshot) {
+      const startedMs = performance.now();
       await this.#storage.save(rd.hardState, rd.entries);
+      this.metrics.observePersist(rd.entries.length, (performance.now() - startedMs) / 1000);
     }
     this.#send(rd.messagesAfterPersist);
   }
 
   #afterAdvance(rd: Ready): void {
+    this.metrics.observeLeader(rd.softState.leader);
     this.#reads.drain();
     // A lone voter would otherwise wait a full election timeout for nothing.
     const conf = this.#raft.status().conf;
@@ -335,6 +345,7 @@ export class RaftkvNode implements NodeApi, AdminApi {
   async takeSnapshot(): Promise<{ index: number; term: number }> {
     if (this.#snapshotting) throw new RaftkvError("conflict", "a snapshot is already being taken");
     this.#snapshotting = true;
+    const startedMs = performance.now();
     try {
       const conf = this.#raft.status().conf;
       const kvSnapshot = this.#kv.snapshot(); // copy-on-write: applies continue meanwhile
@@ -344,6 +355,7 @@ export class RaftkvNode implements NodeApi, AdminApi {
       await this.#storage.writeSnapshot(meta, encodeNodeSnapshot(header, kvSnapshot.chunks));
       await this.#storage.compact(meta.index);
       this.#lastSnapshotIndex = meta.index;
+      this.metrics.observeSnapshot((performance.now() - startedMs) / 1000);
       this.#log.log("info", "snapshot taken", { index: meta.index, term: meta.term });
       return meta;
     } finally {
@@ -429,8 +441,12 @@ export class RaftkvNode implements NodeApi, AdminApi {
     command: KvCommand,
     options: { idempotencyKey: string | null; signal: AbortSignal },
   ): Promise<ApplyResult> {
-    if (this.#stopped) return Promise.reject(notApplied("the node is shutting down"));
+    if (this.#stopped) {
+      this.metrics.observeProposal(false);
+      return Promise.reject(notApplied("the node is shutting down"));
+    }
     if (this.#writes.size >= MAX_PENDING_WRITES) {
+      this.metrics.observeProposal(false);
       return Promise.reject(new RaftkvError("too_many_requests", "too many writes in flight", 1));
     }
     const data = encodeEnvelope({
@@ -439,6 +455,7 @@ export class RaftkvNode implements NodeApi, AdminApi {
       nowMs: this.#now(),
     });
     const proposed = this.#raft.propose(data);
+    this.metrics.observeProposal(proposed.ok);
     if (!proposed.ok) return Promise.reject(refusal(proposed.reason, proposed.leader));
     this.#kick();
     return this.#awaitApplied(proposed.index, proposed.term, options.signal);
@@ -699,6 +716,17 @@ export class RaftkvNode implements NodeApi, AdminApi {
       }
       return; // one change at a time
     }
+  }
+
+  /** Cheap values read at every scrape of `GET /metrics`. */
+  #metricsSample(): NodeSample {
+    return {
+      status: this.status(),
+      members: this.cluster().members,
+      transport: this.#transport.stats(),
+      keys: this.#kv.size,
+      revision: this.#kv.revision,
+    };
   }
 
   /** True once this node has applied its own removal. */

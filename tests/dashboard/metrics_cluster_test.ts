@@ -1,7 +1,6 @@
 /**
  * `/metrics` of real node processes: valid exposition text whose counters follow the
- * work the cluster does. Needs the node wired to its metrics (see
- * /work/notes/ops_wiring.md); until then it is ignored and says so.
+ * work the cluster does.
  *
  * @module
  */
@@ -21,29 +20,8 @@ async function scrape(cluster: TestCluster, node: TestNode): Promise<Map<string,
   return parseExposition(await res.text());
 }
 
-/** Whether main.ts serves /metrics yet (asked of a throwaway single-node cluster). */
-async function nodeServesMetrics(): Promise<boolean> {
-  const cluster = await TestCluster.start(1);
-  try {
-    const res = await cluster.fetch(`${cluster.nodes[0]?.httpUrl}/metrics`);
-    await res.body?.cancel();
-    return res.status === 200;
-  } finally {
-    await cluster.stop();
-  }
-}
-
-const wired = await nodeServesMetrics();
-if (!wired) {
-  console.log(
-    "PENDING: the node does not serve /metrics yet (wiring in /work/notes/ops_wiring.md); " +
-      "the real-cluster metrics test is ignored until then",
-  );
-}
-
 Deno.test({
   name: "real nodes' /metrics parse and their counters follow writes, snapshots and leaders",
-  ignore: !wired,
   sanitizeOps: false,
   sanitizeResources: false,
   async fn() {

@@ -34,6 +34,13 @@ const admin: AdminApi = {
   removeMember: () => Promise.resolve(),
   transferLeader: () => Promise.resolve(),
   snapshot: () => Promise.resolve({ index: 1, term: 1 }),
+  backup: () =>
+    Promise.resolve({
+      index: 1,
+      chunks: (async function* () {
+        yield new Uint8Array([1]);
+      })(),
+    }),
 };
 
 function app(auth: AuthConfig) {
