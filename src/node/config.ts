@@ -78,8 +78,9 @@ export const DEFAULTS = {
   tickMs: 100,
   electionTicks: 10,
   heartbeatTicks: 1,
-  snapshotEntries: 10_000,
-  snapshotTrailingEntries: 5_000,
+  // etcd's default too: a snapshot streams the whole state, so not too often.
+  snapshotEntries: 100_000,
+  snapshotTrailingEntries: 10_000,
   writeTimeoutMs: 5_000,
   maxKeyBytes: 4 * 1024,
   maxValueBytes: 1024 * 1024,

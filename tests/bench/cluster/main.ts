@@ -29,7 +29,12 @@ const { values } = parseArgs({
 const seconds = Number(values.seconds);
 const connections = values.conns.split(",").map(Number);
 const rssKeys = Number(values["rss-keys"]);
-const workloads = values.workloads.split(",") as ("put" | "get" | "stale" | "mix")[];
+const workloads = values.workloads.split(",").filter((w) => w !== "") as (
+  | "put"
+  | "get"
+  | "stale"
+  | "mix"
+)[];
 const READ_KEYS = 10_000;
 
 async function ensureTools(): Promise<void> {
