@@ -594,9 +594,18 @@ export class RaftkvNode implements NodeApi, AdminApi {
     const context = JSON.stringify({ peerAddr: request.peerAddr, httpUrl: request.httpUrl });
     await this.#changeConf({ type: "addLearner", nodeId: request.id, context }, signal);
     if (request.role === "voter") this.#pendingPromotions.add(request.id);
-    const info = this.cluster().members.find((m) => m.id === request.id);
-    if (!info) throw new RaftkvError("internal", `${request.id} missing after it was added`);
-    return info;
+    // The core adopts the change at its next advance(), which may be a moment after
+    // this write resolves; until then the member is described from the request.
+    return this.cluster().members.find((m) => m.id === request.id) ?? {
+      id: request.id,
+      role: "learner",
+      peerAddr: request.peerAddr,
+      httpUrl: request.httpUrl,
+      matchIndex: null,
+      lag: null,
+      lastContactMs: null,
+      reachable: null,
+    };
   }
 
   /** Promotes a caught-up learner to voter. */

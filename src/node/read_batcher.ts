@@ -1,7 +1,8 @@
 /**
- * Linearizable reads, batched: every read that arrives before the next flush shares one
- * ReadIndex request (one heartbeat round on the leader), then waits until the local
- * state machine has applied up to the confirmed index.
+ * Linearizable reads, batched: at most one ReadIndex round (one heartbeat round on the
+ * leader) is in flight at a time, and every read that arrives meanwhile shares the next
+ * one, as etcd does; each read then waits until the local state machine has applied up
+ * to the confirmed index.
  *
  * @module
  */
@@ -10,6 +11,12 @@ import { RaftkvError } from "../errors.ts";
 
 /** Most reads waiting at once; beyond it reads get 429. */
 export const MAX_PENDING_READS = 100_000;
+
+/**
+ * A safe round not confirmed within this long no longer holds back the next one (the
+ * leader may have changed and dropped it).
+ */
+export const ROUND_STALL_MS = 200;
 
 /** How reads reach the core and learn what is applied. */
 export interface ReadBatcherDeps {
@@ -32,6 +39,8 @@ interface Batch {
   waiters: Waiter[];
   /** The confirmed read index, or null while the core has not answered. */
   index: number | null;
+  mode: "safe" | "lease";
+  startedMs: number;
 }
 
 /** Groups reads into ReadIndex rounds and releases them once applied. */
@@ -82,22 +91,34 @@ export class ReadBatcher {
     });
   }
 
-  #flush(): void {
+  #flush(now = Date.now()): void {
     this.#flushScheduled = false;
     for (const mode of ["safe", "lease"] as const) {
       const waiters = this.#queued[mode];
       if (waiters.length === 0) continue;
+      if (mode === "safe" && this.#roundInFlight(now)) continue; // joins the next round
       this.#queued[mode] = [];
       const context = this.#nextContext++;
-      this.#batches.set(context, { waiters, index: null });
+      this.#batches.set(context, { waiters, index: null, mode, startedMs: now });
       this.#deps.readIndex(context, mode);
     }
   }
 
-  /** The core confirmed `index` for `context`. */
+  /** Whether a safe round is still waiting for its confirmation (and not stalled). */
+  #roundInFlight(now: number): boolean {
+    for (const batch of this.#batches.values()) {
+      if (batch.mode === "safe" && batch.index === null && now - batch.startedMs < ROUND_STALL_MS) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /** The core confirmed `index` for `context`; reads queued meanwhile start their round. */
   confirmed(context: number, index: number): void {
     const batch = this.#batches.get(context);
     if (batch) batch.index = index;
+    if (this.#queued.safe.length > 0) this.#flush();
   }
 
   /** Releases every confirmed batch whose index is applied. */
@@ -112,6 +133,8 @@ export class ReadBatcher {
 
   /** Fails reads past their deadline (no leader confirmed them in time). */
   expire(now = Date.now()): void {
+    // A stalled round must not hold queued reads back for good.
+    if (this.#queued.safe.length > 0) this.#flush(now);
     for (const [context, batch] of this.#batches) {
       const live = batch.waiters.filter((w) => {
         if (w.settled) return false;
