@@ -183,3 +183,60 @@ export function isJsonError(response: RawResponse): boolean {
 export function isRuntimeRefusal(response: RawResponse, appHeader: string): boolean {
   return !response.headers.has(appHeader.toLowerCase()) && response.body.length === 0;
 }
+
+/** What {@link floodBody} saw: bytes the socket took, and the server's answer. */
+export interface FloodResult {
+  /** Body bytes (with any chunk framing) the client wrote before the server hung up. */
+  writtenBytes: number;
+  outcome: RawOutcome;
+}
+
+/**
+ * Sends `head` (a request head ending in a blank line) and then up to `totalBytes` of
+ * body in 64 KiB pieces (chunk-framed when `chunked`), as fast as the socket takes
+ * them, until the server hangs up or stops reading for `stallMs`.
+ */
+export async function floodBody(
+  port: number,
+  head: string,
+  totalBytes: number,
+  options: { chunked: boolean; stallMs?: number },
+): Promise<FloodResult> {
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  const piece = new Uint8Array(64 * 1024).fill(0x61);
+  const framed = options.chunked
+    ? new Uint8Array([
+      ...encoder.encode(`${piece.length.toString(16)}\r\n`),
+      ...piece,
+      ...encoder.encode("\r\n"),
+    ])
+    : piece;
+  const answer = readResponse(conn, Date.now() + 30_000, false);
+  let writtenBytes = 0;
+  try {
+    await writeAll(conn, encoder.encode(head));
+    while (writtenBytes < totalBytes) {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const step = await Promise.race([
+        writeAll(conn, framed).then(() => "ok" as const, () => "refused" as const),
+        new Promise<"stalled">((resolve) => {
+          timer = setTimeout(() => resolve("stalled"), options.stallMs ?? 2000);
+        }),
+      ]);
+      clearTimeout(timer);
+      if (step !== "ok") break;
+      writtenBytes += framed.length;
+    }
+    return { writtenBytes, outcome: await answer };
+  } finally {
+    try {
+      conn.close();
+    } catch { /* closed */ }
+  }
+}
+
+/** The byte count a 413 reports having read ("is at least N bytes"), or null. */
+export function bytesReadBeforeRefusal(response: RawResponse): number | null {
+  const match = /is at least (\d+) bytes/.exec(bodyText(response));
+  return match?.[1] === undefined ? null : Number(match[1]);
+}

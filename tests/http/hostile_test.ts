@@ -12,12 +12,13 @@ import { BODY_READ_TIMEOUT_MS, declaredLength, readBodyLimited } from "../../src
 import { RaftkvError } from "../../src/errors.ts";
 import {
   bodyText,
+  bytesReadBeforeRefusal,
+  floodBody,
   isJsonError,
   isRuntimeRefusal,
   rawExchange,
   type RawOutcome,
   type RawResponse,
-  readResponse,
 } from "../fuzz/raw_http.ts";
 import { setup, TEST_OPTIONS } from "./helpers.ts";
 import { FakeNode } from "./fake_node.ts";
@@ -64,54 +65,54 @@ function putRaw(path: string, body: string, headers = ""): string {
 
 Deno.test("a 100 MiB chunked upload is cut off near the limit: the server stops reading", async () => {
   await withServer(async (port, node) => {
-    const conn = await Deno.connect({ hostname: "127.0.0.1", port });
-    const encoder = new TextEncoder();
-    const chunk = new Uint8Array(64 * 1024).fill(0x61);
-    const framed = new Uint8Array([
-      ...encoder.encode(`${chunk.length.toString(16)}\r\n`),
-      ...chunk,
-      ...encoder.encode("\r\n"),
-    ]);
-    const answer = readResponse(conn, Date.now() + 20_000, false);
-    let written = 0;
-    try {
-      await conn.write(encoder.encode(
-        "PUT /v1/kv/big HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n",
-      ));
-      // Stops when the server resets the connection (or stops reading for 2 s).
-      while (written < 100 * MIB) {
-        const step = await Promise.race([
-          conn.write(framed).then(() => "ok" as const, () => "refused" as const),
-          new Promise<"stalled">((r) => setTimeout(() => r("stalled"), 2000)),
-        ]);
-        if (step !== "ok") break;
-        written += framed.length;
-      }
-      const res = responseOf(await answer);
-      console.log(
-        `100 MiB chunked upload, 1 MiB limit: client could write ${
-          (written / MIB).toFixed(1)
-        } MiB ` +
-          "(kernel socket buffers included) before the server hung up",
-      );
-      assert.equal(res.status, 413);
-      assert(isJsonError(res));
-      assert(written < 40 * MIB, `the server kept reading: ${written} bytes accepted`);
-      assert.equal(node.keys.has("big"), false);
-    } finally {
-      try {
-        conn.close();
-      } catch { /* closed */ }
-    }
+    const head = "PUT /v1/kv/big HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n";
+    const { writtenBytes, outcome } = await floodBody(port, head, 100 * MIB, { chunked: true });
+    const res = responseOf(outcome);
+    assert.equal(res.status, 413);
+    assert(isJsonError(res));
+    const readBytes = bytesReadBeforeRefusal(res);
+    console.log(
+      `100 MiB chunked upload, 1 MiB limit: the app read ${readBytes} bytes; the client could ` +
+        `write ${(writtenBytes / MIB).toFixed(1)} MiB (kernel socket buffers included) ` +
+        "before the server hung up",
+    );
+    assert(readBytes !== null && readBytes <= MIB + 64 * 1024 + 16, `read ${readBytes}`);
+    assert(writtenBytes < 40 * MIB, `the server kept reading: ${writtenBytes} bytes accepted`);
+    assert.equal(node.keys.has("big"), false);
   }, MIB);
 });
 
-Deno.test("a declared 100 MiB body is refused with 413 before a byte of it is sent", async () => {
-  await withServer(async (port) => {
+Deno.test("a declared 100 MiB body is refused with 413 at once, and the server stops reading", async () => {
+  await withServer(async (port, node) => {
+    // Headers only: the verdict comes without waiting for a byte of the body.
     const request = `PUT /v1/kv/big HTTP/1.1\r\nHost: t\r\nContent-Length: ${100 * MIB}\r\n\r\n`;
     const res = responseOf(await rawExchange(port, request, { timeoutMs: 5000 }));
     assert.equal(res.status, 413);
     assert(isJsonError(res));
+    // The body pushed anyway: the runtime must not drain all of it.
+    const { writtenBytes, outcome } = await floodBody(port, request, 100 * MIB, { chunked: false });
+    console.log(
+      `declared 100 MiB body pushed anyway: the client could write ` +
+        `${(writtenBytes / MIB).toFixed(1)} MiB (kernel socket buffers included)`,
+    );
+    assert.equal(responseOf(outcome).status, 413);
+    assert(writtenBytes < 40 * MIB, `the server kept reading: ${writtenBytes} bytes accepted`);
+    assert.equal(node.keys.has("big"), false);
+  });
+});
+
+Deno.test("Expect: 100-continue with an oversize body: 413, and the upload the runtime invites is cut off", async () => {
+  await withServer(async (port, node) => {
+    // Deno.serve answers "100 Continue" by itself, before the app decides, so a client
+    // that waits for it still starts sending; the server must stop reading anyway.
+    const request = `PUT /v1/kv/big HTTP/1.1\r\nHost: t\r\nContent-Length: ${100 * MIB}\r\n` +
+      "Expect: 100-continue\r\n\r\n";
+    const { writtenBytes, outcome } = await floodBody(port, request, 100 * MIB, { chunked: false });
+    const res = responseOf(outcome);
+    assert.equal(res.status, 413);
+    assert(isJsonError(res));
+    assert(writtenBytes < 40 * MIB, `the server kept reading: ${writtenBytes} bytes accepted`);
+    assert.equal(node.keys.has("big"), false);
   });
 });
 
