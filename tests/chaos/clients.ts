@@ -44,6 +44,8 @@ import type { ChaosCluster } from "./cluster.ts";
 
 /** Deadline of one client request. */
 export const OP_TIMEOUT_MS = 3000;
+/** How long clients use one set of keys before moving on to fresh ones. */
+export const KEY_EPOCH_MS = 30_000;
 /** Longest pause between two requests of a client (leaves CPU to the nodes). */
 export const MAX_THINK_MS = 10;
 
@@ -101,7 +103,9 @@ export class Workload {
   readonly oddAnswers: string[] = [];
   readonly #recorder: HistoryRecorder;
   readonly #cluster: ChaosCluster;
-  readonly #keys: string[];
+  readonly #keyCount: number;
+  readonly #startedMs = performance.now();
+  #lastEpoch = 0;
   /** Operations left out of the history (see the module comment). */
   readonly #dropped = new Set<number>();
   #stopped = false;
@@ -118,12 +122,33 @@ export class Workload {
     this.#trustRefusals = trustRefusals;
     this.#recorder = recorder;
     this.#cluster = cluster;
-    this.#keys = Array.from({ length: keyCount }, (_, i) => `k${i}`);
+    this.#keyCount = keyCount;
   }
 
-  /** The keys clients touch. */
+  /**
+   * The keys clients touch now. Every {@link KEY_EPOCH_MS} the workload moves on to
+   * fresh keys (Jepsen's "independent keys"): each key's history stays short, and
+   * unknown-outcome operations stop piling up on one key, which is what makes a long
+   * history too expensive to check.
+   */
+  currentKeys(): string[] {
+    const epoch = Math.floor((performance.now() - this.#startedMs) / KEY_EPOCH_MS);
+    this.#lastEpoch = Math.max(this.#lastEpoch, epoch);
+    return this.#keysOf(epoch);
+  }
+
+  /** Every key handed out so far (for the final reads). */
   get keys(): readonly string[] {
-    return this.#keys;
+    return Array.from({ length: this.#lastEpoch + 1 }, (_, e) => this.#keysOf(e)).flat();
+  }
+
+  /** A key of the latest epoch (for the availability probe). */
+  latestKey(): string {
+    return this.#keysOf(this.#lastEpoch)[0] ?? "probe";
+  }
+
+  #keysOf(epoch: number): string[] {
+    return Array.from({ length: this.#keyCount }, (_, i) => `e${epoch}k${i}`);
   }
 
   /** The history to check: every recorded operation but those that soundly drop out. */
@@ -146,7 +171,7 @@ export class Workload {
     let seq = 0;
     try {
       while (!this.#stopped) {
-        const key = pick(this.#keys);
+        const key = pick(this.currentKeys());
         const node = pick(this.#cluster.voters());
         const roll = rand();
         if (roll < 0.35) await this.get(http, client, node.httpUrl, key);
@@ -240,7 +265,8 @@ export class Workload {
     try {
       while (!this.#stopped && learners.length > 0) {
         const node = learners[Math.floor(rand() * learners.length)];
-        const key = this.#keys[Math.floor(rand() * this.#keys.length)];
+        const keys = this.currentKeys();
+        const key = keys[Math.floor(rand() * keys.length)];
         if (node === undefined || key === undefined) break;
         const incarnation = node.incarnation;
         const answer = await kvGet(http, node.httpUrl, key, "stale", OP_TIMEOUT_MS);

@@ -206,7 +206,8 @@ async function exercise(
     );
   }
   const finals = await finalReads(workload, cluster, options.clients + 1);
-  if (finals.size < workload.keys.length) failures.push("final reads did not all succeed");
+  const allKeys = workload.keys;
+  if (finals.size < allKeys.length) failures.push("final reads did not all succeed");
   failures.push(...await learnerConverges(workload, cluster));
 
   for (const exit of cluster.unexpectedExits) {
@@ -316,7 +317,14 @@ async function probeWrite(
       const voters = cluster.voters();
       const node = voters[attempt % voters.length];
       if (node === undefined) break;
-      const answer = await workload.put(http, client, node.httpUrl, "k0", `probe-${attempt}`, null);
+      const answer = await workload.put(
+        http,
+        client,
+        node.httpUrl,
+        workload.latestKey(),
+        `probe-${attempt}`,
+        null,
+      );
       if (answer.kind === "write") return performance.now() - healedAt;
       await new Promise((r) => setTimeout(r, 50));
     }
@@ -333,17 +341,18 @@ async function finalReads(
   client: number,
 ): Promise<Map<string, ReadAnswer>> {
   const finals = new Map<string, ReadAnswer>();
+  const keys = workload.keys;
   const http = newHttpClient();
   try {
     await waitFor("final reads", async () => {
       const leader = await cluster.leader();
       if (leader === null) return undefined;
-      for (const key of workload.keys) {
+      for (const key of keys) {
         if (finals.has(key)) continue;
         const read = await workload.get(http, client, leader.httpUrl, key, "final");
         if (read !== null) finals.set(key, read);
       }
-      return finals.size === workload.keys.length ? true : undefined;
+      return finals.size === keys.length ? true : undefined;
     }, SETTLE_TIMEOUT_MS).catch(() => {});
   } finally {
     http.close();
