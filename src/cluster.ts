@@ -87,30 +87,68 @@ for (const m of members) {
   void prefixLines(m.id, child.stdout);
   void prefixLines(m.id, child.stderr);
   void child.status.then((s) => {
-    if (!stopping) console.log(`[${m.id}] exited with code ${s.code}`);
+    if (!stopping) print(`[${m.id}] exited with code ${s.code}`);
   });
   console.log(`${m.id}: ${m.httpUrl}  (peer ${m.peerAddr}${m.learner ? ", learner" : ""})`);
 }
 
 let stopping = false;
 let leader: string | null = null;
+const terminal = Deno.stdout.isTerminal();
+const encoder = new TextEncoder();
+let statusLine = "";
+
+/** Prints a line above the live status line (which is redrawn below it on a terminal). */
+function print(line: string): void {
+  if (!terminal) {
+    console.log(line);
+    return;
+  }
+  Deno.stdout.writeSync(encoder.encode(`\r\x1b[2K${line}\n${statusLine}`));
+}
+
+/** Replaces the live status line: in place on a terminal, as a new line when it changes otherwise. */
+function showStatus(line: string): void {
+  if (line === statusLine) return;
+  statusLine = line;
+  if (terminal) Deno.stdout.writeSync(encoder.encode(`\r\x1b[2K${line}`));
+  else console.log(line);
+}
+
+interface ClusterView {
+  leader: string | null;
+  term: number;
+  commitIndex: number;
+  members: { id: string; role: string; lag: number | null; reachable: boolean | null }[];
+}
+
 const poll = setInterval(async () => {
   for (const m of members) {
     try {
-      const res = await fetch(`${m.httpUrl}/v1/status`, { signal: AbortSignal.timeout(500) });
-      const status = await res.json() as { leader: string | null; term: number };
-      if (status.leader && status.leader !== leader) {
-        leader = status.leader;
-        console.log(
-          `leader: ${leader} (term ${status.term}) — try: curl -X PUT ${m.httpUrl}/v1/kv/hello -d world`,
+      const res = await fetch(`${m.httpUrl}/v1/cluster`, { signal: AbortSignal.timeout(800) });
+      if (!res.ok) {
+        await res.body?.cancel();
+        continue;
+      }
+      const view = await res.json() as ClusterView;
+      if (view.leader && view.leader !== leader) {
+        leader = view.leader;
+        print(
+          `leader: ${leader} (term ${view.term}) — try: curl -X PUT ${m.httpUrl}/v1/kv/hello -d world`,
         );
       }
+      const parts = view.members.map((x) =>
+        `${x.id}${x.id === view.leader ? "*" : ""}${x.role === "learner" ? "(learner)" : ""}` +
+        (x.reachable === false ? " down" : x.lag ? ` lag ${x.lag}` : " ok")
+      );
+      showStatus(`[status] term ${view.term} commit ${view.commitIndex} | ${parts.join(" | ")}`);
       return;
     } catch {
-      // not up yet; try the next member
+      // not up yet, or stopping; try the next member
     }
   }
-}, 500);
+  showStatus("[status] no leader yet");
+}, 1000);
 
 async function stopAll(): Promise<void> {
   if (stopping) return;
@@ -135,7 +173,7 @@ async function prefixLines(id: string, stream: ReadableStream<Uint8Array>): Prom
     buffered += text;
     const lines = buffered.split("\n");
     buffered = lines.pop() ?? "";
-    for (const line of lines) console.log(`[${id}] ${humanize(line)}`);
+    for (const line of lines) print(`[${id}] ${humanize(line)}`);
   }
 }
 

@@ -133,7 +133,7 @@ if (import.meta.main) {
     console.log(helpText());
     Deno.exit(0);
   }
-  const log = createLogger(config.id);
+  const log = createLogger(config.id, config.logLevel);
   let stop: () => Promise<void>;
   try {
     stop = await runNode(config, log);

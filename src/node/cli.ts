@@ -53,6 +53,11 @@ export const OPTIONS: Record<string, OptionSpec> = {
     type: "string",
     help: `snapshot every N applied entries, 0 = never (${DEFAULTS.snapshotEntries})`,
   },
+  "snapshot-interval-s": {
+    type: "string",
+    help: "also snapshot every T seconds when anything changed, 0 = never (0)",
+  },
+  "log-level": { type: "string", help: "debug | info | warn | error (info)" },
   "snapshot-trailing": {
     type: "string",
     help: `entries kept behind a snapshot (${DEFAULTS.snapshotTrailingEntries})`,
@@ -191,6 +196,8 @@ export function parseNodeArgs(
     heartbeatTicks: int(get, "heartbeat-ticks", DEFAULTS.heartbeatTicks, 1, 1000),
     peerSecret: get("peer-secret") ?? null,
     snapshotEntries: int(get, "snapshot-entries", DEFAULTS.snapshotEntries, 0, 1e9),
+    snapshotIntervalMs: int(get, "snapshot-interval-s", 0, 0, 86_400 * 30) * 1000,
+    logLevel: parseLogLevel(get("log-level") ?? "info"),
     snapshotTrailingEntries: int(
       get,
       "snapshot-trailing",
@@ -266,4 +273,9 @@ function parseAuth(get: (flag: string) => string | undefined): {
     }
   }
   return { tokens, adminToken };
+}
+
+function parseLogLevel(text: string): "debug" | "info" | "warn" | "error" {
+  if (text === "debug" || text === "info" || text === "warn" || text === "error") return text;
+  throw new ConfigError(`--log-level must be debug, info, warn or error, not "${text}"`);
 }

@@ -36,6 +36,10 @@ export interface NodeConfig {
   peerSecret: string | null;
   /** Take a snapshot every this many applied entries (0: never by count). */
   snapshotEntries: number;
+  /** Also snapshot this often (ms) when anything changed; 0 turns the timer off. */
+  snapshotIntervalMs: number;
+  /** Least severe log level written. */
+  logLevel: "debug" | "info" | "warn" | "error";
   /** Entries kept behind a snapshot for slow followers. */
   snapshotTrailingEntries: number;
   /** A write not applied within this many ms answers 504 outcome_unknown. */

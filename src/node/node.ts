@@ -37,6 +37,7 @@ import type { Logger } from "./log.ts";
 import { decodeNodeSnapshot, encodeNodeSnapshot } from "./snapshot_format.ts";
 import { ReadBatcher } from "./read_batcher.ts";
 import { WatchHub } from "./watch_hub.ts";
+import { PROGRESS_EVERY_MS, withProgress } from "./progress.ts";
 import { type NodeSample, RaftkvMetrics } from "./metrics.ts";
 
 /** Most writes waiting for their entry to apply; beyond it writes get 429. */
@@ -91,6 +92,8 @@ export class RaftkvNode implements NodeApi, AdminApi {
   #loopDone: Promise<void> = Promise.resolve();
   #ticker: ReturnType<typeof setInterval> | undefined;
   #expiryProposedAtMs = 0;
+  #lastSnapshotAtMs = Date.now();
+  #lastCatchUpReportMs = 0;
   /** True while a Ready is being persisted (between ready() and advance()). */
   #persisting = false;
   readonly #lastContact = new Map<NodeId, number>();
@@ -207,6 +210,8 @@ export class RaftkvNode implements NodeApi, AdminApi {
     this.#reads.expire();
     this.#maybeProposeExpiry();
     this.#maybePromote();
+    this.#reportCatchUp();
+    this.#maybeSnapshot();
     this.#kick();
   }
 
@@ -334,11 +339,20 @@ export class RaftkvNode implements NodeApi, AdminApi {
 
   // ---- snapshots --------------------------------------------------------------
 
+  /** Snapshot policy: every N applied entries, and/or every T seconds with a change. */
   #maybeSnapshot(): void {
-    const every = this.#config.snapshotEntries;
-    if (every <= 0 || this.#snapshotting) return;
-    if (this.#applied - this.#lastSnapshotIndex < every) return;
-    void this.takeSnapshot();
+    if (this.#snapshotting || this.#applied <= this.#lastSnapshotIndex) return;
+    const { snapshotEntries, snapshotIntervalMs } = this.#config;
+    const byCount = snapshotEntries > 0 &&
+      this.#applied - this.#lastSnapshotIndex >= snapshotEntries;
+    const byTime = snapshotIntervalMs > 0 &&
+      Date.now() - this.#lastSnapshotAtMs >= snapshotIntervalMs;
+    if (!byCount && !byTime) return;
+    this.takeSnapshot().catch((e) =>
+      this.#log.log("warn", "snapshot failed", {
+        error: e instanceof Error ? e.message : String(e),
+      })
+    );
   }
 
   /** Snapshots the applied state now and compacts the log behind it. */
@@ -355,6 +369,7 @@ export class RaftkvNode implements NodeApi, AdminApi {
       await this.#storage.writeSnapshot(meta, encodeNodeSnapshot(header, kvSnapshot.chunks));
       await this.#storage.compact(meta.index);
       this.#lastSnapshotIndex = meta.index;
+      this.#lastSnapshotAtMs = Date.now();
       this.metrics.observeSnapshot((performance.now() - startedMs) / 1000);
       this.#log.log("info", "snapshot taken", { index: meta.index, term: meta.term });
       return meta;
@@ -379,8 +394,10 @@ export class RaftkvNode implements NodeApi, AdminApi {
     }
     this.#sendingSnapshot.add(m.to);
     const message: SnapshotMessage = { ...m, snapshot: opened.meta };
-    this.#log.log("info", "sending snapshot", { to: m.to, index: opened.meta.index });
-    this.#transport.sendSnapshot(message, opened.chunks()).then(
+    const fields = { to: m.to, index: opened.meta.index };
+    this.#log.log("info", "sending snapshot", fields);
+    const chunks = withProgress(opened.chunks(), this.#log, "snapshot transfer out", fields);
+    this.#transport.sendSnapshot(message, chunks).then(
       () => this.#raft.reportSnapshot(m.to, true),
       (e) => {
         this.#log.log("warn", "snapshot send failed", { to: m.to, error: String(e) });
@@ -396,7 +413,11 @@ export class RaftkvNode implements NodeApi, AdminApi {
     if (m.snapshot.index <= this.#applied) {
       for await (const _ of chunks) { /* already have it: drain */ }
     } else {
-      await this.#storage.writeSnapshot(m.snapshot, chunks);
+      const fields = { from: m.from, index: m.snapshot.index };
+      await this.#storage.writeSnapshot(
+        m.snapshot,
+        withProgress(chunks, this.#log, "snapshot transfer in", fields),
+      );
     }
     // Stepped after the sender is acked, once the bytes are durable here.
     queueMicrotask(() => this.#step(m));
@@ -555,6 +576,7 @@ export class RaftkvNode implements NodeApi, AdminApi {
   cluster(): ClusterInfo {
     const s = this.#raft.status();
     const now = Date.now();
+    const electionTimeoutMs = this.#config.tickMs * this.#config.electionTicks;
     const member = (id: NodeId, role: "voter" | "learner"): MemberInfo => {
       const p = s.progress.get(id);
       const addr = this.#members.get(id);
@@ -568,7 +590,11 @@ export class RaftkvNode implements NodeApi, AdminApi {
         matchIndex: p?.match ?? (self ? s.lastIndex : null),
         lag: p ? Math.max(0, s.lastIndex - p.match) : (self ? 0 : null),
         lastContactMs: self ? 0 : contact === undefined ? null : now - contact,
-        reachable: s.role !== "leader" ? null : self || (p?.recentActive ?? false),
+        // Heard from within an election timeout (the core's recentActive resets each
+        // timeout, so it flickers).
+        reachable: s.role !== "leader"
+          ? null
+          : self || (contact !== undefined && now - contact < electionTimeoutMs),
       };
     };
     return {
@@ -704,6 +730,26 @@ export class RaftkvNode implements NodeApi, AdminApi {
     }
     this.#kick();
     await this.#awaitApplied(proposed.index, proposed.term, signal);
+  }
+
+  /** The leader logs, every few seconds, how far behind each lagging member is. */
+  #reportCatchUp(): void {
+    const now = Date.now();
+    if (now - this.#lastCatchUpReportMs < PROGRESS_EVERY_MS) return;
+    const s = this.#raft.status();
+    if (s.role !== "leader") return;
+    this.#lastCatchUpReportMs = now;
+    for (const [id, p] of s.progress) {
+      const lag = s.lastIndex - p.match;
+      if (id === this.id || lag <= this.#config.promoteMaxLag) continue;
+      this.#log.log("info", "member catching up", {
+        id,
+        learner: p.isLearner,
+        match: p.match,
+        lag,
+        state: p.state,
+      });
+    }
   }
 
   /** Promotes learners added as voters once they are within the allowed lag. */

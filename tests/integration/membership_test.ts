@@ -281,3 +281,54 @@ Deno.test(
     }
   },
 );
+
+Deno.test(
+  "a paused learner delays neither commits nor elections, and catches up when resumed",
+  opts,
+  async () => {
+    const cluster = await TestCluster.start(3);
+    try {
+      const learner = cluster.join(await cluster.leader());
+      await waitFor(
+        "learner listed",
+        async () => (await roleOf(cluster, learner.id)) ?? undefined,
+        30_000,
+        200,
+      );
+      await caughtUp(cluster, learner);
+      learner.process!.kill("SIGSTOP");
+      const put = async (key: string) => {
+        const leader = await cluster.leader();
+        const res = await cluster.fetch(`${leader.httpUrl}/v1/kv/${key}`, {
+          method: "PUT",
+          body: key,
+          signal: AbortSignal.timeout(5_000),
+        });
+        await res.body?.cancel();
+        return res.status;
+      };
+      for (let i = 0; i < 30; i++) assert.equal(await put(`paused/${i}`), 200);
+      // An election without the learner: kill the leader, the two voters left elect one.
+      const old = await cluster.leader();
+      await cluster.kill(old);
+      await waitFor(
+        "a write after the election",
+        async () => (await put("after") === 200) || undefined,
+        15_000,
+        100,
+      );
+      learner.process!.kill("SIGCONT");
+      cluster.spawn(old);
+      await caughtUp(cluster, learner);
+      const res = await cluster.fetch(`${learner.httpUrl}/v1/kv/after?consistency=stale`);
+      assert.equal(await res.text(), "after");
+    } finally {
+      for (const n of cluster.nodes) {
+        try {
+          n.process?.kill("SIGCONT");
+        } catch { /* gone */ }
+      }
+      await cluster.stop();
+    }
+  },
+);

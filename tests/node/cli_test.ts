@@ -89,3 +89,14 @@ Deno.test("tokens and TLS flags are checked", () => {
   assert.equal(config.advertiseHttpUrl, "https://127.0.0.1:8001");
   assert.deepEqual(config.tokens, [{ token: "r".repeat(20), scope: "read" }]);
 });
+
+Deno.test("log level and the snapshot timer are parsed and checked", () => {
+  const config = parseNodeArgs(
+    ["--id", "n1", "--log-level", "warn", "--snapshot-interval-s", "30"],
+    noEnv,
+  );
+  assert.ok(config !== "help");
+  assert.equal(config.logLevel, "warn");
+  assert.equal(config.snapshotIntervalMs, 30_000);
+  assert.throws(() => parseNodeArgs(["--id", "n1", "--log-level", "loud"], noEnv), /--log-level/);
+});
