@@ -3,7 +3,10 @@
  * never completes? Opens three kinds of slow connection against a bare Deno.serve on
  * 127.0.0.1 and reports when (if ever) the server hangs up, within PROBE_MS.
  *
- *   deno run -A tests/fuzz/slow_header_probe.ts [seconds]
+ *   deno run -A tests/fuzz/slow_header_probe.ts [seconds] [port]
+ *
+ * With a port, the probe targets a server already listening on 127.0.0.1:port (e.g. a
+ * running raftkv node) instead of starting a bare Deno.serve.
  *
  * Deno 2.9.6 answer: never (no header read timeout, no idle timeout before the first
  * request). Kinds: "idle" connects and sends nothing; "partial" sends a request line
@@ -15,13 +18,14 @@
 const PROBE_MS = 1000 * Number(Deno.args[0] ?? 45);
 const encoder = new TextEncoder();
 
-const server = Deno.serve(
-  { hostname: "127.0.0.1", port: 0, onListen() {} },
-  () => new Response("hi"),
-);
+const targetPort = Deno.args[1] === undefined ? null : Number(Deno.args[1]);
+const server = targetPort === null
+  ? Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, () => new Response("hi"))
+  : null;
+const port = targetPort ?? server?.addr.port ?? 0;
 
 async function probe(kind: "idle" | "partial" | "drip"): Promise<string> {
-  const conn = await Deno.connect({ hostname: "127.0.0.1", port: server.addr.port });
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
   const started = Date.now();
   let closedAfterMs: number | null = null;
   const reading = (async () => {
@@ -55,4 +59,4 @@ console.log(`Deno ${Deno.version.deno}: slow request heads, watched for ${PROBE_
 for (const line of await Promise.all([probe("idle"), probe("partial"), probe("drip")])) {
   console.log(line);
 }
-await server.shutdown();
+await server?.shutdown();
