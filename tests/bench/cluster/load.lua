@@ -1,13 +1,12 @@
 -- One load generator for raftkv and etcd (v2 keys API and v3 JSON gateway), so both
 -- sides are driven by the same client code.
--- Usage: wrk -s load.lua URL -- <raftkv|etcd2|etcd3> <put|get|stale|mix|fill> [keyspace] [readkeys] [limit]
+-- Usage: wrk -s load.lua URL -- <raftkv|etcd2|etcd3> <put|get|stale|mix|fill> [keyspace] [readkeys]
 --   put   100-byte values to random keys of the key space
 --   get   linearizable reads of random preloaded keys
 --   stale stale (serializable) reads of random preloaded keys
 --   mix   90 % get, 10 % put
---   fill  puts k1, k2, ... in order (preloading); with limit, stops after that many answers
-local system, op, keyspace, readkeys, limit
-local responses = 0
+--   fill  puts k1, k2, ... in order
+local system, op, keyspace, readkeys
 local value = string.rep("v", 100)
 local b64chars = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
 local counter = 0
@@ -38,7 +37,6 @@ function init(args)
   op = args[2]
   keyspace = tonumber(args[3] or "100000")
   readkeys = tonumber(args[4] or "10000")
-  limit = tonumber(args[5] or "0")
   math.randomseed(os.time() * 1000 + thread_offset)
 end
 
@@ -78,13 +76,6 @@ function request()
   end
   if math.random(1, 10) == 1 then return put(math.random(1, keyspace)) end
   return get(math.random(1, readkeys), false)
-end
-
-function response(status, headers, body)
-  if limit > 0 then
-    responses = responses + 1
-    if responses >= limit then wrk.thread:stop() end
-  end
 end
 
 function done(summary, latency, requests)

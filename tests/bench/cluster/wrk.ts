@@ -32,7 +32,6 @@ export interface WrkRun {
   seconds: number;
   keyspace?: number;
   readKeys?: number;
-  limit?: number;
   threads?: number;
 }
 
@@ -54,7 +53,6 @@ export async function runWrk(run: WrkRun): Promise<WrkResult> {
       run.op,
       String(run.keyspace ?? 100_000),
       String(run.readKeys ?? 10_000),
-      String(run.limit ?? 0),
     ],
     stdout: "piped",
     stderr: "piped",
