@@ -63,6 +63,11 @@ export interface WriteRecord {
   outcome: "acked" | "rejected" | "refused503" | "notSent" | "unknown";
   /** modRevision (put, cas) or revision (delete) when acknowledged; else null. */
   revision: number | null;
+  /** The node the request went to, and why its outcome is not definite (for diagnosis). */
+  via?: string;
+  detail?: string | null;
+  /** When the answer (or the lack of one) arrived, on the history's clock. */
+  atMs?: number;
 }
 
 /** A value some read returned, for the "no value from nowhere" checks. */
@@ -234,7 +239,7 @@ export class Workload {
       : { op: "cas", key, expected, value };
     const id = this.#recorder.invoke(client, input);
     const answer = await kvPut(http, url, key, value, precondition, OP_TIMEOUT_MS);
-    this.#recordWrite(id, key, value, answer);
+    this.#recordWrite(id, key, value, answer, url);
     if (answer.kind === "unknown") this.#unknown(id, answer);
     else if (!answer.ok) {
       this.stats.casFailed++;
@@ -247,7 +252,7 @@ export class Workload {
   async delete(http: Deno.HttpClient, client: number, url: string, key: string): Promise<void> {
     const id = this.#recorder.invoke(client, { op: "delete", key });
     const answer = await kvDelete(http, url, key, OP_TIMEOUT_MS);
-    this.#recordWrite(id, key, null, answer);
+    this.#recordWrite(id, key, null, answer, url);
     if (answer.kind === "unknown") this.#unknown(id, answer);
     else this.#complete(id, { ok: true, existed: answer.ok });
   }
@@ -290,6 +295,7 @@ export class Workload {
     key: string,
     value: string | null,
     answer: WriteAnswer | UnknownAnswer,
+    url: string,
   ): void {
     const outcome = answer.kind === "write"
       ? answer.ok ? "acked" : "rejected"
@@ -299,7 +305,9 @@ export class Workload {
       ? "notSent"
       : "unknown";
     const revision = answer.kind === "write" ? answer.revision : null;
-    this.writes.push({ opId, key, value, outcome, revision });
+    const detail = answer.kind === "unknown" ? `${answer.reason}: ${answer.detail}` : null;
+    const atMs = performance.now();
+    this.writes.push({ opId, key, value, outcome, revision, via: url, detail, atMs });
   }
 
   #complete(id: number, output: KvOutput): void {

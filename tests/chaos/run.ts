@@ -11,7 +11,7 @@ import { checkHistory, type CheckResult, formatFailure } from "./linearizability
 import { ChaosCluster, nodeIds, waitFor } from "./cluster.ts";
 import { NetnsNetwork, netnsUnavailableReason } from "./netns.ts";
 import { type FaultKind, FaultPlan, type FaultRecord, Nemesis } from "./nemesis.ts";
-import { newHttpClient, Workload, type WorkloadStats } from "./clients.ts";
+import { newHttpClient, Workload, type WorkloadStats, type WriteRecord } from "./clients.ts";
 import { kvGet, type ReadAnswer } from "./kv_http.ts";
 import { reduceUnknowns } from "./reduce.ts";
 import { checkAckedWrites, checkObservedValues, checkStoreRevision, summarize } from "./checks.ts";
@@ -166,7 +166,7 @@ async function exercise(
   kinds: readonly FaultKind[],
   cluster: ChaosCluster,
   network: NetnsNetwork | null,
-): Promise<ChaosReport & { history: Operation[] }> {
+): Promise<ChaosReport & { history: Operation[]; writes: WriteRecord[] }> {
   const { log } = options;
   const recorder = new HistoryRecorder();
   const workload = new Workload(recorder, cluster, options.keys, options.trustRefusals);
@@ -260,6 +260,7 @@ async function exercise(
     writeAfterHealMs,
     resultsPath: null,
     history,
+    writes: workload.writes,
   };
 }
 
@@ -395,12 +396,17 @@ async function learnerConverges(workload: Workload, cluster: ChaosCluster): Prom
 async function saveResults(
   options: ChaosOptions,
   root: string,
-  report: ChaosReport & { history: Operation[] },
+  report: ChaosReport & { history: Operation[]; writes: WriteRecord[] },
 ): Promise<string> {
   const dir = `${options.resultsRoot}/chaos-${options.seed}`;
   await Deno.mkdir(`${dir}/logs`, { recursive: true });
   await saveHistory(`${dir}/history.jsonl`, report.history);
   await Deno.writeTextFile(`${dir}/faults.json`, JSON.stringify(report.faults, null, 2));
+  // Every write attempt, including those left out of the history (refused, never sent).
+  await Deno.writeTextFile(
+    `${dir}/writes.jsonl`,
+    report.writes.map((w) => JSON.stringify(w) + "\n").join(""),
+  );
   await Deno.writeTextFile(`${dir}/failures.txt`, report.failures.join("\n\n") + "\n");
   for await (const entry of Deno.readDir(`${root}/logs`)) {
     await Deno.copyFile(`${root}/logs/${entry.name}`, `${dir}/logs/${entry.name}`);
