@@ -86,7 +86,9 @@ Deno.test("malformed keys answer 400 and oversize keys 413", async () => {
   assert.equal(node.writes.length, 1);
 });
 
-Deno.test("an oversize value is refused from Content-Length without reading the body", async () => {
+// Deno.serve drains a refused body that was never read (or was cancelled) to its end after
+// the answer; src/http/body.ts therefore peeks one chunk and releases the body instead.
+Deno.test("an oversize value is refused from Content-Length after peeking at most one chunk", async () => {
   const { node, app } = setup();
   let pulls = 0;
   const body = new ReadableStream<Uint8Array>({
@@ -103,7 +105,7 @@ Deno.test("an oversize value is refused from Content-Length without reading the 
   });
   assert.equal(res.status, 413);
   assert.equal((await res.json()).error.code, "too_large");
-  assert.equal(pulls, 0);
+  assert.ok(pulls <= 1, `pulled ${pulls} chunks of a refused body`);
   assert.equal(node.writes.length, 0);
 });
 
@@ -123,7 +125,8 @@ Deno.test("a chunked body is cut off with 413 once it passes the limit", async (
   });
   const res = await app.request("/v1/kv/big", { method: "PUT", body });
   assert.equal(res.status, 413);
-  assert.ok(cancelled, "the reader cancels the oversized body");
+  // Released, not cancelled: a cancelled body is drained to its end by Deno.serve.
+  assert.ok(!cancelled, "the reader releases the oversized body without cancelling it");
   assert.ok(sent < 100_000, `read ${sent} bytes before refusing`);
   assert.equal(node.writes.length, 0);
   // At the limit exactly, it is accepted.
