@@ -84,7 +84,10 @@ export function methodNotAllowed(allowed: readonly string[]): (c: Context) => Re
   const allow = allowed.join(", ");
   return (c) => {
     const body: ErrorBody = {
-      error: { code: "method_not_allowed", message: `method ${c.req.method} not allowed; use ${allow}` },
+      error: {
+        code: "method_not_allowed",
+        message: `method ${c.req.method} not allowed; use ${allow}`,
+      },
     };
     return c.json(body, 405, { Allow: allow });
   };
