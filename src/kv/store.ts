@@ -267,6 +267,15 @@ export class KvStore {
    * truncated or corrupt stream. The watch history starts empty: events at or before
    * the snapshot revision are `revision_compacted`.
    */
+  /**
+   * Moves the store to another log's index space: a backup restored as a new cluster
+   * starts its log afresh at `index`. Only valid right after `restore()`.
+   */
+  rebaseAppliedIndex(index: number): void {
+    invariant(Number.isSafeInteger(index) && index >= 0, "applied index is a count");
+    this.#appliedIndex = index;
+  }
+
   static async restore(
     chunks: AsyncIterable<Uint8Array>,
     options: KvStoreOptions = {},

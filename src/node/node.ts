@@ -110,7 +110,9 @@ export class RaftkvNode implements NodeApi, AdminApi {
     this.#log = deps.log;
     this.#now = deps.now ?? Date.now;
     this.#onFatal = deps.onFatal ?? ((e) => {
-      this.#log.log("error", "fatal storage error: exiting", { error: String(e) });
+      this.#log.log("error", "fatal error (storage failure or broken invariant): exiting", {
+        error: e instanceof Error ? e.stack ?? e.message : String(e),
+      });
       Deno.exit(1);
     });
     this.#kv = kv;
@@ -281,15 +283,9 @@ export class RaftkvNode implements NodeApi, AdminApi {
       if (entry.type === EntryType.ConfChange) {
         this.#applyConfChange(entry);
       } else {
-        try {
-          result = this.#kv.apply(entry.index, entry.data);
-        } catch (e) {
-          // Every replica fails the same way on the same bytes, so state stays equal.
-          this.#log.log("error", "entry could not be applied", {
-            index: entry.index,
-            error: String(e),
-          });
-        }
+        // Bad entries are refused inside apply (as results); a throw is a broken
+        // invariant, and going on would let this replica's state drift: stop instead.
+        result = this.#kv.apply(entry.index, entry.data);
       }
       this.#applied = entry.index;
       this.#appliedTerm = entry.term;

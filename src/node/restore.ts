@@ -43,15 +43,16 @@ export async function restoreBackup(
   if (storage.lastIndex() !== 0 || storage.snapshotMeta().index !== 0) {
     throw new Error(`--restore needs an empty data directory, and ${config.dataDir} is not`);
   }
-  // Validate the whole file first: a broken backup must not leave a half-seeded node.
-  const check = await decodeNodeSnapshot(readFile(path));
-  const restored = await KvStore.restore(check.kvChunks);
+  // The whole file is decoded (and validated) before anything is written, then
+  // re-snapshotted at this cluster's first index, so a broken backup leaves nothing behind.
+  const decoded = await decodeNodeSnapshot(readFile(path));
+  const restored = await KvStore.restore(decoded.kvChunks);
+  restored.rebaseAppliedIndex(RESTORE_INDEX);
   const meta = {
     index: RESTORE_INDEX,
     term: RESTORE_TERM,
     conf: { voters: [config.id], learners: [] },
   };
-  const decoded = await decodeNodeSnapshot(readFile(path));
   const header = {
     version: 1 as const,
     members: [[config.id, { peerAddr: config.peerAddr, httpUrl: config.advertiseHttpUrl }]] as [
@@ -59,7 +60,8 @@ export async function restoreBackup(
       { peerAddr: string; httpUrl: string },
     ][],
   };
-  await storage.writeSnapshot(meta, encodeNodeSnapshot(header, decoded.kvChunks));
+  const snapshot = restored.snapshot();
+  await storage.writeSnapshot(meta, encodeNodeSnapshot(header, snapshot.chunks));
   await storage.applySnapshot(meta);
   await storage.save({ term: RESTORE_TERM, vote: null, commit: RESTORE_INDEX }, []);
   return restored.size;
