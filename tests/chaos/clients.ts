@@ -89,6 +89,8 @@ export interface WorkloadStats {
 export class Workload {
   readonly writes: WriteRecord[] = [];
   readonly observed: ObservedValue[] = [];
+  /** The node each recorded operation was sent to, by operation id (for diagnosis). */
+  readonly via = new Map<number, string>();
   readonly monotonicViolations: string[] = [];
   readonly stats: WorkloadStats = {
     ok: 0,
@@ -211,6 +213,7 @@ export class Workload {
     source: "linearizable" | "final" = "linearizable",
   ): Promise<ReadAnswer | null> {
     const id = this.#recorder.invoke(client, { op: "get", key });
+    this.via.set(id, url);
     const answer = await kvGet(http, url, key, "linearizable", OP_TIMEOUT_MS);
     if (answer.kind === "unknown") {
       this.#unknown(id, answer);
@@ -238,6 +241,7 @@ export class Workload {
       ? { op: "put", key, value }
       : { op: "cas", key, expected, value };
     const id = this.#recorder.invoke(client, input);
+    this.via.set(id, url);
     const answer = await kvPut(http, url, key, value, precondition, OP_TIMEOUT_MS);
     this.#recordWrite(id, key, value, answer, url);
     if (answer.kind === "unknown") this.#unknown(id, answer);
@@ -251,6 +255,7 @@ export class Workload {
   /** A recorded DELETE. */
   async delete(http: Deno.HttpClient, client: number, url: string, key: string): Promise<void> {
     const id = this.#recorder.invoke(client, { op: "delete", key });
+    this.via.set(id, url);
     const answer = await kvDelete(http, url, key, OP_TIMEOUT_MS);
     this.#recordWrite(id, key, null, answer, url);
     if (answer.kind === "unknown") this.#unknown(id, answer);

@@ -96,6 +96,11 @@ async function send(
   }
 }
 
+/** A 404 about the key itself ("key … does not exist"), not e.g. an unknown route. */
+function isMissingKey(body: string): boolean {
+  return body.includes('"not_found"') && body.includes("does not exist");
+}
+
 function unknownStatus(status: number, body: string): UnknownAnswer {
   const reason = status === 503
     ? REFUSED_PATTERN.test(body) ? "refused" : "503"
@@ -120,7 +125,7 @@ export async function kvGet(
     const modRevision = revisionOf(r.res.headers.get("etag"));
     return { kind: "read", value: r.body, modRevision, storeRevision };
   }
-  if (r.res.status === 404 && r.body.includes('"not_found"')) {
+  if (r.res.status === 404 && isMissingKey(r.body)) {
     return { kind: "read", value: null, modRevision: null, storeRevision };
   }
   return unknownStatus(r.res.status, r.body);
@@ -170,7 +175,7 @@ export async function kvDelete(
     return { kind: "write", ok: true, revision: body.revision };
   }
   // Applied, but there was nothing to delete.
-  if (r.res.status === 404 && r.body.includes('"not_found"')) {
+  if (r.res.status === 404 && isMissingKey(r.body)) {
     return { kind: "write", ok: false, revision: null };
   }
   return unknownStatus(r.res.status, r.body);

@@ -85,6 +85,13 @@ export interface ChaosReport {
   resultsPath: string | null;
 }
 
+/** What a failed run saves besides the report. */
+interface RunRecords {
+  history: Operation[];
+  writes: WriteRecord[];
+  via: Map<number, string>;
+}
+
 /** Runs one chaos test; never throws for a failed check (see `passed`), only for harness faults. */
 export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   const { log } = options;
@@ -166,7 +173,7 @@ async function exercise(
   kinds: readonly FaultKind[],
   cluster: ChaosCluster,
   network: NetnsNetwork | null,
-): Promise<ChaosReport & { history: Operation[]; writes: WriteRecord[] }> {
+): Promise<ChaosReport & RunRecords> {
   const { log } = options;
   const recorder = new HistoryRecorder();
   const workload = new Workload(recorder, cluster, options.keys, options.trustRefusals);
@@ -261,6 +268,7 @@ async function exercise(
     resultsPath: null,
     history,
     writes: workload.writes,
+    via: workload.via,
   };
 }
 
@@ -396,7 +404,7 @@ async function learnerConverges(workload: Workload, cluster: ChaosCluster): Prom
 async function saveResults(
   options: ChaosOptions,
   root: string,
-  report: ChaosReport & { history: Operation[]; writes: WriteRecord[] },
+  report: ChaosReport & RunRecords,
 ): Promise<string> {
   const dir = `${options.resultsRoot}/chaos-${options.seed}`;
   await Deno.mkdir(`${dir}/logs`, { recursive: true });
@@ -406,6 +414,10 @@ async function saveResults(
   await Deno.writeTextFile(
     `${dir}/writes.jsonl`,
     report.writes.map((w) => JSON.stringify(w) + "\n").join(""),
+  );
+  await Deno.writeTextFile(
+    `${dir}/via.json`,
+    JSON.stringify(Object.fromEntries(report.via)),
   );
   await Deno.writeTextFile(`${dir}/failures.txt`, report.failures.join("\n\n") + "\n");
   for await (const entry of Deno.readDir(`${root}/logs`)) {
