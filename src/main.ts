@@ -51,10 +51,17 @@ export async function openNodeStorage(
   return { storage, fresh };
 }
 
-/** fetch for calls to other members: trusts --tls-ca in addition to the system CAs. */
+/**
+ * fetch for calls to other members (forwarded writes, joins). It never reuses a
+ * connection: a pooled one that died under a request makes fetch retry on a new
+ * connection and report only that connect failure, although the first attempt may have
+ * reached the leader; a forwarded write would then be answered "never sent" (503) when
+ * it may have been applied. With fresh connections, a connect failure means exactly
+ * that. It also trusts --tls-ca in addition to the system CAs.
+ */
 async function fetchForMembers(config: NodeConfig): Promise<typeof fetch> {
-  if (config.tlsCaFile === null) return fetch;
-  const client = Deno.createHttpClient({ caCerts: [await Deno.readTextFile(config.tlsCaFile)] });
+  const caCerts = config.tlsCaFile === null ? [] : [await Deno.readTextFile(config.tlsCaFile)];
+  const client = Deno.createHttpClient({ poolMaxIdlePerHost: 0, caCerts });
   return (input, init) => fetch(input, { ...init, client });
 }
 

@@ -35,7 +35,11 @@ const NOT_SENT_PATTERN = /\(Connect\)|connection refused|dns error|ECONNREFUSED|
 export interface ForwardOptions {
   /** Deadline of the whole forwarded exchange, in milliseconds. */
   requestTimeoutMs: number;
-  /** The fetch to use; defaults to the global one. */
+  /**
+   * The fetch to use; defaults to the global one. It should not reuse connections
+   * (see `fetchForMembers` in main.ts): only then does a connect error prove that the
+   * write never reached the leader, which is what lets a failure answer 503.
+   */
   fetch?: typeof fetch;
 }
 
