@@ -53,6 +53,9 @@ export async function joinCluster(
       if (res.ok || (res.status === 409 && text.includes("already a member"))) {
         await learnMembers(config.join, headers, remember, fetchFn);
         log.log("info", "joined the cluster", { via: config.join, learner: config.learner });
+        // The leader promotes a caught-up joiner by itself, but that intent lives in its
+        // memory only: a leadership change forgets it. So the joiner asks too.
+        if (!config.learner) void askForPromotion(config, log, headers, fetchFn);
         return;
       }
       lastProblem = `${res.status} ${text}`;
@@ -90,4 +93,36 @@ async function learnMembers(
       { peerAddr: m.peerAddr!, httpUrl: m.httpUrl },
     ]),
   );
+}
+
+/** How long a joiner keeps asking to become a voter. */
+export const PROMOTION_TIMEOUT_MS = 30 * 60_000;
+
+/** Asks for promotion until it happens (409 while still catching up is expected). */
+async function askForPromotion(
+  config: NodeConfig,
+  log: Logger,
+  headers: Record<string, string>,
+  fetchFn: typeof fetch,
+): Promise<void> {
+  const deadline = Date.now() + PROMOTION_TIMEOUT_MS;
+  while (Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, RETRY_MS));
+    try {
+      const res = await fetchFn(`${config.join}/v1/cluster/members/${config.id}/promote`, {
+        method: "POST",
+        headers,
+        signal: AbortSignal.timeout(10_000),
+      });
+      const text = await res.text();
+      if (res.ok || text.includes("already a voter")) {
+        log.log("info", "this node is a voter now");
+        return;
+      }
+      if (res.status === 404) return; // removed meanwhile: nothing to promote
+    } catch {
+      // the member we ask may be restarting; ask again
+    }
+  }
+  log.log("warn", "gave up asking to be promoted to voter", { afterMs: PROMOTION_TIMEOUT_MS });
 }

@@ -74,8 +74,8 @@ Deno.test(
         `the restored cluster accepts writes: ${await write.clone().text()}`,
       );
       await write.body?.cancel();
-    const readBack = await fetch(`${url}/v1/kv/after-restore`);
-    assert.equal(await readBack.text(), "ok", "the write after the restore applied");
+      const readBack = await fetch(`${url}/v1/kv/after-restore`);
+      assert.equal(await readBack.text(), "ok", "the write after the restore applied");
     } finally {
       if (restored) {
         restored.kill("SIGKILL");

@@ -95,14 +95,14 @@ Deno.test(
       await waitFor(
         "n4 promoted",
         async () => (await roleOf(cluster, n4.id)) === "voter" || undefined,
-        30_000,
+        60_000,
         200,
       );
       const n5 = cluster.join(first, { voter: true });
       await waitFor(
         "n5 promoted",
         async () => (await roleOf(cluster, n5.id)) === "voter" || undefined,
-        30_000,
+        60_000,
         200,
       );
 
