@@ -7,6 +7,7 @@
  * @module
  */
 
+import { waitFor } from "../integration/harness.ts";
 import assert from "node:assert/strict";
 import type { NetnsNetwork } from "./netns.ts";
 
@@ -328,26 +329,5 @@ function freePorts(count: number): number[] {
   return ports;
 }
 
-/** Polls `check` until it returns a value (not undefined) or the deadline passes. */
-export async function waitFor<T>(
-  what: string,
-  check: () => Promise<T | undefined> | T | undefined,
-  timeoutMs: number,
-  intervalMs = 100,
-): Promise<T> {
-  const deadline = performance.now() + timeoutMs;
-  let lastError: unknown = null;
-  while (performance.now() < deadline) {
-    try {
-      const value = await check();
-      if (value !== undefined) return value;
-    } catch (e) {
-      lastError = e;
-    }
-    await new Promise((r) => setTimeout(r, intervalMs));
-  }
-  throw new Error(
-    `timed out after ${timeoutMs} ms waiting for ${what}` +
-      (lastError ? ` (last error: ${lastError})` : ""),
-  );
-}
+/** Polls a check until it returns a value; shared with the integration tests. */
+export { waitFor };
