@@ -71,11 +71,19 @@ export async function runNode(config: NodeConfig, log: Logger): Promise<() => Pr
     log.log("warn", "fsync is OFF: acknowledged writes can be lost on a crash (tests only)");
   }
   const { storage, fresh } = await openNodeStorage(config, log);
+  const peerTls = config.peerTls && config.tls && config.tlsCaFile
+    ? {
+      cert: await Deno.readTextFile(config.tls.certFile),
+      key: await Deno.readTextFile(config.tls.keyFile),
+      caCerts: [await Deno.readTextFile(config.tlsCaFile)],
+    }
+    : null;
   const transport = new TcpTransport({
     id: config.id,
     clusterId: config.clusterId,
     listenAddr: config.peerAddr,
     ...(config.peerSecret === null ? {} : { secret: config.peerSecret }),
+    ...(peerTls === null ? {} : { tls: peerTls }),
     log: (level, msg, fields) => log.log(level, msg, fields),
   });
   const node = await RaftkvNode.start({ config, storage, transport, log });

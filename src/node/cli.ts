@@ -85,6 +85,10 @@ export const OPTIONS: Record<string, OptionSpec> = {
   "tls-cert": { type: "string", help: "PEM certificate: serve HTTPS" },
   "tls-key": { type: "string", help: "PEM private key for --tls-cert" },
   "tls-ca": { type: "string", help: "PEM CA trusted when calling other members over HTTPS" },
+  "peer-tls": {
+    type: "boolean",
+    help: "peer protocol over TLS too (uses --tls-cert/--tls-key, verifies peers with --tls-ca)",
+  },
   "allow-unauthenticated": {
     type: "boolean",
     help: "serve a non-loopback --http-addr without any token (not recommended)",
@@ -159,6 +163,9 @@ export function parseNodeArgs(
     throw new ConfigError("--tls-cert and --tls-key go together");
   }
   const tls = certFile && keyFile ? { certFile, keyFile } : null;
+  if (flag("peer-tls") && (tls === null || get("tls-ca") === undefined)) {
+    throw new ConfigError("--peer-tls needs --tls-cert, --tls-key and --tls-ca");
+  }
   const [httpHost] = checkHostPort(httpAddr, "--http-addr");
   if (!isLoopbackHost(httpHost) && auth.tokens.length === 0 && !flag("allow-unauthenticated")) {
     throw new ConfigError(
@@ -216,6 +223,7 @@ export function parseNodeArgs(
     adminToken: auth.adminToken,
     tls,
     tlsCaFile: get("tls-ca") ?? null,
+    peerTls: flag("peer-tls"),
     allowUnauthenticated: flag("allow-unauthenticated"),
     restore: get("restore") ?? null,
   };

@@ -62,6 +62,8 @@ export interface NodeConfig {
   tls: { certFile: string; keyFile: string } | null;
   /** Extra CA certificate (PEM file) trusted when calling other members over HTTPS. */
   tlsCaFile: string | null;
+  /** Also run the peer protocol over TLS (same certificate; peers verified against tlsCaFile). */
+  peerTls: boolean;
   /** Allow a non-loopback HTTP address without any token. */
   allowUnauthenticated: boolean;
   /** Seed an empty data directory from this backup file, or null. */

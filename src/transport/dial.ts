@@ -31,6 +31,8 @@ export interface DialIdentity {
   key: Promise<HandshakeKey>;
   maxFrameBytes: number;
   counter: ByteCounter;
+  /** When set, connections are TLS, verifying peers against these CA certificates (PEM). */
+  tlsCaCerts?: string[];
 }
 
 /** The handshake failed in a way worth counting (refused by the peer, or peer unproven). */
@@ -55,8 +57,8 @@ export async function dial(
   signal?: AbortSignal,
 ): Promise<FramedConn> {
   signal?.throwIfAborted();
-  const conn = await connectWithTimeout(addr, signal);
-  conn.setNoDelay(true);
+  const conn = await connectWithTimeout(addr, signal, me.tlsCaCerts);
+  if ("setNoDelay" in conn) conn.setNoDelay(true);
   const fc = new FramedConn(conn, MAX_HANDSHAKE_FRAME_BYTES, me.counter);
   const abort = () => fc.close();
   signal?.addEventListener("abort", abort, { once: true });
@@ -114,14 +116,20 @@ async function requireFrame(fc: FramedConn): Promise<Uint8Array> {
   return f;
 }
 
-async function connectWithTimeout(addr: string, signal?: AbortSignal): Promise<Deno.TcpConn> {
+async function connectWithTimeout(
+  addr: string,
+  signal?: AbortSignal,
+  tlsCaCerts?: string[],
+): Promise<Deno.TcpConn | Deno.TlsConn> {
   const { hostname, port } = parseHostPort(addr);
-  const pending = Deno.connect({
-    hostname,
-    port,
-    transport: "tcp",
-    ...(signal === undefined ? {} : { signal }),
-  });
+  const pending: Promise<Deno.TcpConn | Deno.TlsConn> = tlsCaCerts
+    ? Deno.connectTls({ hostname, port, caCerts: tlsCaCerts })
+    : Deno.connect({
+      hostname,
+      port,
+      transport: "tcp",
+      ...(signal === undefined ? {} : { signal }),
+    });
   let timer: ReturnType<typeof setTimeout> | undefined;
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new Error(`connect to ${addr} timed out`)), DIAL_TIMEOUT_MS);

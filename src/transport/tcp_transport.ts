@@ -46,6 +46,11 @@ export interface TcpTransportOptions {
   maxSendQueue?: number;
   /** Log sink; silent by default. */
   log?: (level: "info" | "warn" | "error", msg: string, fields?: Record<string, unknown>) => void;
+  /**
+   * TLS for every peer connection, both ways: this node's certificate and key, and the
+   * CA certificates peers must chain to (all PEM). A plaintext peer cannot connect.
+   */
+  tls?: { cert: string; key: string; caCerts: string[] };
 }
 
 /** Raft messages and snapshots over TCP with length-prefixed CBOR frames. */
@@ -68,7 +73,8 @@ export class TcpTransport implements Transport {
   readonly #peers = new Map<NodeId, string>();
   readonly #snapshotConns = new Set<FramedConn>();
   readonly #inbound = new Map<Promise<void>, Deno.Conn>();
-  #listener: Deno.TcpListener | null = null;
+  #listener: Deno.TcpListener | Deno.TlsListener | null = null;
+  readonly #tls: { cert: string; key: string } | null;
   #acceptLoop: Promise<void> | null = null;
   #listenAddr = "";
   #closing = false;
@@ -99,7 +105,9 @@ export class TcpTransport implements Transport {
       ...common,
       counter: this.#stats,
       maxSendQueue: opts.maxSendQueue ?? MAX_SEND_QUEUE,
+      ...(opts.tls ? { tlsCaCerts: opts.tls.caCerts } : {}),
     };
+    this.#tls = opts.tls ? { cert: opts.tls.cert, key: opts.tls.key } : null;
     this.#inboundHost = {
       ...common,
       closing: () => this.#closing,
@@ -119,7 +127,9 @@ export class TcpTransport implements Transport {
   async start(): Promise<void> {
     assert(this.#listener === null && !this.#closing, "start once, before close");
     const { hostname, port } = parseHostPort(this.#requestedAddr);
-    const listener = Deno.listen({ hostname, port, transport: "tcp" });
+    const listener = this.#tls
+      ? Deno.listenTls({ hostname, port, transport: "tcp", ...this.#tls })
+      : Deno.listen({ hostname, port, transport: "tcp" });
     this.#listener = listener;
     const addr = listener.addr;
     this.#listenAddr = addr.hostname.includes(":")
@@ -130,9 +140,9 @@ export class TcpTransport implements Transport {
   }
 
   /** Accepts until closed; a failed accept (e.g. out of file descriptors) pauses, never stops it. */
-  async #accept(listener: Deno.TcpListener): Promise<void> {
+  async #accept(listener: Deno.TcpListener | Deno.TlsListener): Promise<void> {
     while (!this.#closing) {
-      let conn: Deno.TcpConn;
+      let conn: Deno.TcpConn | Deno.TlsConn;
       try {
         conn = await listener.accept();
       } catch (e) {
@@ -148,7 +158,7 @@ export class TcpTransport implements Transport {
         continue;
       }
       try {
-        conn.setNoDelay(true);
+        if ("setNoDelay" in conn) conn.setNoDelay(true);
       } catch {
         // The peer already reset the connection; the session will notice on its first read.
       }

@@ -5,66 +5,12 @@
 
 import assert from "node:assert/strict";
 import { TestCluster } from "./harness.ts";
+import { makeCertificates } from "./certs.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
 
-async function openssl(args: string[], cwd: string): Promise<void> {
-  const out = await new Deno.Command("openssl", { args, cwd, stdout: "null", stderr: "piped" })
-    .output();
-  if (!out.success) throw new Error(`openssl ${args[0]}: ${new TextDecoder().decode(out.stderr)}`);
-}
-
-/** A CA and a server certificate for 127.0.0.1 signed by it, in `dir`. */
-async function makeCertificates(dir: string): Promise<void> {
-  await openssl([
-    "req",
-    "-x509",
-    "-newkey",
-    "rsa:2048",
-    "-nodes",
-    "-days",
-    "1",
-    "-subj",
-    "/CN=raftkv test CA",
-    "-keyout",
-    "ca.key",
-    "-out",
-    "ca.pem",
-  ], dir);
-  await openssl([
-    "req",
-    "-newkey",
-    "rsa:2048",
-    "-nodes",
-    "-subj",
-    "/CN=127.0.0.1",
-    "-keyout",
-    "node.key",
-    "-out",
-    "node.csr",
-  ], dir);
-  await Deno.writeTextFile(`${dir}/ext.cnf`, "subjectAltName=IP:127.0.0.1,DNS:localhost\n");
-  await openssl([
-    "x509",
-    "-req",
-    "-in",
-    "node.csr",
-    "-CA",
-    "ca.pem",
-    "-CAkey",
-    "ca.key",
-    "-CAcreateserial",
-    "-days",
-    "1",
-    "-extfile",
-    "ext.cnf",
-    "-out",
-    "node.pem",
-  ], dir);
-}
-
 Deno.test(
-  "HTTPS with the test CA works, without it fails; tokens are enforced across forwarding",
+  "HTTPS with the test CA works, without it fails; peers talk TLS; tokens are enforced across forwarding",
   opts,
   async () => {
     const dir = await Deno.makeTempDir({ prefix: "raftkv-tls-" });
@@ -77,6 +23,7 @@ Deno.test(
       `${dir}/node.key`,
       "--tls-ca",
       `${dir}/ca.pem`,
+      "--peer-tls",
       "--token",
       token,
     ], { scheme: "https", caCert: await Deno.readTextFile(`${dir}/ca.pem`), token });
