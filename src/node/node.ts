@@ -775,6 +775,7 @@ export class RaftkvNode implements NodeApi, AdminApi {
       status: this.status(),
       members: this.cluster().members,
       transport: this.#transport.stats(),
+      peerSendDropped: this.#transport.stats().droppedByPeer,
       keys: this.#kv.size,
       revision: this.#kv.revision,
     };

@@ -131,6 +131,7 @@ export class MemoryTransport implements Transport {
     const known = this.#peers === null || this.#peers.has(m.to);
     if (this.#state !== "started" || !known || this.network.lookup(m.to) === undefined) {
       this.#stats.droppedUnknownPeer++;
+      bump(this.#stats.droppedByPeer, m.to);
       this.#stats.dropped++;
       return;
     }

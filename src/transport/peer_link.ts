@@ -66,6 +66,7 @@ export class PeerLink {
     if (this.#queue.push(m)) {
       this.host.stats.droppedQueueFull++;
       this.host.stats.dropped++;
+      bump(this.host.stats.droppedByPeer, this.peer);
     }
     this.#pump();
   }

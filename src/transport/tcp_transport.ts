@@ -194,6 +194,7 @@ export class TcpTransport implements Transport {
     if (link === undefined || m.from !== this.#id) {
       this.#stats.droppedUnknownPeer++;
       this.#stats.dropped++;
+      bump(this.#stats.droppedByPeer, m.to);
       return;
     }
     link.enqueue(m);

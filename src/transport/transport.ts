@@ -17,6 +17,8 @@ export interface TransportStats {
   dropped: number;
   /** Oldest messages dropped because a peer's send queue was full. */
   droppedQueueFull: number;
+  /** Messages dropped before sending, by the peer they were for. */
+  droppedByPeer: Record<string, number>;
   /** Messages for a peer with no known address (or no registered memory node). */
   droppedUnknownPeer: number;
   /** Messages refused by the test fault filter, either direction. */
@@ -44,6 +46,7 @@ export function newStats(): TransportStats {
     received: 0,
     dropped: 0,
     droppedQueueFull: 0,
+    droppedByPeer: {},
     droppedUnknownPeer: 0,
     droppedFiltered: 0,
     queued: 0,
@@ -58,7 +61,12 @@ export function newStats(): TransportStats {
 
 /** A copy of `s` the caller may keep. */
 export function copyStats(s: TransportStats): TransportStats {
-  return { ...s, rejected: { ...s.rejected }, handshakeFailures: { ...s.handshakeFailures } };
+  return {
+    ...s,
+    droppedByPeer: { ...s.droppedByPeer },
+    rejected: { ...s.rejected },
+    handshakeFailures: { ...s.handshakeFailures },
+  };
 }
 
 /** Adds one to `counters[key]`. */

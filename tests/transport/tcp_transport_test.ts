@@ -510,3 +510,15 @@ Deno.test("close does not wait for a dial stuck in its handshake", async () => {
     silent.close();
   }
 });
+
+Deno.test("messages dropped before sending are counted per peer", async () => {
+  const t = new TcpTransport({ id: "a", clusterId: "c", listenAddr: "127.0.0.1:0" });
+  await t.start();
+  try {
+    t.send({ type: MessageType.Heartbeat, from: "a", to: "ghost", term: 1, commit: 0, context: 0 });
+    t.send({ type: MessageType.Heartbeat, from: "a", to: "ghost", term: 1, commit: 0, context: 0 });
+    assert.equal(t.stats().droppedByPeer["ghost"], 2);
+  } finally {
+    await t.close();
+  }
+});
