@@ -167,7 +167,7 @@ if (import.meta.main) {
     // left open by mistake must not keep a stopped node alive, hence the fallback.
     Deno.removeSignalListener("SIGINT", onSignal);
     Deno.removeSignalListener("SIGTERM", onSignal);
-    setTimeout(() => Deno.exit(0), 2_000).unref?.();
+    Deno.unrefTimer(setTimeout(() => Deno.exit(0), 2_000));
   };
   Deno.addSignalListener("SIGINT", onSignal);
   Deno.addSignalListener("SIGTERM", onSignal);

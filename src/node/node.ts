@@ -771,19 +771,15 @@ export class RaftkvNode implements NodeApi, AdminApi {
 
   /** Cheap values read at every scrape of `GET /metrics`. */
   #metricsSample(): NodeSample {
+    const transport = this.#transport.stats();
     return {
       status: this.status(),
       members: this.cluster().members,
-      transport: this.#transport.stats(),
-      peerSendDropped: this.#transport.stats().droppedByPeer,
+      transport,
+      peerSendDropped: transport.droppedByPeer,
       keys: this.#kv.size,
       revision: this.#kv.revision,
     };
-  }
-
-  /** True once this node has applied its own removal. */
-  get removed(): boolean {
-    return this.#removed;
   }
 
   // ---- shutdown -------------------------------------------------------------------
@@ -842,16 +838,6 @@ export class RaftkvNode implements NodeApi, AdminApi {
     if (!changed) return;
     this.#syncPeers();
     this.#saveBook();
-  }
-
-  /** Members and their addresses as this node knows them. */
-  members(): Map<NodeId, MemberAddress> {
-    return new Map(this.#members);
-  }
-
-  /** The membership the core currently uses. */
-  conf(): ConfState {
-    return this.#raft.status().conf;
   }
 }
 

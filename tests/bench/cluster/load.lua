@@ -1,15 +1,13 @@
 -- One load generator for raftkv and etcd (v2 keys API and v3 JSON gateway), so both
 -- sides are driven by the same client code.
--- Usage: wrk -s load.lua URL -- <raftkv|etcd2|etcd3> <put|get|stale|mix|fill> [keyspace] [readkeys]
+-- Usage: wrk -s load.lua URL -- <raftkv|etcd2|etcd3> <put|get|stale|mix> [keyspace] [readkeys]
 --   put   100-byte values to random keys of the key space
 --   get   linearizable reads of random preloaded keys
 --   stale stale (serializable) reads of random preloaded keys
 --   mix   90 % get, 10 % put
---   fill  puts k1, k2, ... in order
 local system, op, keyspace, readkeys
 local value = string.rep("v", 100)
 local b64chars = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
-local counter = 0
 local thread_offset = 0
 local threads = {}
 
@@ -70,10 +68,6 @@ function request()
   if op == "put" then return put(math.random(1, keyspace)) end
   if op == "get" then return get(math.random(1, readkeys), false) end
   if op == "stale" then return get(math.random(1, readkeys), true) end
-  if op == "fill" then
-    counter = counter + 1
-    return put(thread_offset * 10000000 + counter)
-  end
   if math.random(1, 10) == 1 then return put(math.random(1, keyspace)) end
   return get(math.random(1, readkeys), false)
 end

@@ -27,17 +27,16 @@ export interface WrkResult {
 export interface WrkRun {
   url: string;
   system: "raftkv" | "etcd2" | "etcd3";
-  op: "put" | "get" | "stale" | "mix" | "fill";
+  op: "put" | "get" | "stale" | "mix";
   connections: number;
   seconds: number;
   keyspace?: number;
   readKeys?: number;
-  threads?: number;
 }
 
 /** Runs wrk once. Throws when wrk prints no result. */
 export async function runWrk(run: WrkRun): Promise<WrkResult> {
-  const threads = run.threads ?? Math.min(2, run.connections);
+  const threads = Math.min(2, run.connections);
   const out = await new Deno.Command("wrk", {
     args: [
       `-t${threads}`,
