@@ -13,7 +13,6 @@ import { Raft } from "../raft/raft.ts";
 import { decodeConfChange } from "../raft/conf_change_codec.ts";
 import {
   type ConfChange,
-  type ConfState,
   type Entry,
   EntryType,
   type Message,
