@@ -21,7 +21,7 @@ import { kvRoutes, REVISION_HEADER } from "./routes/kv.ts";
 import { statusRoutes } from "./routes/status.ts";
 import { watchRoutes } from "./routes/watch.ts";
 import { clusterRoutes } from "./routes/cluster.ts";
-import { authMiddleware } from "./auth.ts";
+import { authEnabled, authMiddleware } from "./auth.ts";
 import type { AdminApi } from "./admin_api.ts";
 import { httpMetricsMiddleware, metricsRoutes } from "./routes/metrics.ts";
 import { dashboardRoutes } from "./routes/dashboard.ts";
@@ -41,7 +41,8 @@ export function createApp(node: NodeApi, options: HttpOptions, admin?: AdminApi)
   if (options.metrics) app.use("*", httpMetricsMiddleware(options.metrics));
   app.use("*", leaderHeader(node));
   if (options.corsOrigins.length > 0) app.use("*", corsFor(options.corsOrigins));
-  if (options.auth) app.use("*", authMiddleware(options.auth));
+  // Not even a pass-through when off: every middleware layer costs every request.
+  if (options.auth && authEnabled(options.auth)) app.use("*", authMiddleware(options.auth));
   app.route("/v1", kvRoutes(node, options));
   app.route("/v1", watchRoutes(node, options));
   if (admin) app.route("/v1", clusterRoutes(node, admin, options));

@@ -18,6 +18,7 @@
 
 import assert from "node:assert/strict";
 import { RaftkvError } from "../errors.ts";
+import { deadlinesOf } from "./deadlines.ts";
 
 /**
  * Longest time a whole request body may take to arrive, in milliseconds. A client
@@ -54,14 +55,19 @@ export async function readBodyLimited(
   const reader = request.body.getReader();
   const chunks: Uint8Array[] = [];
   let total = 0;
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const expired = new Promise<"expired">((resolve) => {
-    timer = setTimeout(() => resolve("expired"), timeoutMs);
+  let expired = false;
+  // Releasing the reader makes a pending read reject: that is how a slow body is cut
+  // off without a timer and a race per request.
+  const deadline = deadlinesOf(timeoutMs).add(() => {
+    expired = true;
+    releaseQuietly(reader);
   });
   try {
     for (;;) {
-      const step = await Promise.race([reader.read(), expired]).catch(unreadable);
-      if (step === "expired") throw tooSlow(total, timeoutMs);
+      const step = await reader.read().catch((thrown) => {
+        if (expired) throw tooSlow(total, timeoutMs);
+        return unreadable(thrown);
+      });
       if (step.done) break;
       total += step.value.byteLength;
       if (total > maxBytes) throw tooLarge(total, maxBytes, "is at least");
@@ -72,7 +78,7 @@ export async function readBodyLimited(
     releaseQuietly(reader);
     throw thrown;
   } finally {
-    clearTimeout(timer);
+    deadline.cancel();
   }
   return concat(chunks, total);
 }

@@ -9,6 +9,12 @@
 import { RaftkvError } from "../errors.ts";
 import type { ApplyResult, KvCommand } from "../kv/types.ts";
 import type { NodeApi } from "./node_api.ts";
+import { type Deadline, deadlinesOf } from "./deadlines.ts";
+
+/** A signal that aborts `timeoutMs` from now; cancel its deadline when done. */
+function deadlineSignal(timeoutMs: number): { signal: AbortSignal; deadline: Deadline } {
+  return deadlinesOf(timeoutMs).signal();
+}
 
 /**
  * Deadline signal for one request. The client's own signal is left out on purpose: a
@@ -17,6 +23,7 @@ import type { NodeApi } from "./node_api.ts";
  * The request parameter stays so callers need not change if that is revisited.
  */
 export function requestSignal(_request: Request, timeoutMs: number): AbortSignal {
+  // Admin calls are rare enough for a timer of their own.
   return AbortSignal.timeout(timeoutMs);
 }
 
@@ -27,7 +34,7 @@ export async function writeWithDeadline(
   idempotencyKey: string | null,
   timeoutMs: number,
 ): Promise<ApplyResult> {
-  const signal = AbortSignal.timeout(timeoutMs);
+  const { signal, deadline } = deadlineSignal(timeoutMs);
   try {
     return await node.write(command, { idempotencyKey, signal });
   } catch (thrown) {
@@ -36,6 +43,8 @@ export async function writeWithDeadline(
       "outcome_unknown",
       `the write did not complete within ${timeoutMs} ms; it may or may not have been applied`,
     );
+  } finally {
+    deadline.cancel();
   }
 }
 
@@ -44,11 +53,13 @@ export async function readWithDeadline<T>(
   timeoutMs: number,
   read: (signal: AbortSignal) => Promise<T>,
 ): Promise<T> {
-  const signal = AbortSignal.timeout(timeoutMs);
+  const { signal, deadline } = deadlineSignal(timeoutMs);
   try {
     return await read(signal);
   } catch (thrown) {
     if (thrown instanceof RaftkvError || !signal.aborted) throw thrown;
     throw new RaftkvError("unavailable", `the read did not complete within ${timeoutMs} ms`);
+  } finally {
+    deadline.cancel();
   }
 }

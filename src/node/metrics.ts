@@ -64,19 +64,24 @@ abstract class Metric<S> implements RenderableMetric {
 
   /** The state of the series for `labels`, created on first use; null when over the limit. */
   protected state(labels: Labels | undefined): S | null {
-    const values = this.labelNames.map((n) => labels?.[n] ?? "");
-    assert(
-      Object.keys(labels ?? {}).every((k) => this.labelNames.includes(k)),
-      `${this.name}: unexpected label in ${JSON.stringify(labels)}`,
-    );
-    const key = values.join("\u0000");
+    // On the path of every request: one string built, one map lookup.
+    const names = this.labelNames;
+    let key = "";
+    for (let i = 0; i < names.length; i++) {
+      if (i > 0) key += "\u0000";
+      key += labels?.[names[i]!] ?? "";
+    }
     let entry = this.series.get(key);
     if (entry === undefined) {
+      assert(
+        Object.keys(labels ?? {}).every((k) => names.includes(k)),
+        `${this.name}: unexpected label in ${JSON.stringify(labels)}`,
+      );
       if (this.series.size >= MAX_SERIES_PER_METRIC) {
         this.droppedSeries++;
         return null;
       }
-      entry = { labels: values, state: this.fresh() };
+      entry = { labels: names.map((n) => labels?.[n] ?? ""), state: this.fresh() };
       this.series.set(key, entry);
     }
     return entry.state;
@@ -190,8 +195,8 @@ export class Histogram extends Metric<HistogramState> {
   observe(value: number, labels?: Labels): void {
     const s = this.state(labels);
     if (!s) return;
-    let i = this.buckets.findIndex((b) => value <= b);
-    if (i < 0) i = this.buckets.length;
+    let i = 0;
+    while (i < this.buckets.length && value > this.buckets[i]!) i++;
     s.counts[i] = (s.counts[i] ?? 0) + 1;
     s.sum += value;
     s.count++;

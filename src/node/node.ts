@@ -59,7 +59,10 @@ export interface NodeDeps {
 }
 
 interface WriteWaiter {
+  index: number;
   term: number;
+  /** When the node gives up waiting (performance.now() time). */
+  dueMs: number;
   resolve: (result: ApplyResult) => void;
   reject: (error: Error) => void;
 }
@@ -79,6 +82,8 @@ export class RaftkvNode implements NodeApi, AdminApi {
   #kv: KvStore;
   readonly #members = new Map<NodeId, MemberAddress>();
   readonly #writes = new Map<number, WriteWaiter>();
+  /** Waiters in proposal order, for the deadline sweep (settled ones are skipped). */
+  readonly #writeDeadlines: WriteWaiter[] = [];
   readonly #reads: ReadBatcher;
   readonly #watches: WatchHub;
   #applied: number;
@@ -209,6 +214,7 @@ export class RaftkvNode implements NodeApi, AdminApi {
     this.#raft.tick();
     this.#sendWhilePersisting();
     this.#reads.expire();
+    this.#expireWrites();
     this.#maybeProposeExpiry();
     this.#maybePromote();
     this.#reportCatchUp();
@@ -259,11 +265,10 @@ export class RaftkvNode implements NodeApi, AdminApi {
     this.metrics.observeLeader(rd.softState.leader);
     this.#reads.drain();
     // A lone voter would otherwise wait a full election timeout for nothing.
-    const conf = this.#raft.status().conf;
-    if (
-      rd.softState.leader === null && conf.voters.length === 1 && conf.voters[0] === this.id &&
-      rd.softState.role === "follower"
-    ) this.#raft.campaign();
+    if (rd.softState.leader === null && rd.softState.role === "follower") {
+      const conf = this.#raft.status().conf;
+      if (conf.voters.length === 1 && conf.voters[0] === this.id) this.#raft.campaign();
+    }
     this.#maybeSnapshot();
   }
 
@@ -443,7 +448,7 @@ export class RaftkvNode implements NodeApi, AdminApi {
   #maybeProposeExpiry(): void {
     const due = this.#kv.nextExpiryMs();
     const now = this.#now();
-    if (due === null || due > now || this.#raft.status().role !== "leader") return;
+    if (due === null || due > now || this.#raft.basicStatus().role !== "leader") return;
     if (now - this.#expiryProposedAtMs < this.#config.tickMs * 5) return;
     this.#expiryProposedAtMs = now;
     const data = encodeEnvelope({ command: { op: "expire" }, idempotencyKey: null, nowMs: now });
@@ -480,35 +485,56 @@ export class RaftkvNode implements NodeApi, AdminApi {
   /** Resolves with the apply result once the entry at (index, term) is applied here. */
   #awaitApplied(index: number, term: number, signal: AbortSignal): Promise<ApplyResult> {
     return new Promise<ApplyResult>((resolve, reject) => {
-      const timer = setTimeout(() => onAbort(), this.#config.writeTimeoutMs);
-      const onAbort = () => {
-        if (this.#writes.get(index) !== waiter) return;
-        this.#writes.delete(index);
-        waiter.reject(
-          new RaftkvError(
-            "outcome_unknown",
-            `the change was proposed at index ${index} but not applied before its deadline; it may or may not take effect`,
-          ),
-        );
-      };
-      const done = () => {
-        clearTimeout(timer);
-        signal.removeEventListener("abort", onAbort);
-      };
+      const onAbort = () => this.#giveUpWrite(index, waiter);
       const waiter: WriteWaiter = {
+        index,
         term,
+        dueMs: performance.now() + this.#config.writeTimeoutMs,
         resolve: (r) => {
-          done();
+          signal.removeEventListener("abort", onAbort);
           resolve(r);
         },
         reject: (e) => {
-          done();
+          signal.removeEventListener("abort", onAbort);
           reject(e);
         },
       };
+      // An older waiter at this index belongs to an entry this leader's log replaced,
+      // which therefore never committed.
+      this.#writes.get(index)?.reject(notApplied("leadership changed before the write committed"));
       this.#writes.set(index, waiter);
+      this.#writeDeadlines.push(waiter);
       signal.addEventListener("abort", onAbort, { once: true });
     });
+  }
+
+  #giveUpWrite(index: number, waiter: WriteWaiter): void {
+    if (this.#writes.get(index) !== waiter) return;
+    this.#writes.delete(index);
+    waiter.reject(
+      new RaftkvError(
+        "outcome_unknown",
+        `the change was proposed at index ${index} but not applied before its deadline; it may or may not take effect`,
+      ),
+    );
+  }
+
+  /**
+   * The node's own write deadline, swept each tick instead of a timer per write: every
+   * waiter gets the same timeout, so the queue (in proposal order) is in deadline order.
+   */
+  #expireWrites(): void {
+    const now = performance.now();
+    const queue = this.#writeDeadlines;
+    let head = 0;
+    while (head < queue.length) {
+      const waiter = queue[head]!;
+      const waiting = this.#writes.get(waiter.index) === waiter;
+      if (waiting && waiter.dueMs > now) break;
+      head++;
+      if (waiting) this.#giveUpWrite(waiter.index, waiter);
+    }
+    if (head > 0) queue.splice(0, head);
   }
 
   /** Reads one key at the requested consistency. */
@@ -541,7 +567,7 @@ export class RaftkvNode implements NodeApi, AdminApi {
 
   /** The node's view of the cluster. */
   status(): NodeStatus {
-    const s = this.#raft.status();
+    const s = this.#raft.basicStatus();
     const leaderAddr = s.leader === null ? undefined : this.#members.get(s.leader);
     return {
       id: this.id,
@@ -559,7 +585,7 @@ export class RaftkvNode implements NodeApi, AdminApi {
 
   async #awaitReadable(consistency: Consistency, signal: AbortSignal): Promise<void> {
     if (consistency === "stale") return;
-    if (this.#raft.status().leader === null) {
+    if (this.#raft.basicStatus().leader === null) {
       throw new RaftkvError("unavailable", "no leader is known: cannot confirm a fresh read", 1);
     }
     await this.#reads.read(consistency === "lease" ? "lease" : "safe", signal);
@@ -798,6 +824,7 @@ export class RaftkvNode implements NodeApi, AdminApi {
       );
     }
     this.#writes.clear();
+    this.#writeDeadlines.length = 0;
     this.#watches.closeAll();
     await this.#bookSaved;
     await this.#transport.close();

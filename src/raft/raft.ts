@@ -115,8 +115,8 @@ export interface Progress {
   inflight: number;
 }
 
-/** A snapshot of the core's state for observability. */
-export interface RaftStatus {
+/** The core's scalar state: cheap enough to read on every request (no copies). */
+export interface BasicStatus {
   /** This node. */
   id: NodeId;
   /** Current term. */
@@ -131,6 +131,10 @@ export interface RaftStatus {
   applied: number;
   /** Index of the last entry in the log (durable or not). */
   lastIndex: number;
+}
+
+/** A snapshot of the core's state for observability. */
+export interface RaftStatus extends BasicStatus {
   /** Membership as applied so far (a copy). */
   conf: ConfState;
   /** Leader only (including itself), else empty. */
@@ -458,6 +462,19 @@ export class Raft {
         if (this.maybeCommit()) this.pendingBroadcast = true;
       }
     }
+  }
+
+  /** Term, role, leader and indexes, without copying membership or progress. */
+  basicStatus(): BasicStatus {
+    return {
+      id: this.id,
+      term: this.term,
+      role: this.role(),
+      leader: this.lead,
+      commit: this.log.committed,
+      applied: this.log.applied,
+      lastIndex: this.log.lastIndex(),
+    };
   }
 
   /** A snapshot of the core's state. */

@@ -61,8 +61,7 @@ const KEY_PATH = /^\/([^/]*)\/([^/]*)\/(.*)$/s;
  * find where the key starts, and the key itself is decoded exactly once.
  */
 function keyOf(c: Context, options: HttpOptions): string {
-  const path = new URL(c.req.url).pathname;
-  const match = KEY_PATH.exec(path);
+  const match = KEY_PATH.exec(pathOf(c.req.url));
   const [, version, kv, rawKey] = match ?? [];
   if (
     rawKey === undefined || `/${lenientDecode(version)}/${lenientDecode(kv)}/` !== KEY_PATH_PREFIX
@@ -70,6 +69,32 @@ function keyOf(c: Context, options: HttpOptions): string {
     throw new RaftkvError("bad_request", `spell the key route as ${KEY_PATH_PREFIX}{key}`);
   }
   return parseKey(rawKey, options.maxKeyBytes);
+}
+
+/** Path characters URL parsing leaves exactly as they are. */
+const PLAIN_PATH = /^[A-Za-z0-9\-._~!$&'()*+,;=:@/%]*$/;
+/** A segment starting with a dot, plain or percent-encoded: URL parsing may resolve it. */
+const DOT_SEGMENT = /\/(\.|%2e)/i;
+
+/**
+ * `new URL(url).pathname`, without the cost of a full URL parse on every request when
+ * the path holds nothing that parsing would change (no dot segments, only characters
+ * that need no escaping).
+ */
+export function pathOf(url: string): string {
+  const scheme = url.indexOf("://");
+  const start = url.indexOf("/", scheme < 0 ? 0 : scheme + 3);
+  let end = url.length;
+  for (let i = start; i >= 0 && i < url.length; i++) {
+    const ch = url.charCodeAt(i);
+    if (ch === 0x3f /* ? */ || ch === 0x23 /* # */) {
+      end = i;
+      break;
+    }
+  }
+  const raw = start < 0 ? "" : url.slice(start, end);
+  if (raw !== "" && PLAIN_PATH.test(raw) && !DOT_SEGMENT.test(raw)) return raw;
+  return new URL(url).pathname;
 }
 
 function lenientDecode(segment: string | undefined): string | undefined {
