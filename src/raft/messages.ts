@@ -225,7 +225,10 @@ export interface SoftState {
  *    `advance()`).
  * 2. Make `snapshot` (if any), then `entries` (overwriting any stored suffix from
  *    `entries[0].index`), then `hardState` (if any) durable, and visible to the
- *    core's `StableLog`.
+ *    core's `StableLog`. A hard state whose term and vote are unchanged (only the
+ *    commit index moved) may instead be written later, with the next entries or
+ *    term/vote change, as etcd's `MustSync` allows: a commit index lost in a crash
+ *    is learned again from the leader, and the log never commits below a snapshot.
  * 3. Only then send `messagesAfterPersist` (votes and acks that promise durability).
  * 4. Apply `committedEntries` in order (all are already durable locally), and serve
  *    `readStates` once applied ≥ their index.
