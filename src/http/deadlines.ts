@@ -55,22 +55,23 @@ export class DeadlineQueue {
     return this.#live;
   }
 
-  /** One entry was cancelled: with none left live, the timer and the FIFO go too. */
+  /** One entry was cancelled. */
   settled(): void {
     assert(this.#live > 0, "more deadlines settled than set");
     if (--this.#live > 0) return;
-    // With nothing pending no timer stays behind (a test's leak check, a clean exit).
-    clearTimeout(this.#timer);
-    this.#timer = undefined;
+    // Nothing pending: the FIFO empties, and the timer stays armed (re-arming it for
+    // every request cost more than letting it fire once for nothing) but stops holding
+    // the process open, or a test's leak check.
     this.#entries.length = 0;
     this.#head = 0;
+    if (this.#timer !== undefined) Deno.unrefTimer(this.#timer);
   }
 
   /** Calls `onExpire` once, `lengthMs` from now, unless cancelled first. */
   add(onExpire: () => void): Deadline {
     const entry = new Entry(this, this.now() + this.lengthMs, onExpire);
     this.#entries.push(entry);
-    this.#live++;
+    if (this.#live++ === 0 && this.#timer !== undefined) Deno.refTimer(this.#timer);
     if (this.#timer === undefined) this.#arm(entry.dueMs);
     return entry;
   }
@@ -86,6 +87,7 @@ export class DeadlineQueue {
 
   #arm(dueMs: number): void {
     this.#timer = setTimeout(() => this.#fire(), Math.max(0, dueMs - this.now()));
+    if (this.#live === 0) Deno.unrefTimer(this.#timer);
   }
 
   #fire(): void {

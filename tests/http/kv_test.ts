@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { RaftkvError } from "../../src/errors.ts";
+import { pathOf } from "../../src/http/routes/kv.ts";
 import { put, setup } from "./helpers.ts";
 
 const text = new TextEncoder();
@@ -390,5 +391,25 @@ Deno.test("other node error codes map through the one table", async () => {
     const res = await put(app, "k", "v");
     assert.equal(res.status, status);
     assert.equal((await res.json()).error.code, error.code);
+  }
+});
+
+Deno.test("the key path is read as URL parsing would read it, dot segments included", () => {
+  for (
+    const url of [
+      "http://h/v1/kv/k1",
+      "http://h/v1/kv/a.b/c?consistency=stale",
+      "http://h/v1/kv/a/../b",
+      "http://h/v1/kv/a/%2e%2E/b",
+      "http://h/v1/kv/./x#frag",
+      "http://h/v1/kv/with%20space/%C3%BC",
+      "http://h:8080/v1/kv/q%3Fx=1%23h?x=1",
+      "http://h/v1/kv/a\\b",
+      "http://h/v1/kv/ü€",
+      "http://h/v1/kv/{x}|`^",
+      "http://h",
+    ]
+  ) {
+    assert.equal(pathOf(url), new URL(url).pathname, url);
   }
 });
