@@ -42,16 +42,21 @@ export function metricsRoutes(metrics: HttpMetrics): Hono {
  */
 export function httpMetricsMiddleware(metrics: HttpMetrics): MiddlewareHandler {
   return async (c, next) => {
-    const started = performance.now();
+    const startedMs = performance.now();
     try {
       await next();
     } finally {
-      const seconds = (performance.now() - started) / 1000;
-      const method = KNOWN_METHODS.has(c.req.method) ? c.req.method : "OTHER";
-      // Without a response yet (an error escaped every handler) Hono answers 500.
-      metrics.observeHttp(routeLabel(c), method, c.finalized ? c.res.status : 500, seconds);
+      observeRequest(metrics, c, startedMs);
     }
   };
+}
+
+/** Records one answered request that started at `startedMs` (performance.now()). */
+export function observeRequest(metrics: HttpMetrics, c: Context, startedMs: number): void {
+  const seconds = (performance.now() - startedMs) / 1000;
+  const method = KNOWN_METHODS.has(c.req.method) ? c.req.method : "OTHER";
+  // Without a response yet (an error escaped every handler) Hono answers 500.
+  metrics.observeHttp(routeLabel(c), method, c.finalized ? c.res.status : 500, seconds);
 }
 
 /**
