@@ -22,6 +22,8 @@ import { statusRoutes } from "./routes/status.ts";
 import { watchRoutes } from "./routes/watch.ts";
 import { clusterRoutes } from "./routes/cluster.ts";
 import { authEnabled, authMiddleware } from "./auth.ts";
+import { directLane } from "./direct.ts";
+import { LEADER_HEADER, LEADER_URL_HEADER, leaderHeaders } from "./leader_headers.ts";
 import type { AdminApi } from "./admin_api.ts";
 import { type HttpMetrics, metricsRoutes, observeRequest } from "./routes/metrics.ts";
 import { dashboardRoutes } from "./routes/dashboard.ts";
@@ -29,10 +31,7 @@ import { dashboardRoutes } from "./routes/dashboard.ts";
 export type { NodeApi, NodeStatus } from "./node_api.ts";
 export { DEFAULT_HTTP_OPTIONS, type HttpOptions } from "./options.ts";
 
-/** Header naming the leader this node knows of (empty when none), on every answer. */
-export const LEADER_HEADER = "X-Raftkv-Leader";
-/** The leader's HTTP base URL (empty when unknown), so clients can write to it directly. */
-export const LEADER_URL_HEADER = "X-Raftkv-Leader-Url";
+export { LEADER_HEADER, LEADER_URL_HEADER } from "./leader_headers.ts";
 
 /** Builds the HTTP API of `node`; with `admin`, `/v1/cluster` is served too. */
 export function createApp(node: NodeApi, options: HttpOptions, admin?: AdminApi): Hono {
@@ -52,6 +51,11 @@ export function createApp(node: NodeApi, options: HttpOptions, admin?: AdminApi)
   }
   app.notFound(notFound);
   app.onError(onError);
+  const direct = directLane(node, options);
+  if (direct !== null) {
+    const routed = app.fetch;
+    app.fetch = (request, ...rest) => direct(request) ?? routed(request, ...rest);
+  }
   return app;
 }
 
@@ -64,7 +68,7 @@ export function createApp(node: NodeApi, options: HttpOptions, admin?: AdminApi)
 function edge(node: NodeApi, metrics: HttpMetrics | undefined): MiddlewareHandler {
   return async (c, next) => {
     const startedMs = performance.now();
-    const before = leaderOf(node);
+    const before = leaderHeaders(node);
     c.header(LEADER_HEADER, before.leader);
     c.header(LEADER_URL_HEADER, before.url);
     try {
@@ -72,7 +76,7 @@ function edge(node: NodeApi, metrics: HttpMetrics | undefined): MiddlewareHandle
     } finally {
       // A response built outside the context (a stream, a relayed answer) lacks the
       // prepared headers, and the leader may have changed while the request ran.
-      const after = leaderOf(node);
+      const after = leaderHeaders(node);
       if (
         c.finalized && (after.leader !== before.leader || after.url !== before.url ||
           !c.res.headers.has(LEADER_HEADER))
@@ -83,16 +87,6 @@ function edge(node: NodeApi, metrics: HttpMetrics | undefined): MiddlewareHandle
       if (metrics) observeRequest(metrics, c, startedMs);
     }
   };
-}
-
-function leaderOf(node: NodeApi): { leader: string; url: string } {
-  try {
-    const status = node.status();
-    return { leader: status.leader ?? "", url: status.leaderHttpUrl ?? "" };
-  } catch (thrown) {
-    console.error("raftkv http: node.status() failed:", thrown);
-    return { leader: "", url: "" };
-  }
 }
 
 function corsFor(origins: string[]): MiddlewareHandler {

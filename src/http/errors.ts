@@ -41,14 +41,18 @@ const CODE_BY_STATUS: ReadonlyMap<number, ErrorCode> = new Map(
 );
 
 /** Builds the error answer for `error`: status, JSON body, and Retry-After for 503. */
-export function errorResponse(c: Context, error: RaftkvError, headers?: HeadersInit): Response {
-  const status = STATUS_BY_CODE[error.code];
-  const responseHeaders = new Headers(headers);
+export function errorResponse(_c: Context, error: RaftkvError, headers?: HeadersInit): Response {
+  return errorAnswer(error, headers === undefined ? {} : Object.fromEntries(new Headers(headers)));
+}
+
+/** {@link errorResponse} without a Hono context; `headers` may be extended in place. */
+export function errorAnswer(error: RaftkvError, headers: Record<string, string> = {}): Response {
   const retryAfter = error.retryAfterSeconds ??
     (error.code === "unavailable" ? DEFAULT_RETRY_AFTER_SECONDS : undefined);
-  if (retryAfter !== undefined) responseHeaders.set("Retry-After", String(retryAfter));
+  if (retryAfter !== undefined) headers["Retry-After"] = String(retryAfter);
+  headers["Content-Type"] = "application/json";
   const body: ErrorBody = { error: { code: error.code, message: error.message } };
-  return c.json(body, status, Object.fromEntries(responseHeaders));
+  return new Response(JSON.stringify(body), { status: STATUS_BY_CODE[error.code], headers });
 }
 
 /**

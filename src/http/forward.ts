@@ -7,7 +7,6 @@
  * @module
  */
 
-import type { Context } from "hono";
 import { RaftkvError } from "../errors.ts";
 import type { NodeApi } from "./node_api.ts";
 
@@ -49,14 +48,14 @@ export interface ForwardOptions {
  * body already read (and size-checked), or null for bodiless methods.
  */
 export async function forwardIfNotLeader(
-  c: Context,
+  request: Request,
   node: NodeApi,
   body: Uint8Array | null,
   options: ForwardOptions,
 ): Promise<Response | null> {
   const status = node.status();
   if (status.role === "leader") return null;
-  if (c.req.header(FORWARDED_HEADER) !== undefined) {
+  if (request.headers.has(FORWARDED_HEADER)) {
     throw new RaftkvError(
       "unavailable",
       `node ${status.id} is not the leader and will not forward an already forwarded request`,
@@ -65,7 +64,7 @@ export async function forwardIfNotLeader(
   if (status.leaderHttpUrl === null) {
     throw new RaftkvError("unavailable", `node ${status.id} knows no leader; retry shortly`);
   }
-  return await proxy(c.req.raw, leaderUrl(status.leaderHttpUrl, c.req.url), body, options);
+  return await proxy(request, leaderUrl(status.leaderHttpUrl, request.url), body, options);
 }
 
 /** The leader URL for the same path and query as `requestUrl`. */

@@ -24,7 +24,7 @@ const ID_PATTERN = /^[A-Za-z0-9_.-]{1,64}$/;
 /** The admin router; mount with `app.route("/v1", clusterRoutes(node, admin, options))`. */
 export function clusterRoutes(node: NodeApi, admin: AdminApi, options: HttpOptions): Hono {
   const forward = (c: Context, body: Uint8Array | null) =>
-    forwardIfNotLeader(c, node, body, {
+    forwardIfNotLeader(c.req.raw, node, body, {
       requestTimeoutMs: options.requestTimeoutMs,
       ...(options.fetch ? { fetch: options.fetch } : {}),
     });

@@ -16,7 +16,8 @@ import type {
   PutResult,
 } from "../../kv/types.ts";
 import { readBodyLimited } from "../body.ts";
-import { errorResponse, methodNotAllowed } from "../errors.ts";
+import { errorAnswer, methodNotAllowed } from "../errors.ts";
+import { withLeaderHeaders } from "../leader_headers.ts";
 import { forwardIfNotLeader } from "../forward.ts";
 import type { NodeApi } from "../node_api.ts";
 import { readWithDeadline, writeWithDeadline } from "../node_calls.ts";
@@ -46,9 +47,9 @@ export function kvRoutes(node: NodeApi, options: HttpOptions): Hono {
     .get("/kv", (c) => listKeys(c, node, options))
     .delete("/kv", (c) => deletePrefix(c, node, options))
     .all("/kv", methodNotAllowed(["GET", "HEAD", "DELETE"]))
-    .put("/kv/*", (c) => putKey(c, node, options))
-    .get("/kv/*", (c) => getKey(c, node, options))
-    .delete("/kv/*", (c) => deleteKey(c, node, options))
+    .put("/kv/*", (c) => putKey(c.req.raw, node, options))
+    .get("/kv/*", (c) => getKey(c.req.raw, node, options))
+    .delete("/kv/*", (c) => deleteKey(c.req.raw, node, options))
     .all("/kv/*", methodNotAllowed(["GET", "HEAD", "PUT", "DELETE"]));
 }
 
@@ -60,8 +61,8 @@ const KEY_PATH = /^\/([^/]*)\/([^/]*)\/(.*)$/s;
  * the decoded path, so `/v1/%6Bv/x` lands here too: the route segments are decoded to
  * find where the key starts, and the key itself is decoded exactly once.
  */
-function keyOf(c: Context, options: HttpOptions): string {
-  const match = KEY_PATH.exec(pathOf(c.req.url));
+function keyOf(request: Request, options: HttpOptions): string {
+  const match = KEY_PATH.exec(pathOf(request.url));
   const [, version, kv, rawKey] = match ?? [];
   if (
     rawKey === undefined || `/${lenientDecode(version)}/${lenientDecode(kv)}/` !== KEY_PATH_PREFIX
@@ -105,16 +106,27 @@ function lenientDecode(segment: string | undefined): string | undefined {
   }
 }
 
-async function putKey(c: Context, node: NodeApi, options: HttpOptions): Promise<Response> {
-  const key = keyOf(c, options);
-  const ttlMs = parseTtlMs(queryParam(c.req.url, "ttl"));
+/**
+ * The single-key handlers below take the bare `Request` and build complete answers
+ * (leader headers included), so the direct lane (`http/direct.ts`) can serve them
+ * without the router and middleware stack, and the router can serve them too.
+ */
+
+/** `PUT /v1/kv/{key}`: stores the body as the key's value. */
+export async function putKey(
+  request: Request,
+  node: NodeApi,
+  options: HttpOptions,
+): Promise<Response> {
+  const key = keyOf(request, options);
+  const ttlMs = parseTtlMs(queryParam(request.url, "ttl"));
   const { ifModRevision, createOnly } = parsePreconditions(
-    c.req.header("If-Match"),
-    c.req.header("If-None-Match"),
+    header(request, "If-Match"),
+    header(request, "If-None-Match"),
   );
-  const idempotencyKey = parseIdempotencyKey(c.req.header("Idempotency-Key"));
-  const value = await readBodyLimited(c.req.raw, options.maxValueBytes);
-  const forwarded = await forwardIfNotLeader(c, node, value, options);
+  const idempotencyKey = parseIdempotencyKey(header(request, "Idempotency-Key"));
+  const value = await readBodyLimited(request, options.maxValueBytes);
+  const forwarded = await forwardIfNotLeader(request, node, value, options);
   if (forwarded !== null) return forwarded;
   const command: KvCommand = { op: "put", key, value, ttlMs, ifModRevision, createOnly };
   const result = await writeWithDeadline(
@@ -123,21 +135,26 @@ async function putKey(c: Context, node: NodeApi, options: HttpOptions): Promise<
     idempotencyKey,
     options.requestTimeoutMs,
   );
-  if (!result.ok) return refusal(c, result);
+  if (!result.ok) return refusal(node, result);
   if (!isPutResult(result.value) || result.value.key !== key) throw reused(idempotencyKey);
-  return c.json(renderPutResult(result.value), 200, { ETag: etag(result.value.modRevision) });
+  return json(node, renderPutResult(result.value), { ETag: etag(result.value.modRevision) });
 }
 
-async function getKey(c: Context, node: NodeApi, options: HttpOptions): Promise<Response> {
-  const key = keyOf(c, options);
-  const consistency = parseConsistency(queryParam(c.req.url, "consistency"));
+/** `GET /v1/kv/{key}`: the value as the body, its metadata in headers. */
+export async function getKey(
+  request: Request,
+  node: NodeApi,
+  options: HttpOptions,
+): Promise<Response> {
+  const key = keyOf(request, options);
+  const consistency = parseConsistency(queryParam(request.url, "consistency"));
   const { kv, revision } = await readWithDeadline(
     options.requestTimeoutMs,
     (signal) => node.get(key, consistency, signal),
   );
   if (kv === null) {
     const missing = new RaftkvError("not_found", `key ${JSON.stringify(key)} does not exist`);
-    return errorResponse(c, missing, { [REVISION_HEADER]: String(revision) });
+    return errorAnswer(missing, withLeaderHeaders(node, { [REVISION_HEADER]: String(revision) }));
   }
   const headers: Record<string, string> = {
     "Content-Type": "application/octet-stream",
@@ -149,17 +166,27 @@ async function getKey(c: Context, node: NodeApi, options: HttpOptions): Promise<
   if (kv.expiresAtMs !== null) {
     headers["X-Raftkv-Expires-At"] = new Date(kv.expiresAtMs).toISOString();
   }
-  // A copy: Hono's body type wants bytes backed by a plain ArrayBuffer, and the store's
-  // value may be a view into a shared one.
-  return c.body(new Uint8Array(kv.value), 200, headers);
+  // A copy: the store's value may be a view into a larger shared buffer.
+  return new Response(new Uint8Array(kv.value), {
+    status: 200,
+    headers: withLeaderHeaders(node, headers),
+  });
 }
 
-async function deleteKey(c: Context, node: NodeApi, options: HttpOptions): Promise<Response> {
-  const key = keyOf(c, options);
-  const { ifModRevision, createOnly } = parsePreconditions(c.req.header("If-Match"), undefined);
+/** `DELETE /v1/kv/{key}`. */
+export async function deleteKey(
+  request: Request,
+  node: NodeApi,
+  options: HttpOptions,
+): Promise<Response> {
+  const key = keyOf(request, options);
+  const { ifModRevision, createOnly } = parsePreconditions(
+    header(request, "If-Match"),
+    undefined,
+  );
   assert(!createOnly, "If-None-Match is not read for deletes");
-  const idempotencyKey = parseIdempotencyKey(c.req.header("Idempotency-Key"));
-  const forwarded = await forwardIfNotLeader(c, node, null, options);
+  const idempotencyKey = parseIdempotencyKey(header(request, "Idempotency-Key"));
+  const forwarded = await forwardIfNotLeader(request, node, null, options);
   if (forwarded !== null) return forwarded;
   const result = await writeWithDeadline(
     node,
@@ -167,17 +194,32 @@ async function deleteKey(c: Context, node: NodeApi, options: HttpOptions): Promi
     idempotencyKey,
     options.requestTimeoutMs,
   );
-  if (!result.ok) return refusal(c, result);
+  if (!result.ok) return refusal(node, result);
   if (!isDeleteResult(result.value) || result.value.key !== key) throw reused(idempotencyKey);
+  const revisionHeader = { [REVISION_HEADER]: String(result.value.revision) };
   if (!result.value.deleted) {
     const missing = new RaftkvError("not_found", `key ${JSON.stringify(key)} does not exist`);
-    return errorResponse(c, missing, { [REVISION_HEADER]: String(result.value.revision) });
+    return errorAnswer(missing, withLeaderHeaders(node, revisionHeader));
   }
-  return c.json(
+  return json(
+    node,
     { key: result.value.key, deleted: true, revision: result.value.revision },
-    200,
-    { [REVISION_HEADER]: String(result.value.revision) },
+    revisionHeader,
   );
+}
+
+/** A request header, or undefined when absent (as Hono's `c.req.header`). */
+function header(request: Request, name: string): string | undefined {
+  return request.headers.get(name) ?? undefined;
+}
+
+/** A 200 JSON answer with the leader headers. */
+function json(node: NodeApi, body: unknown, headers: Record<string, string>): Response {
+  headers["Content-Type"] = "application/json";
+  return new Response(JSON.stringify(body), {
+    status: 200,
+    headers: withLeaderHeaders(node, headers),
+  });
 }
 
 async function listKeys(c: Context, node: NodeApi, options: HttpOptions): Promise<Response> {
@@ -217,7 +259,7 @@ async function deletePrefix(c: Context, node: NodeApi, options: HttpOptions): Pr
     );
   }
   const idempotencyKey = parseIdempotencyKey(c.req.header("Idempotency-Key"));
-  const forwarded = await forwardIfNotLeader(c, node, null, options);
+  const forwarded = await forwardIfNotLeader(c.req.raw, node, null, options);
   if (forwarded !== null) return forwarded;
   const result = await writeWithDeadline(
     node,
@@ -225,7 +267,7 @@ async function deletePrefix(c: Context, node: NodeApi, options: HttpOptions): Pr
     idempotencyKey,
     options.requestTimeoutMs,
   );
-  if (!result.ok) return refusal(c, result);
+  if (!result.ok) return refusal(node, result);
   if (!isDeletePrefixResult(result.value)) throw reused(idempotencyKey);
   return c.json(
     { deleted: result.value.deleted, revision: result.value.revision },
@@ -235,7 +277,7 @@ async function deletePrefix(c: Context, node: NodeApi, options: HttpOptions): Pr
 }
 
 /** A typed refusal (CAS lost, key missing) as 412/404, naming the current revision. */
-function refusal(c: Context, result: Extract<ApplyResult, { ok: false }>): Response {
+function refusal(node: NodeApi, result: Extract<ApplyResult, { ok: false }>): Response {
   const current = result.current;
   const state = current === null
     ? "the key does not exist"
@@ -243,7 +285,10 @@ function refusal(c: Context, result: Extract<ApplyResult, { ok: false }>): Respo
   const headers: Record<string, string> = current === null
     ? {}
     : { ETag: etag(current.modRevision) };
-  return errorResponse(c, new RaftkvError(result.code, `${result.message} (${state})`), headers);
+  return errorAnswer(
+    new RaftkvError(result.code, `${result.message} (${state})`),
+    withLeaderHeaders(node, headers),
+  );
 }
 
 /**

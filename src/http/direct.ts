@@ -1,0 +1,63 @@
+/**
+ * The direct lane: single-key reads and writes (`GET|PUT|DELETE /v1/kv/{key}`), nearly
+ * all of a store's traffic, go straight to their handlers instead of through the router
+ * and the middleware stack. Measured over Deno.serve (a node answering at once), the
+ * stack cost about a third of a read's CPU: 29 µs against 20 µs per request.
+ *
+ * The lane is open only when nothing in the stack could change such an answer (no
+ * auth, no CORS); it then does the stack's remaining work itself: leader headers (the
+ * handlers add them), error mapping and request metrics.
+ *
+ * @module
+ */
+
+import { errorAnswer, toRaftkvError } from "./errors.ts";
+import { authEnabled } from "./auth.ts";
+import { withLeaderHeaders } from "./leader_headers.ts";
+import type { NodeApi } from "./node_api.ts";
+import type { HttpOptions } from "./options.ts";
+import { deleteKey, getKey, KEY_PATH_PREFIX, pathOf, putKey } from "./routes/kv.ts";
+
+/** The route label the router would give these requests in metrics. */
+const ROUTE = `${KEY_PATH_PREFIX}*`;
+
+type Handler = (request: Request, node: NodeApi, options: HttpOptions) => Promise<Response>;
+
+const HANDLERS: Readonly<Record<string, Handler>> = {
+  GET: getKey,
+  PUT: putKey,
+  DELETE: deleteKey,
+};
+
+/**
+ * A function answering the requests the lane takes and returning null for the rest
+ * (for the router); or null when the lane is closed by the options.
+ */
+export function directLane(
+  node: NodeApi,
+  options: HttpOptions,
+): ((request: Request) => Promise<Response> | null) | null {
+  if ((options.auth && authEnabled(options.auth)) || options.corsOrigins.length > 0) return null;
+  const metrics = options.metrics;
+  return (request) => {
+    const handler = HANDLERS[request.method];
+    if (handler === undefined) return null;
+    const path = pathOf(request.url);
+    if (!path.startsWith(KEY_PATH_PREFIX) || path.length === KEY_PATH_PREFIX.length) return null;
+    const startedMs = performance.now();
+    const observe = (response: Response): Response => {
+      metrics?.observeHttp(
+        ROUTE,
+        request.method,
+        response.status,
+        (performance.now() - startedMs) / 1000,
+      );
+      return response;
+    };
+    return handler(request, node, options).then(observe, (thrown) => {
+      const { error, unexpected } = toRaftkvError(thrown);
+      if (unexpected) console.error(`raftkv http: ${request.method} ${path} failed:`, thrown);
+      return observe(errorAnswer(error, withLeaderHeaders(node, {})));
+    });
+  };
+}
