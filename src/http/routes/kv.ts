@@ -62,7 +62,11 @@ const KEY_PATH = /^\/([^/]*)\/([^/]*)\/(.*)$/s;
  * find where the key starts, and the key itself is decoded exactly once.
  */
 function keyOf(request: Request, options: HttpOptions): string {
-  const match = KEY_PATH.exec(pathOf(request.url));
+  const path = pathOf(request.url);
+  if (path.startsWith(KEY_PATH_PREFIX)) {
+    return parseKey(path.slice(KEY_PATH_PREFIX.length), options.maxKeyBytes);
+  }
+  const match = KEY_PATH.exec(path);
   const [, version, kv, rawKey] = match ?? [];
   if (
     rawKey === undefined || `/${lenientDecode(version)}/${lenientDecode(kv)}/` !== KEY_PATH_PREFIX
