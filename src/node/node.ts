@@ -106,6 +106,8 @@ export class RaftkvNode implements NodeApi, AdminApi {
   #syncedVote: NodeId | null;
   /** True while a Ready is being persisted (between ready() and advance()). */
   #persisting = false;
+  /** True while that Ready installs a received snapshot. */
+  #installingSnapshot = false;
   readonly #lastContact = new Map<NodeId, number>();
   readonly #pendingPromotions = new Set<NodeId>();
   #removed = false;
@@ -216,7 +218,18 @@ export class RaftkvNode implements NodeApi, AdminApi {
    * New proposals are not flushed here, so they still travel batched in the next Ready.
    */
   #sendWhilePersisting(): void {
-    if (this.#persisting) this.#send(this.#raft.takeMessages());
+    if (!this.#persisting) return;
+    this.#send(this.#raft.takeMessages());
+    // Writes committed and reads confirmed meanwhile are answered now, not after the
+    // fsync (unless a snapshot is being installed: the store is being replaced).
+    if (this.#installingSnapshot) return;
+    const { committedEntries, readStates } = this.#raft.takeApplicable();
+    if (committedEntries.length > 0) {
+      this.#apply(committedEntries);
+      this.#raft.appliedEntries(committedEntries);
+    }
+    for (const rs of readStates) this.#reads.confirmed(rs.context, rs.index);
+    if (committedEntries.length > 0 || readStates.length > 0) this.#reads.drain();
   }
 
   #tick(): void {
@@ -239,6 +252,7 @@ export class RaftkvNode implements NodeApi, AdminApi {
       }
       const rd = this.#raft.ready();
       this.#persisting = true;
+      this.#installingSnapshot = rd.snapshot !== null;
       try {
         await this.#handleReady(rd);
       } catch (e) {
@@ -247,6 +261,7 @@ export class RaftkvNode implements NodeApi, AdminApi {
         return;
       } finally {
         this.#persisting = false;
+        this.#installingSnapshot = false;
       }
       this.#raft.advance(rd);
       this.#afterAdvance(rd);

@@ -7,7 +7,7 @@
  */
 
 import { assert } from "./assert.ts";
-import type { Entry, SnapshotMeta } from "./messages.ts";
+import { type Entry, EntryType, type SnapshotMeta } from "./messages.ts";
 import type { StableLog } from "./stable_log.ts";
 
 /** In-memory log view over a StableLog. */
@@ -227,11 +227,18 @@ export class RaftLog {
     return this.applying < Math.min(this.committed, this.persistedIndex());
   }
 
-  /** Hands out committed, durable entries not yet handed out (at most ~maxBytes). */
-  takeCommitted(maxBytes: number): Entry[] {
+  /**
+   * Hands out committed, durable entries not yet handed out (at most ~maxBytes); with
+   * `beforeConfChange`, only those before the first membership change among them.
+   */
+  takeCommitted(maxBytes: number, beforeConfChange = false): Entry[] {
     const hi = Math.min(this.committed, this.persistedIndex());
     if (this.applying >= hi) return [];
-    const ents = this.storage.entries(this.applying + 1, hi + 1, maxBytes);
+    let ents = this.storage.entries(this.applying + 1, hi + 1, maxBytes);
+    if (beforeConfChange) {
+      const conf = ents.findIndex((e) => e.type === EntryType.ConfChange);
+      if (conf >= 0) ents = ents.slice(0, conf);
+    }
     const last = ents[ents.length - 1];
     if (last) this.applying = last.index;
     return ents;

@@ -14,6 +14,7 @@ import type {
   HardState,
   Message,
   NodeId,
+  ReadState,
   Ready,
   Role,
   SnapshotMeta,
@@ -71,6 +72,8 @@ export interface SimRaft {
   hasReady(): boolean;
   ready(): Ready;
   takeMessages(): Message[];
+  takeApplicable(): { committedEntries: Entry[]; readStates: ReadState[] };
+  appliedEntries(entries: readonly Entry[]): void;
   advance(rd: Ready): void;
   status(): SimRaftStatus;
 }

@@ -266,8 +266,16 @@ export class SimNode {
       const raft = this.#raft;
       if (raft === null) return;
       if (this.#inflight !== null) {
-        // While the fsync runs, heartbeats and appends still leave (the driver does this).
+        // While the fsync runs, heartbeats and appends still leave, and (as the driver
+        // does, here at random) entries committed and reads confirmed meanwhile apply.
         for (const m of raft.takeMessages()) this.#send(m);
+        if (this.#inflight.snapshot === null && this.#prng.chance(0.5)) {
+          const { committedEntries, readStates } = raft.takeApplicable();
+          this.#apply(committedEntries);
+          raft.appliedEntries(committedEntries);
+          this.#pendingReads.push(...readStates);
+          this.#serveReads();
+        }
         return;
       }
       if (!raft.hasReady()) return;
@@ -292,6 +300,15 @@ export class SimNode {
       this.#note(() => describeReady(rd));
     }
     for (const m of rd.messages) this.#send(m);
+    // Committed entries are durable already: they apply now, as the driver does, so
+    // entries taken while this Ready's fsync runs come after them.
+    if (rd.snapshot === null) this.#applyCommitted(rd);
+  }
+
+  #applyCommitted(rd: Ready): void {
+    this.#apply(rd.committedEntries);
+    for (const rs of rd.readStates) this.#pendingReads.push(rs);
+    this.#serveReads();
   }
 
   /** Log matching on the entries about to join this node's log. */
@@ -377,9 +394,8 @@ export class SimNode {
     if (raft === null || rd === null || incarnation !== this.#incarnation) return;
     this.#persist(rd);
     for (const m of rd.messagesAfterPersist) this.#send(m);
-    this.#apply(rd.committedEntries);
-    for (const rs of rd.readStates) this.#pendingReads.push(rs);
-    this.#serveReads();
+    // With a snapshot, entries after it apply once it is installed.
+    if (rd.snapshot !== null) this.#applyCommitted(rd);
     this.#inflight = null;
     raft.advance(rd);
   }
