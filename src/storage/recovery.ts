@@ -5,7 +5,8 @@
  * Only one kind of damage is repaired: a torn record at the very end of the newest
  * segment, i.e. a write that was never acknowledged. Anything else (a bad record
  * mid-log, a missing segment, an index gap) raises {@link StorageCorruptionError}
- * before a single byte is changed.
+ * before a single byte is changed. A run of zeros to the end of a segment is not
+ * damage: it is space the writer preallocated, and the records end where it starts.
  *
  * @module
  */
@@ -121,7 +122,16 @@ async function scanSegment(
   while (offset < buf.length) {
     const r = readRecordAt(buf, offset);
     if (!r.ok) {
-      if (isLast && (r.reason === "short" || r.end === buf.length || allZero(buf, offset))) {
+      // Zeros are space preallocated ahead of the records: their end, in any segment.
+      // In the newest segment a record cut short (by the end of the file or by those
+      // zeros) is a torn write, and is cut off.
+      if (allZero(buf, offset)) {
+        if (isLast) s.torn = { path, offset };
+        break;
+      }
+      if (
+        isLast && (r.reason === "short" || r.end === buf.length || allZero(buf, r.end))
+      ) {
         s.torn = { path, offset };
         break;
       }

