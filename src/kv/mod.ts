@@ -45,6 +45,7 @@ export {
   type KvStoreOptions,
   type ListPage,
   MAX_LIST_LIMIT,
+  MAX_LIST_PAGE_BYTES,
   MAX_SUBSCRIBERS,
   type WatchListener,
 } from "./store.ts";

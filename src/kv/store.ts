@@ -34,6 +34,11 @@ import { DEFAULT_WATCH_HISTORY, DEFAULT_WATCH_HISTORY_BYTES, WatchRing } from ".
 export const MAX_SUBSCRIBERS = 1_024;
 /** Largest page `list` returns. */
 export const MAX_LIST_LIMIT = 10_000;
+/**
+ * Most bytes of keys (UTF-16 code units) and values one list page holds, unless its
+ * first key alone is bigger; the page then ends early with `more` set.
+ */
+export const MAX_LIST_PAGE_BYTES = 1024 * 1024;
 /** Per-key bookkeeping counted in `approximateBytes`. */
 const RECORD_OVERHEAD_BYTES = 96;
 
@@ -198,13 +203,18 @@ export class KvStore {
     const start = after !== null && compareKeys(after, prefix) > 0 ? after : prefix;
     const items: KeyValue[] = [];
     let more = false;
+    let bytes = 0;
     for (const [key, kv] of this.#tree.entries(start)) {
       if (!key.startsWith(prefix)) break;
       if (key === after) continue;
-      if (items.length === limit) {
+      // A page also ends before MAX_LIST_PAGE_BYTES of keys and values (but always holds
+      // at least one key): a thousand 1 MiB values would otherwise be one gigabyte answer.
+      const size = key.length + kv.value.byteLength;
+      if (items.length === limit || (items.length > 0 && bytes + size > MAX_LIST_PAGE_BYTES)) {
         more = true;
         break;
       }
+      bytes += size;
       items.push(kv);
     }
     return { items, more };

@@ -1,6 +1,11 @@
 import assert from "node:assert/strict";
 import { RaftkvError } from "../../src/errors.ts";
-import { KvStore, MAX_LIST_LIMIT, MAX_SUBSCRIBERS } from "../../src/kv/store.ts";
+import {
+  KvStore,
+  MAX_LIST_LIMIT,
+  MAX_LIST_PAGE_BYTES,
+  MAX_SUBSCRIBERS,
+} from "../../src/kv/store.ts";
 import type { WatchEvent } from "../../src/kv/types.ts";
 import { bytes, delCmd, Driver, dump, entry, putCmd, T0, text } from "./helpers.ts";
 
@@ -336,3 +341,24 @@ Deno.test("the number of subscribers is bounded", () => {
 function encodePut(key: string): Uint8Array {
   return entry(putCmd(key, bytes(key)));
 }
+
+Deno.test("a list page ends before MAX_LIST_PAGE_BYTES of values, but holds at least one key", () => {
+  const d = new Driver();
+  const big = new Uint8Array(Math.floor(MAX_LIST_PAGE_BYTES * 0.6));
+  const huge = new Uint8Array(MAX_LIST_PAGE_BYTES); // alone over the bound with its key
+  for (const k of ["b/1", "b/2", "b/3"]) d.run(putCmd(k, big));
+  d.run(putCmd("b/4", huge));
+  d.run(putCmd("b/5", "small"));
+  const pages: string[][] = [];
+  let after: string | null = null;
+  for (;;) {
+    const page = d.store.list("b/", after, 100);
+    pages.push(page.items.map((kv) => kv.key));
+    if (!page.more) break;
+    after = page.items.at(-1)?.key ?? null;
+  }
+  assert.deepEqual(pages, [["b/1"], ["b/2"], ["b/3"], ["b/4"], ["b/5"]]);
+  // Small values still fill a page up to the key limit.
+  for (let i = 0; i < 50; i++) d.run(putCmd(`s/${String(i).padStart(2, "0")}`, "v"));
+  assert.equal(d.store.list("s/", null, 40).items.length, 40);
+});
