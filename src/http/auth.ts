@@ -57,29 +57,46 @@ function sameDigest(a: Uint8Array, b: Uint8Array): boolean {
   return diff === 0;
 }
 
-/** Hono middleware enforcing `config`; a no-op when no token is configured. */
-export function authMiddleware(config: AuthConfig): MiddlewareHandler {
-  if (!authEnabled(config)) return async (_c, next) => await next();
+/** Why a request was refused: the error and the headers its answer carries. */
+export interface AuthRefusal {
+  error: RaftkvError;
+  headers: Record<string, string>;
+}
+
+/**
+ * Checks one request against `config`: null when it may proceed, else the refusal to
+ * answer with. Shared by the middleware and the direct lane (`direct.ts`).
+ */
+export type Authorizer = (
+  method: string,
+  path: string,
+  authorization: string | null,
+) => Promise<AuthRefusal | null>;
+
+/** The authorizer for `config` (allowing everything when no token is configured). */
+export function authorizer(config: AuthConfig): Authorizer {
+  if (!authEnabled(config)) return () => Promise.resolve(null);
   const entries: { token: string; scope: Scope }[] = [...config.tokens];
   if (config.adminToken !== null) entries.push({ token: config.adminToken, scope: "admin" });
   const known = Promise.all(
     entries.map(async (e) => ({ digest: await digest(e.token), scope: e.scope })),
   );
-  return async (c, next) => {
-    if (OPEN_PATHS.has(c.req.path) || c.req.method === "OPTIONS") return await next();
-    let needed = requiredScope(c.req.method, c.req.path);
+  return async (method, path, authorization) => {
+    if (OPEN_PATHS.has(path) || method === "OPTIONS") return null;
+    let needed = requiredScope(method, path);
     // Without an admin token, read-write tokens manage membership too; without client
     // tokens, only membership changes need a token.
     if (needed === "admin" && config.adminToken === null) needed = "readwrite";
-    if (needed !== "admin" && config.tokens.length === 0) return await next();
-    const header = c.req.header("authorization") ?? "";
-    const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
+    if (needed !== "admin" && config.tokens.length === 0) return null;
+    const match = /^Bearer\s+(\S+)\s*$/i.exec(authorization ?? "");
     if (!match) {
-      return errorResponse(
-        c,
-        new RaftkvError("unauthorized", "missing bearer token: send Authorization: Bearer <token>"),
-        { "WWW-Authenticate": 'Bearer realm="raftkv"' },
-      );
+      return {
+        error: new RaftkvError(
+          "unauthorized",
+          "missing bearer token: send Authorization: Bearer <token>",
+        ),
+        headers: { "WWW-Authenticate": 'Bearer realm="raftkv"' },
+      };
     }
     const presented = await digest(match[1]!);
     let granted: Scope | null = null;
@@ -93,16 +110,34 @@ export function authMiddleware(config: AuthConfig): MiddlewareHandler {
       }
     }
     if (granted === null) {
-      return errorResponse(c, new RaftkvError("unauthorized", "the bearer token is not valid"), {
-        "WWW-Authenticate": 'Bearer realm="raftkv", error="invalid_token"',
-      });
+      return {
+        error: new RaftkvError("unauthorized", "the bearer token is not valid"),
+        headers: { "WWW-Authenticate": 'Bearer realm="raftkv", error="invalid_token"' },
+      };
     }
     if (RANK[granted] < RANK[needed]) {
-      return errorResponse(
-        c,
-        new RaftkvError("forbidden", `this token allows ${granted} access; ${needed} is needed`),
-      );
+      return {
+        error: new RaftkvError(
+          "forbidden",
+          `this token allows ${granted} access; ${needed} is needed`,
+        ),
+        headers: {},
+      };
     }
+    return null;
+  };
+}
+
+/** Hono middleware enforcing `config`; a no-op when no token is configured. */
+export function authMiddleware(config: AuthConfig): MiddlewareHandler {
+  const authorize = authorizer(config);
+  return async (c, next) => {
+    const refusal = await authorize(
+      c.req.method,
+      c.req.path,
+      c.req.header("authorization") ?? null,
+    );
+    if (refusal !== null) return errorResponse(c, refusal.error, refusal.headers);
     await next();
   };
 }
