@@ -227,13 +227,25 @@ function attempt(r: Prng, token: string): FuzzRequest | null {
   };
 }
 
-/** The path as routing will see it, for classification only. */
+/**
+ * The path as routing will see it, for classification only: dot segments resolved and,
+ * as the router matches them, percent-encoded segments decoded (`/%76%31/watch` is a
+ * watch, and an open-ended stream).
+ */
 export function normalizedPath(path: string): string {
+  let pathname: string;
   try {
-    return new URL(path, "http://x").pathname;
+    pathname = new URL(path, "http://x").pathname;
   } catch {
-    return path;
+    pathname = path;
   }
+  return pathname.split("/").map((segment) => {
+    try {
+      return decodeURIComponent(segment);
+    } catch {
+      return segment;
+    }
+  }).join("/");
 }
 
 /** False when any spelling in `text` could name a forbidden word once decoded. */
