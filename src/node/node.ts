@@ -208,16 +208,17 @@ export class RaftkvNode implements NodeApi, AdminApi {
     if (this.#stopped) return;
     this.#lastContact.set(m.from, Date.now());
     this.#raft.step(m);
-    this.#sendWhilePersisting();
+    this.#progressWhilePersisting();
     this.#kick();
   }
 
   /**
-   * While a Ready's fsync runs, what may leave before persistence leaves now: a slow
-   * disk must not hold back heartbeats, acks to read-index rounds, or commit updates.
-   * New proposals are not flushed here, so they still travel batched in the next Ready.
+   * While a Ready's fsync runs (called on each message and tick), the work that need
+   * not wait for it goes on: messages that may leave before persistence (heartbeats,
+   * read-index acks, commit updates, and appends of what was proposed since the last
+   * call, as one batch), and the applying of entries that commit meanwhile.
    */
-  #sendWhilePersisting(): void {
+  #progressWhilePersisting(): void {
     if (!this.#persisting) return;
     this.#send(this.#raft.takeMessages());
     // Writes committed and reads confirmed meanwhile are answered now, not after the
@@ -234,7 +235,7 @@ export class RaftkvNode implements NodeApi, AdminApi {
 
   #tick(): void {
     this.#raft.tick();
-    this.#sendWhilePersisting();
+    this.#progressWhilePersisting();
     this.#reads.expire();
     this.#expireWrites();
     this.#maybeProposeExpiry();

@@ -73,3 +73,18 @@ Deno.test("entriesFrom spans storage and the unstable tail within a byte budget"
   storage.compact(2, { voters: [], learners: [] });
   assertEquals(log.entriesFrom(2, 1000), null, "compacted");
 });
+
+Deno.test("committed entries taken outside a Ready stop before a membership change", () => {
+  const storage = new MemoryStableLog();
+  const log = new RaftLog(storage, 0, 0);
+  const entries = ents(1, [1, 1, 1, 1]);
+  entries[2] = { ...entries[2]!, type: EntryType.ConfChange };
+  log.append(entries);
+  log.commitTo(4);
+  storage.append(log.takeUnstableEntries());
+  log.stableTo(4, 1);
+  assertEquals(log.takeCommitted(1 << 20, true).map((e) => e.index), [1, 2]);
+  // The change and what follows wait for a Ready, which hands them out in full.
+  assertEquals(log.takeCommitted(1 << 20, true), []);
+  assertEquals(log.takeCommitted(1 << 20).map((e) => e.index), [3, 4]);
+});
