@@ -51,7 +51,8 @@ export const OPTIONS: Record<string, OptionSpec> = {
   "peer-secret": { type: "string", help: "shared secret for the peer handshake (HMAC-SHA-256)" },
   "snapshot-entries": {
     type: "string",
-    help: `snapshot every N applied entries, 0 = never (${DEFAULTS.snapshotEntries})`,
+    help:
+      `snapshot every N applied entries, each member at its own phase, 0 = never (${DEFAULTS.snapshotEntries})`,
   },
   "snapshot-interval-s": {
     type: "string",
