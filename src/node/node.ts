@@ -36,6 +36,7 @@ import type { MemberAddress, NodeConfig } from "./config.ts";
 import type { Logger } from "./log.ts";
 import { decodeNodeSnapshot, encodeNodeSnapshot } from "./snapshot_format.ts";
 import { ReadBatcher } from "./read_batcher.ts";
+import { DeadlineQueue } from "../http/deadlines.ts";
 import { WatchHub } from "./watch_hub.ts";
 import { PROGRESS_EVERY_MS, withProgress } from "./progress.ts";
 import { type NodeSample, RaftkvMetrics } from "./metrics.ts";
@@ -60,10 +61,7 @@ export interface NodeDeps {
 }
 
 interface WriteWaiter {
-  index: number;
   term: number;
-  /** When the node gives up waiting (performance.now() time). */
-  dueMs: number;
   resolve: (result: ApplyResult) => void;
   reject: (error: Error) => void;
 }
@@ -83,8 +81,8 @@ export class RaftkvNode implements NodeApi, AdminApi {
   #kv: KvStore;
   readonly #members = new Map<NodeId, MemberAddress>();
   readonly #writes = new Map<number, WriteWaiter>();
-  /** Waiters in proposal order, for the deadline sweep (settled ones are skipped). */
-  readonly #writeDeadlines: WriteWaiter[] = [];
+  /** The node's own write deadline, on one timer for all waiters. */
+  readonly #writeDeadlines: DeadlineQueue;
   readonly #reads: ReadBatcher;
   readonly #watches: WatchHub;
   #applied: number;
@@ -145,6 +143,7 @@ export class RaftkvNode implements NodeApi, AdminApi {
       heartbeatTicks: config.heartbeatTicks,
       applied: snapshot.index,
     });
+    this.#writeDeadlines = new DeadlineQueue(config.writeTimeoutMs);
     this.#reads = new ReadBatcher({
       readIndex: (ctx, mode) => {
         this.#raft.readIndex(ctx, mode);
@@ -237,7 +236,6 @@ export class RaftkvNode implements NodeApi, AdminApi {
     this.#raft.tick();
     this.#progressWhilePersisting();
     this.#reads.expire();
-    this.#expireWrites();
     this.#maybeProposeExpiry();
     this.#maybePromote();
     this.#reportCatchUp();
@@ -535,16 +533,18 @@ export class RaftkvNode implements NodeApi, AdminApi {
   #awaitApplied(index: number, term: number, signal: AbortSignal): Promise<ApplyResult> {
     return new Promise<ApplyResult>((resolve, reject) => {
       const onAbort = () => this.#giveUpWrite(index, waiter);
+      const settle = () => {
+        deadline.cancel();
+        signal.removeEventListener("abort", onAbort);
+      };
       const waiter: WriteWaiter = {
-        index,
         term,
-        dueMs: performance.now() + this.#config.writeTimeoutMs,
         resolve: (r) => {
-          signal.removeEventListener("abort", onAbort);
+          settle();
           resolve(r);
         },
         reject: (e) => {
-          signal.removeEventListener("abort", onAbort);
+          settle();
           reject(e);
         },
       };
@@ -552,7 +552,7 @@ export class RaftkvNode implements NodeApi, AdminApi {
       // which therefore never committed.
       this.#writes.get(index)?.reject(notApplied("leadership changed before the write committed"));
       this.#writes.set(index, waiter);
-      this.#writeDeadlines.push(waiter);
+      const deadline = this.#writeDeadlines.add(onAbort);
       signal.addEventListener("abort", onAbort, { once: true });
     });
   }
@@ -566,24 +566,6 @@ export class RaftkvNode implements NodeApi, AdminApi {
         `the change was proposed at index ${index} but not applied before its deadline; it may or may not take effect`,
       ),
     );
-  }
-
-  /**
-   * The node's own write deadline, swept each tick instead of a timer per write: every
-   * waiter gets the same timeout, so the queue (in proposal order) is in deadline order.
-   */
-  #expireWrites(): void {
-    const now = performance.now();
-    const queue = this.#writeDeadlines;
-    let head = 0;
-    while (head < queue.length) {
-      const waiter = queue[head]!;
-      const waiting = this.#writes.get(waiter.index) === waiter;
-      if (waiting && waiter.dueMs > now) break;
-      head++;
-      if (waiting) this.#giveUpWrite(waiter.index, waiter);
-    }
-    if (head > 0) queue.splice(0, head);
   }
 
   /** Reads one key at the requested consistency. */
@@ -873,7 +855,6 @@ export class RaftkvNode implements NodeApi, AdminApi {
       );
     }
     this.#writes.clear();
-    this.#writeDeadlines.length = 0;
     this.#watches.closeAll();
     // So a restart replays everything this node knew committed.
     if (this.#unsavedHardState !== null) {
