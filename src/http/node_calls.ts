@@ -9,12 +9,7 @@
 import { RaftkvError } from "../errors.ts";
 import type { ApplyResult, KvCommand } from "../kv/types.ts";
 import type { NodeApi } from "./node_api.ts";
-import { type Deadline, deadlinesOf } from "./deadlines.ts";
-
-/** A signal that aborts `timeoutMs` from now; cancel its deadline when done. */
-function deadlineSignal(timeoutMs: number): { signal: AbortSignal; deadline: Deadline } {
-  return deadlinesOf(timeoutMs).signal();
-}
+import { deadlinesOf } from "./deadlines.ts";
 
 /**
  * Deadline signal for one request. The client's own signal is left out on purpose: a
@@ -34,7 +29,7 @@ export async function writeWithDeadline(
   idempotencyKey: string | null,
   timeoutMs: number,
 ): Promise<ApplyResult> {
-  const { signal, deadline } = deadlineSignal(timeoutMs);
+  const { signal, deadline } = deadlinesOf(timeoutMs).signal();
   try {
     return await node.write(command, { idempotencyKey, signal });
   } catch (thrown) {
@@ -53,7 +48,7 @@ export async function readWithDeadline<T>(
   timeoutMs: number,
   read: (signal: AbortSignal) => Promise<T>,
 ): Promise<T> {
-  const { signal, deadline } = deadlineSignal(timeoutMs);
+  const { signal, deadline } = deadlinesOf(timeoutMs).signal();
   try {
     return await read(signal);
   } catch (thrown) {

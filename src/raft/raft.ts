@@ -513,13 +513,7 @@ export class Raft {
       }
     }
     return {
-      id: this.id,
-      term: this.term,
-      role: this.role(),
-      leader: this.lead,
-      commit: this.log.committed,
-      applied: this.log.applied,
-      lastIndex: this.log.lastIndex(),
+      ...this.basicStatus(),
       conf: cloneConf(this.conf),
       progress,
       leaseValid: this.leaseValid(),

@@ -123,15 +123,13 @@ async function scanSegment(
     const r = readRecordAt(buf, offset);
     if (!r.ok) {
       // Zeros are space preallocated ahead of the records: their end, in any segment.
-      // In the newest segment a record cut short (by the end of the file or by those
-      // zeros) is a torn write, and is cut off.
+      // In the newest segment a bad record followed only by zeros, or running past the
+      // end of the file (a short record "ends" there), is a torn write, and is cut off.
       if (allZero(buf, offset)) {
         if (isLast) s.torn = { path, offset };
         break;
       }
-      if (
-        isLast && (r.reason === "short" || r.end === buf.length || allZero(buf, r.end))
-      ) {
+      if (isLast && allZero(buf, r.end)) {
         s.torn = { path, offset };
         break;
       }
