@@ -140,6 +140,18 @@ Deno.test("deletePrefix removes exactly the keys under the prefix in one revisio
   ]);
 });
 
+/** Every page of keys under `prefix`, following `more` with `after` = the last key. */
+function pagesOf(store: KvStore, prefix: string, limit: number): string[][] {
+  const pages: string[][] = [];
+  let after: string | null = null;
+  for (;;) {
+    const page = store.list(prefix, after, limit);
+    pages.push(page.items.map((kv) => kv.key));
+    if (!page.more) return pages;
+    after = page.items.at(-1)?.key ?? null;
+  }
+}
+
 Deno.test("list returns keys under a prefix in order and paginates with after/more", () => {
   const d = new Driver();
   const keys = ["p/3", "p/1", "q", "p/2", "p", "o", "p/10", "p/é", "p/😀"];
@@ -147,15 +159,7 @@ Deno.test("list returns keys under a prefix in order and paginates with after/mo
   const all = d.store.list("p/", null, 100);
   assert.deepEqual(all.items.map((kv) => kv.key), ["p/1", "p/10", "p/2", "p/3", "p/é", "p/😀"]);
   assert.equal(all.more, false);
-  const pages: string[][] = [];
-  let after: string | null = null;
-  for (;;) {
-    const page = d.store.list("p/", after, 2);
-    pages.push(page.items.map((kv) => kv.key));
-    if (!page.more) break;
-    after = page.items.at(-1)?.key ?? null;
-  }
-  assert.deepEqual(pages, [["p/1", "p/10"], ["p/2", "p/3"], ["p/é", "p/😀"]]);
+  assert.deepEqual(pagesOf(d.store, "p/", 2), [["p/1", "p/10"], ["p/2", "p/3"], ["p/é", "p/😀"]]);
   assert.deepEqual(d.store.list("p/", "a", 10).items.length, 6, "after before the prefix");
   assert.deepEqual(d.store.list("p/", "z", 10), { items: [], more: false });
   assert.deepEqual(d.store.list("", null, 3).items.map((kv) => kv.key), ["o", "p", "p/1"]);
@@ -349,15 +353,7 @@ Deno.test("a list page ends before MAX_LIST_PAGE_BYTES of values, but holds at l
   for (const k of ["b/1", "b/2", "b/3"]) d.run(putCmd(k, big));
   d.run(putCmd("b/4", huge));
   d.run(putCmd("b/5", "small"));
-  const pages: string[][] = [];
-  let after: string | null = null;
-  for (;;) {
-    const page = d.store.list("b/", after, 100);
-    pages.push(page.items.map((kv) => kv.key));
-    if (!page.more) break;
-    after = page.items.at(-1)?.key ?? null;
-  }
-  assert.deepEqual(pages, [["b/1"], ["b/2"], ["b/3"], ["b/4"], ["b/5"]]);
+  assert.deepEqual(pagesOf(d.store, "b/", 100), [["b/1"], ["b/2"], ["b/3"], ["b/4"], ["b/5"]]);
   // Small values still fill a page up to the key limit.
   for (let i = 0; i < 50; i++) d.run(putCmd(`s/${String(i).padStart(2, "0")}`, "v"));
   assert.equal(d.store.list("s/", null, 40).items.length, 40);

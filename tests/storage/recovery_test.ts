@@ -32,19 +32,27 @@ async function expectCorruption(dir: string, pattern: RegExp): Promise<void> {
   assert.deepEqual(await hashDir(dir), before, "a refused open must not modify any file");
 }
 
+/**
+ * One segment holding entries 1..5 with their hard state, then a final record of
+ * entries 6..8 (no hard state follows it); `start` is where that last record begins.
+ */
+async function fillOneSegment(
+  dir: string,
+): Promise<{ path: string; whole: Uint8Array; start: number }> {
+  const s = await openStorage(dir, { fsync: "never" });
+  await s.save({ term: 1, vote: null, commit: 5 }, makeEntries(1, 5, 1));
+  await s.save(null, makeEntries(6, 8, 1));
+  await s.close();
+  const [name] = await segmentFiles(dir);
+  assert(name !== undefined);
+  const path = join(dir, name);
+  const whole = await Deno.readFile(path);
+  return { path, whole, start: whole.length - RECORD_HEADER_BYTES - recordLengthAtEnd(whole) };
+}
+
 Deno.test("a torn last record is dropped at every byte offset, keeping every whole record", async () => {
   await withTempDir(async (dir) => {
-    // The final record is the entries batch 6..8 (no hard state follows it).
-    const s = await openStorage(dir, { fsync: "never" });
-    await s.save({ term: 1, vote: null, commit: 5 }, makeEntries(1, 5, 1));
-    await s.save(null, makeEntries(6, 8, 1));
-    await s.close();
-    const [name] = await segmentFiles(dir);
-    assert(name !== undefined);
-    const path = join(dir, name);
-    const whole = await Deno.readFile(path);
-    const lastRecordBytes = RECORD_HEADER_BYTES + recordLengthAtEnd(whole);
-    const start = whole.length - lastRecordBytes;
+    const { path, whole, start } = await fillOneSegment(dir);
     for (let cut = start; cut < whole.length; cut++) {
       await Deno.writeFile(path, whole.subarray(0, cut));
       const r = await openStorage(dir, { fsync: "never" });
@@ -209,15 +217,8 @@ Deno.test("preallocated zeros end a segment's records, in the newest segment and
 
 Deno.test("a torn record followed by preallocated zeros is cut off", async () => {
   await withTempDir(async (dir) => {
-    const s = await openStorage(dir, { fsync: "never" });
-    await s.save({ term: 1, vote: null, commit: 5 }, makeEntries(1, 5, 1));
-    await s.save(null, makeEntries(6, 8, 1));
-    await s.close();
-    const [name] = await segmentFiles(dir);
-    const path = join(dir, name!);
-    const whole = await Deno.readFile(path);
-    const lastRecordBytes = RECORD_HEADER_BYTES + recordLengthAtEnd(whole);
-    const start = whole.length - lastRecordBytes;
+    const { path, whole, start } = await fillOneSegment(dir);
+    const lastRecordBytes = whole.length - start;
     // Half of the last record reached the disk, inside space preallocated as zeros.
     const torn = new Uint8Array(whole.length + 4096);
     torn.set(whole.subarray(0, start + Math.floor(lastRecordBytes / 2)));
