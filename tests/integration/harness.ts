@@ -84,8 +84,27 @@ export class TestCluster {
     flags: string[] = [],
     options: { scheme?: "http" | "https"; caCert?: string; token?: string } = {},
   ): Promise<TestCluster> {
+    const cluster = TestCluster.launch(voters, flags, options);
+    try {
+      await cluster.leader();
+    } catch (error) {
+      await cluster.stop(); // no node outlives a cluster that never came up
+      throw error;
+    }
+    return cluster;
+  }
+
+  /**
+   * Spawns `voters` nodes and returns at once, so a caller can register `stop()` before
+   * waiting (with `leader()`) for the cluster to come up.
+   */
+  static launch(
+    voters: number,
+    flags: string[] = [],
+    options: { scheme?: "http" | "https"; caCert?: string; token?: string } = {},
+  ): TestCluster {
     const scheme = options.scheme ?? "http";
-    const cluster = new TestCluster(await Deno.makeTempDir({ prefix: "raftkv-it-" }));
+    const cluster = new TestCluster(Deno.makeTempDirSync({ prefix: "raftkv-it-" }));
     if (options.caCert) cluster.#client = Deno.createHttpClient({ caCerts: [options.caCert] });
     if (options.token) cluster.#headers = { authorization: `Bearer ${options.token}` };
     const ports = freePorts(voters * 2);
@@ -100,7 +119,6 @@ export class TestCluster {
       });
     }
     for (const node of cluster.nodes) cluster.spawn(node);
-    await cluster.leader();
     return cluster;
   }
 

@@ -14,8 +14,11 @@ export interface EtcdCluster {
   stop(): Promise<void>;
 }
 
-/** Starts etcd members e1..e3 with `--enable-v2=true` and their default fsync. */
-export async function startEtcd(root: string): Promise<EtcdCluster> {
+/**
+ * Spawns etcd members e1..e3 with `--enable-v2=true` and their default fsync, and returns
+ * at once so the caller can register `stop()` first; `leaderUrl()` waits for a leader.
+ */
+export function startEtcd(root: string): EtcdCluster {
   const ports = freePorts(6);
   const names = ["e1", "e2", "e3"];
   const peer = (i: number) => `http://127.0.0.1:${ports[2 * i + 1]}`;
@@ -58,7 +61,11 @@ export async function startEtcd(root: string): Promise<EtcdCluster> {
       "etcd leader",
       async () => {
         for (const url of clientUrls) {
-          const res = await fetch(`${url}/v3/maintenance/status`, { method: "POST", body: "{}" });
+          const res = await fetch(`${url}/v3/maintenance/status`, {
+            method: "POST",
+            body: "{}",
+            signal: AbortSignal.timeout(2_000),
+          });
           const status = await res.json() as { header: { member_id: string }; leader: string };
           if (status.leader && status.leader === status.header.member_id) return url;
         }
@@ -67,7 +74,6 @@ export async function startEtcd(root: string): Promise<EtcdCluster> {
       30_000,
       200,
     );
-  await leaderUrl();
   return {
     clientUrls,
     pids: children.map((c) => c.pid),

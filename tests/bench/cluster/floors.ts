@@ -74,8 +74,15 @@ const HELLO_SERVER =
   `Deno.serve({ hostname: "127.0.0.1", port: Number(Deno.args[0]), onListen() {} },
   () => new Response("hello"));`;
 
-/** Starts a hello-world Deno.serve in its own process; returns its URL and a stop. */
-export async function startHelloServer(): Promise<{ url: string; stop: () => Promise<void> }> {
+/**
+ * Spawns a hello-world Deno.serve in its own process and returns at once, so the caller
+ * can register `stop()` before awaiting `ready`.
+ */
+export function startHelloServer(): {
+  url: string;
+  ready: Promise<void>;
+  stop: () => Promise<void>;
+} {
   const [port] = freePorts(1);
   const child = new Deno.Command(Deno.execPath(), {
     args: ["eval", HELLO_SERVER, String(port)],
@@ -83,13 +90,14 @@ export async function startHelloServer(): Promise<{ url: string; stop: () => Pro
     stderr: "null",
   }).spawn();
   const url = `http://127.0.0.1:${port}`;
-  await waitFor("hello server", async () => {
-    const res = await fetch(url);
+  const ready = waitFor("hello server", async () => {
+    const res = await fetch(url, { signal: AbortSignal.timeout(2_000) });
     await res.body?.cancel();
     return res.ok ? true : undefined;
-  });
+  }).then(() => {});
   return {
     url,
+    ready,
     async stop() {
       child.kill("SIGKILL");
       await child.status;

@@ -74,15 +74,36 @@ async function main(): Promise<void> {
   const root = await Deno.makeTempDir({ prefix: "raftkv-bench-" });
   const results: Row[] = [];
   const cleanup: (() => Promise<void>)[] = [];
+  let stopped: Promise<void> | null = null;
+  // Once, whichever comes first: the end of the run, an error, or a signal.
+  const stopEverything = () =>
+    stopped ??= (async () => {
+      for (const stop of cleanup.reverse()) await stop().catch(() => {});
+      await Deno.remove(root, { recursive: true }).catch(() => {});
+    })();
+  // Ctrl-C or a SIGTERM (e.g. from `timeout`) must not leave clusters or wrk behind.
+  const interrupted = new AbortController();
+  const signals: [Deno.Signal, number][] = [["SIGINT", 130], ["SIGTERM", 143]];
+  const listeners = signals.map(([signal, code]) => {
+    const listener = () => {
+      console.error(`\n${signal}: stopping everything this run started…`);
+      interrupted.abort();
+      stopEverything().finally(() => Deno.exit(code));
+    };
+    Deno.addSignalListener(signal, listener);
+    return [signal, listener] as const;
+  });
   try {
     console.log("measuring floors…");
     const fsyncUs = await fdatasyncP50Us(root);
     const rttUs = await loopbackRttP50Us();
-    const hello = await startHelloServer();
+    const hello = startHelloServer();
     cleanup.push(hello.stop);
+    await hello.ready;
     const helloRuns: Record<number, WrkResult> = {};
     for (const c of connections) {
       helloRuns[c] = await runWrk({
+        signal: interrupted.signal,
         url: hello.url,
         system: "raftkv",
         op: "stale",
@@ -100,7 +121,7 @@ async function main(): Promise<void> {
     );
 
     console.log("starting raftkv (3 nodes, fsync always)…");
-    const raftkv = await TestCluster.start(3, ["--fsync", "always"]);
+    const raftkv = TestCluster.launch(3, ["--fsync", "always"]);
     cleanup.push(() => raftkv.stop());
     const raftkvUrl = (await raftkv.leader()).httpUrl;
     await preload(
@@ -109,7 +130,7 @@ async function main(): Promise<void> {
     );
 
     console.log("starting etcd 3.4 (3 members)…");
-    const etcd = await startEtcd(`${root}/etcd`);
+    const etcd = startEtcd(`${root}/etcd`);
     cleanup.push(() => etcd.stop());
     const etcdUrl = await etcd.leaderUrl();
     await preload(READ_KEYS, (k) =>
@@ -130,7 +151,15 @@ async function main(): Promise<void> {
     for (const workload of workloads) {
       for (const c of connections) {
         const run = (url: string, system: WrkRun["system"]) =>
-          runWrk({ url, system, op: workload, connections: c, seconds, readKeys: READ_KEYS });
+          runWrk({
+            signal: interrupted.signal,
+            url,
+            system,
+            op: workload,
+            connections: c,
+            seconds,
+            readKeys: READ_KEYS,
+          });
         const row: Row = {
           workload,
           connections: c,
@@ -232,8 +261,8 @@ async function main(): Promise<void> {
     );
     console.log(`written to ${values.out}/cluster-${stamp}.{md,json,svg}`);
   } finally {
-    for (const stop of cleanup.reverse()) await stop().catch(() => {});
-    await Deno.remove(root, { recursive: true }).catch(() => {});
+    await stopEverything();
+    for (const [signal, listener] of listeners) Deno.removeSignalListener(signal, listener);
   }
 }
 

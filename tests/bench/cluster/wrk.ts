@@ -32,6 +32,8 @@ export interface WrkRun {
   seconds: number;
   keyspace?: number;
   readKeys?: number;
+  /** Stops wrk early (SIGTERM) when aborted. */
+  signal?: AbortSignal;
 }
 
 /** Runs wrk once. Throws when wrk prints no result. */
@@ -55,6 +57,7 @@ export async function runWrk(run: WrkRun): Promise<WrkResult> {
     ],
     stdout: "piped",
     stderr: "piped",
+    ...(run.signal ? { signal: run.signal } : {}),
   }).output();
   const text = new TextDecoder().decode(out.stdout);
   const line = text.split("\n").find((l) => l.startsWith("RESULT "));
