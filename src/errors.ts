@@ -21,6 +21,18 @@ export type ErrorCode =
   | "unavailable" // 503: no leader or no quorum; safe to retry
   | "outcome_unknown"; // 504: a write's fate is unknown after its deadline
 
+/**
+ * What a removed member answers to every read, write and probe: its data stopped at its
+ * removal, so serving it (even as a stale read) would be serving a dead replica.
+ */
+export function removedMemberError(id: string): RaftkvError {
+  return new RaftkvError(
+    "unavailable",
+    `node ${id} was removed from the cluster and serves no reads or writes; ` +
+      `wipe its data directory to add it again`,
+  );
+}
+
 /** An error meant for users: a stable `code` plus a human message. */
 export class RaftkvError extends Error {
   /** Stable machine-readable code. */

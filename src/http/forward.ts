@@ -7,7 +7,7 @@
  * @module
  */
 
-import { RaftkvError } from "../errors.ts";
+import { RaftkvError, removedMemberError } from "../errors.ts";
 import type { NodeApi } from "./node_api.ts";
 
 /** Header marking a request forwarded by a follower. */
@@ -55,6 +55,8 @@ export async function forwardIfNotLeader(
 ): Promise<Response | null> {
   const status = node.status();
   if (status.role === "leader") return null;
+  // Its view of the leader froze at its removal: it must not pass writes on either.
+  if (status.removed) throw removedMemberError(status.id);
   if (request.headers.has(FORWARDED_HEADER)) {
     throw new RaftkvError(
       "unavailable",

@@ -25,6 +25,11 @@ export interface NodeStatus {
   appliedIndex: number;
   /** True when the node can serve requests (caught up, knows a leader): drives `GET /ready`. */
   ready: boolean;
+  /**
+   * True once this node has been removed from the cluster: it then refuses every read
+   * and write (503) and is never ready, until its data directory is wiped.
+   */
+  removed: boolean;
 }
 
 /** The node operations the HTTP API needs. */

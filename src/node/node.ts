@@ -28,7 +28,7 @@ import type { Transport } from "../transport/transport.ts";
 import { KvStore } from "../kv/store.ts";
 import { encodeEnvelope } from "../kv/codec.ts";
 import type { ApplyResult, Consistency, KeyValue, KvCommand, WatchEvent } from "../kv/types.ts";
-import { RaftkvError } from "../errors.ts";
+import { RaftkvError, removedMemberError } from "../errors.ts";
 import type { NodeApi, NodeStatus } from "../http/node_api.ts";
 import type { AddMemberRequest, AdminApi, ClusterInfo, MemberInfo } from "../http/admin_api.ts";
 import { loadMemberBook, type MemberBook, saveMemberBook } from "./member_book.ts";
@@ -513,6 +513,10 @@ export class RaftkvNode implements NodeApi, AdminApi {
       this.metrics.observeProposal(false);
       return Promise.reject(notApplied("the node is shutting down"));
     }
+    if (this.#removed) {
+      this.metrics.observeProposal(false);
+      return Promise.reject(removedMemberError(this.id));
+    }
     if (this.#writes.size >= MAX_PENDING_WRITES) {
       this.metrics.observeProposal(false);
       return Promise.reject(new RaftkvError("too_many_requests", "too many writes in flight", 1));
@@ -593,6 +597,7 @@ export class RaftkvNode implements NodeApi, AdminApi {
 
   /** Streams changes from `fromRevision` on. */
   watch(prefix: string, fromRevision: number, signal: AbortSignal): AsyncIterable<WatchEvent> {
+    if (this.#removed) throw removedMemberError(this.id);
     return this.#watches.watch(prefix, fromRevision, signal);
   }
 
@@ -610,11 +615,13 @@ export class RaftkvNode implements NodeApi, AdminApi {
         : leaderAddr?.httpUrl ?? null,
       commitIndex: s.commit,
       appliedIndex: this.#applied,
-      ready: s.leader !== null && this.#applied >= s.commit,
+      ready: !this.#removed && s.leader !== null && this.#applied >= s.commit,
+      removed: this.#removed,
     };
   }
 
   async #awaitReadable(consistency: Consistency, signal: AbortSignal): Promise<void> {
+    if (this.#removed) throw removedMemberError(this.id);
     if (consistency === "stale") return;
     if (this.#raft.basicStatus().leader === null) {
       throw new RaftkvError("unavailable", "no leader is known: cannot confirm a fresh read", 1);

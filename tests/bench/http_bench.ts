@@ -35,6 +35,7 @@ const status: NodeStatus = {
   commitIndex: 10,
   appliedIndex: 10,
   ready: true,
+  removed: false,
 };
 let revision = 1;
 const stored: KeyValue = {

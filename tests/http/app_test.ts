@@ -28,6 +28,24 @@ Deno.test("GET /ready follows status().ready: 200, else 503 with Retry-After", a
   assert.equal((await res.json()).error.code, "unavailable");
 });
 
+Deno.test("a removed member is never ready and passes no write on to the leader", async () => {
+  const { node, app } = setup();
+  node.follow("n2", "http://n2.test");
+  node.statusValue.ready = false;
+  node.statusValue.removed = true;
+  const requests: [string, string][] = [["GET", "/ready"], ["PUT", "/v1/kv/a"], [
+    "DELETE",
+    "/v1/kv/a",
+  ]];
+  for (const [method, path] of requests) {
+    const res = await app.request(path, { method, ...(method === "PUT" ? { body: "v" } : {}) });
+    assert.equal(res.status, 503, `${method} ${path}`);
+    const { error } = await res.json();
+    assert.equal(error.code, "unavailable");
+    assert.match(error.message, /node n1 was removed from the cluster/);
+  }
+});
+
 Deno.test("every answer names the leader, empty when none is known", async () => {
   const { node, app } = setup();
   for (const path of ["/health", "/v1/kv/missing", "/nope"]) {

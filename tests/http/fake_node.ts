@@ -50,6 +50,7 @@ export class FakeNode implements NodeApi {
     commitIndex: 0,
     appliedIndex: 0,
     ready: true,
+    removed: false,
   };
   #listeners = new Set<() => void>();
 

@@ -128,6 +128,29 @@ Deno.test(
         const book = JSON.parse(await Deno.readTextFile(`${n4.dataDir}/members.json`));
         return book.removed === true || undefined;
       });
+      // Until it stops, the removed node is never ready and serves nothing: its data
+      // froze at its removal, and its view of the leader with it.
+      const status = await (await cluster.fetch(`${n4.httpUrl}/v1/status`)).json();
+      assert.equal(status.removed, true);
+      assert.equal(status.ready, false);
+      const probes: [string, string][] = [
+        ["GET", "/ready"],
+        ["GET", "/v1/kv/a?consistency=stale"],
+        ["GET", "/v1/kv/a"],
+        ["GET", "/v1/kv?prefix="],
+        ["PUT", "/v1/kv/a"],
+        ["DELETE", "/v1/kv/a"],
+        ["GET", "/v1/watch?prefix=&wait=true"],
+      ];
+      for (const [method, path] of probes) {
+        const res = await cluster.fetch(`${n4.httpUrl}${path}`, {
+          method,
+          ...(method === "PUT" ? { body: "v" } : {}),
+        });
+        const body = await res.json();
+        assert.equal(res.status, 503, `${method} ${path}: ${JSON.stringify(body)}`);
+        assert.match(body.error.message, /was removed from the cluster/, `${method} ${path}`);
+      }
       await cluster.kill(n4);
       // A removed node refuses to start as a member until its data is wiped.
       cluster.spawn(n4);

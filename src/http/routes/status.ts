@@ -5,7 +5,7 @@
  */
 
 import { Hono } from "hono";
-import { RaftkvError } from "../../errors.ts";
+import { RaftkvError, removedMemberError } from "../../errors.ts";
 import { errorResponse, methodNotAllowed } from "../errors.ts";
 import type { NodeApi } from "../node_api.ts";
 
@@ -20,6 +20,7 @@ export function statusRoutes(node: NodeApi): Hono {
     .get("/ready", (c) => {
       const status = node.status();
       if (status.ready) return c.json({ ready: true });
+      if (status.removed) return errorResponse(c, removedMemberError(status.id));
       return errorResponse(c, new RaftkvError("unavailable", `node ${status.id} is not ready`));
     })
     .all("/ready", methodNotAllowed(["GET", "HEAD"]));
