@@ -45,6 +45,49 @@ if (!Number.isInteger(learnerCount) || learnerCount < 0 || voterCount + learnerC
   Deno.exit(2);
 }
 
+checkDataDirShape(values["data-dir"], voterCount);
+
+/**
+ * A data folder remembers how many voters it was started with (`cluster.json`): the
+ * voters' membership lives in their data, so starting them with another `--nodes` would
+ * leave the extra nodes bootstrapping a cluster of their own, never ready.
+ */
+function checkDataDirShape(dataDir: string, voters: number): void {
+  const shapePath = `${dataDir}/cluster.json`;
+  let recorded: number | null = null;
+  try {
+    recorded = (JSON.parse(Deno.readTextFileSync(shapePath)) as { voters: number }).voters;
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotFound)) {
+      console.error(`cluster: cannot read ${shapePath}: ${e}`);
+      Deno.exit(2);
+    }
+    // Folders from before cluster.json: fewer n* folders than voters means the old
+    // cluster was smaller (more could also be learners, so those pass).
+    const existing = existingNodeDirs(dataDir);
+    if (existing > 0 && existing < voters) recorded = existing;
+  }
+  if (recorded !== null && recorded !== voters) {
+    console.error(
+      `cluster: ${dataDir} holds a cluster of ${recorded} voters, so it cannot start with ` +
+        `--nodes ${voters}. Start it with --nodes ${recorded}, or use another --data-dir ` +
+        `(or delete ${dataDir}) for a new ${voters}-voter cluster.`,
+    );
+    Deno.exit(2);
+  }
+  Deno.mkdirSync(dataDir, { recursive: true });
+  Deno.writeTextFileSync(shapePath, JSON.stringify({ voters }) + "\n");
+}
+
+function existingNodeDirs(dataDir: string): number {
+  try {
+    return [...Deno.readDirSync(dataDir)].filter((e) => e.isDirectory && /^n\d+$/.test(e.name))
+      .length;
+  } catch {
+    return 0;
+  }
+}
+
 const members: Member[] = [];
 for (let i = 1; i <= voterCount + learnerCount; i++) {
   members.push({
