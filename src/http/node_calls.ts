@@ -13,8 +13,7 @@ import { deadlinesOf } from "./deadlines.ts";
 
 /**
  * Deadline signal for one request. The client's own signal is left out on purpose: a
- * proposed write goes on regardless, and under Deno.serve `request.signal` also fires
- * after every successful response (legacy behaviour), which would only add noise.
+ * proposed change goes on whether or not the client waits for it.
  * The request parameter stays so callers need not change if that is revisited.
  */
 export function requestSignal(_request: Request, timeoutMs: number): AbortSignal {
