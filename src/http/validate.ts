@@ -18,7 +18,7 @@ export const MAX_LIST_LIMIT = 1000;
 export const MAX_TTL_SECONDS = 10 * 365 * 24 * 3600;
 
 const encoder = new TextEncoder();
-const DECIMAL = /^(0|[1-9][0-9]{0,15})$/;
+const DECIMAL = /^-?[0-9]+$/;
 
 /** Percent-decodes a raw path tail into a key: valid UTF-8, non-empty, ≤ maxKeyBytes. */
 export function parseKey(rawPath: string, maxKeyBytes: number): string {
@@ -85,22 +85,35 @@ function decodeQueryPart(text: string): string {
   }
 }
 
-/** Parses a non-negative decimal integer, or throws bad_request naming `what`. */
-export function parseInteger(text: string, what: string): number {
+/**
+ * Parses a decimal integer in `[min, max]`, or throws bad_request naming `what`: one
+ * message for text that is no integer, one (with the range) for any integer outside it,
+ * negative or however large.
+ */
+export function parseInteger(
+  text: string,
+  what: string,
+  min = 0,
+  max = Number.MAX_SAFE_INTEGER,
+  unit = "",
+): number {
   if (!DECIMAL.test(text)) throw new RaftkvError("bad_request", `${what} must be an integer`);
   const value = Number(text);
-  if (!Number.isSafeInteger(value)) throw new RaftkvError("bad_request", `${what} is too big`);
-  return value;
+  if (value < min || value > max) {
+    const range = max !== Number.MAX_SAFE_INTEGER
+      ? `${what} must be between ${min} and ${max}`
+      : value > max
+      ? `${what} is too big (at most ${max})`
+      : `${what} must be at least ${min}`;
+    throw new RaftkvError("bad_request", unit === "" ? range : `${range} ${unit}`);
+  }
+  return value === 0 ? 0 : value; // "-0" is 0
 }
 
 /** `?ttl=<seconds>`: absent → null, else a positive integer of seconds, returned in ms. */
 export function parseTtlMs(text: string | undefined): number | null {
   if (text === undefined) return null;
-  const seconds = parseInteger(text, "ttl");
-  if (seconds === 0 || seconds > MAX_TTL_SECONDS) {
-    throw new RaftkvError("bad_request", `ttl must be between 1 and ${MAX_TTL_SECONDS} seconds`);
-  }
-  return seconds * 1000;
+  return parseInteger(text, "ttl", 1, MAX_TTL_SECONDS, "seconds") * 1000;
 }
 
 /** `?consistency=`: linearizable (default), lease or stale. */
@@ -113,11 +126,7 @@ export function parseConsistency(text: string | undefined): Consistency {
 /** `?limit=`: 1..MAX_LIST_LIMIT, default DEFAULT_LIST_LIMIT. */
 export function parseLimit(text: string | undefined): number {
   if (text === undefined) return DEFAULT_LIST_LIMIT;
-  const limit = parseInteger(text, "limit");
-  if (limit < 1 || limit > MAX_LIST_LIMIT) {
-    throw new RaftkvError("bad_request", `limit must be between 1 and ${MAX_LIST_LIMIT}`);
-  }
-  return limit;
+  return parseInteger(text, "limit", 1, MAX_LIST_LIMIT);
 }
 
 /** A strong entity tag `"<rev>"`, as sent in ETag and expected in If-Match. */

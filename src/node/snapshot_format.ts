@@ -60,7 +60,10 @@ async function* readPieces(bytes: AsyncIterable<Uint8Array>): AsyncIterable<Uint
     while (buffer.length >= 4) {
       const length = new DataView(buffer.buffer, buffer.byteOffset).getUint32(0);
       if (length > MAX_SNAPSHOT_PIECE_BYTES) {
-        throw new Error(`snapshot piece of ${length} bytes exceeds the limit`);
+        throw new Error(
+          `not a raftkv snapshot, or a damaged one: a piece claims ${length} bytes ` +
+            `(at most ${MAX_SNAPSHOT_PIECE_BYTES})`,
+        );
       }
       if (buffer.length < 4 + length) break;
       yield buffer.slice(4, 4 + length);

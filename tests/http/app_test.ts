@@ -1,6 +1,9 @@
 import assert from "node:assert/strict";
+import type { AdminApi } from "../../src/http/admin_api.ts";
+import { createApp } from "../../src/http/app.ts";
 import { STATUS_BY_CODE } from "../../src/http/errors.ts";
-import { setup } from "./helpers.ts";
+import { FakeNode } from "./fake_node.ts";
+import { setup, TEST_OPTIONS } from "./helpers.ts";
 
 Deno.test("GET /v1/status answers the node's status as JSON", async () => {
   const { node, app } = setup();
@@ -127,4 +130,16 @@ Deno.test("CORS answers expose ETag and raftkv headers to scripts", async () => 
   for (const name of ["ETag", "X-Raftkv-Revision", "X-Raftkv-Leader", "Retry-After"]) {
     assert.ok(exposed.includes(name), `${name} in ${exposed}`);
   }
+});
+
+Deno.test("an admin body that is not JSON says so, apart from JSON of the wrong shape", async () => {
+  // Bodies are refused before the admin API is called, so it needs no methods.
+  const app = createApp(new FakeNode(), TEST_OPTIONS, {} as AdminApi);
+  const post = (body: string) => app.request("/v1/cluster/leader", { method: "POST", body });
+  const broken = await post("{bad json");
+  assert.equal(broken.status, 400);
+  assert.match((await broken.json()).error.message, /^the body is not valid JSON \(/);
+  const array = await post("[1]");
+  assert.equal(array.status, 400);
+  assert.equal((await array.json()).error.message, "the body must be a JSON object");
 });

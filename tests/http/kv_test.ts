@@ -140,10 +140,43 @@ Deno.test("ttl is passed in milliseconds; malformed ttl answers 400", async () =
   const command = node.writes[0]?.command;
   assert.ok(command?.op === "put");
   assert.equal(command.ttlMs, 30_000);
-  for (const ttl of ["0", "-1", "abc", "1.5", "", "1e3", "999999999999"]) {
+  // Whole numbers out of range, however large or negative, name the range; the rest
+  // are not integers at all.
+  const cases: [string, RegExp][] = [
+    ["0", /^ttl must be between 1 and 315360000 seconds$/],
+    ["-1", /^ttl must be between 1 and 315360000 seconds$/],
+    ["999999999999", /^ttl must be between 1 and 315360000 seconds$/],
+    ["99999999999999999999", /^ttl must be between 1 and 315360000 seconds$/],
+    ["abc", /^ttl must be an integer$/],
+    ["1.5", /^ttl must be an integer$/],
+    ["", /^ttl must be an integer$/],
+    ["1e3", /^ttl must be an integer$/],
+  ];
+  for (const [ttl, message] of cases) {
     const res = await put(app, `t?ttl=${ttl}`, "x");
     assert.equal(res.status, 400, `ttl=${ttl}`);
-    assert.match((await res.json()).error.message, /ttl/);
+    assert.match((await res.json()).error.message, message, `ttl=${ttl}`);
+  }
+  // Leading zeros still spell the integer.
+  assert.equal((await put(app, "t?ttl=007", "x")).status, 200);
+  const last = node.writes.at(-1)?.command;
+  assert.ok(last?.op === "put");
+  assert.equal(last.ttlMs, 7_000);
+});
+
+Deno.test("limit and fromRevision name their range for negative and huge values", async () => {
+  const { app } = setup();
+  const cases: [string, RegExp][] = [
+    ["/v1/kv?limit=-5", /^limit must be between 1 and 1000$/],
+    ["/v1/kv?limit=0", /^limit must be between 1 and 1000$/],
+    ["/v1/kv?limit=x", /^limit must be an integer$/],
+    ["/v1/watch?fromRevision=-3", /^fromRevision must be at least 0$/],
+    ["/v1/watch?fromRevision=99999999999999999999", /^fromRevision is too big/],
+  ];
+  for (const [path, message] of cases) {
+    const res = await app.request(path);
+    assert.equal(res.status, 400, path);
+    assert.match((await res.json()).error.message, message, path);
   }
 });
 

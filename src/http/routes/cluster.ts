@@ -97,8 +97,9 @@ function parseJson(body: Uint8Array): Record<string, unknown> {
   let value: unknown;
   try {
     value = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(body));
-  } catch {
-    throw new RaftkvError("bad_request", "the body must be a JSON object");
+  } catch (error) {
+    const why = error instanceof SyntaxError ? error.message : "it is not valid UTF-8";
+    throw new RaftkvError("bad_request", `the body is not valid JSON (${why})`);
   }
   if (typeof value !== "object" || value === null || Array.isArray(value)) {
     throw new RaftkvError("bad_request", "the body must be a JSON object");

@@ -115,9 +115,5 @@ function parseWait(text: string | undefined): boolean {
 
 function parseLongPollSeconds(text: string | undefined): number {
   if (text === undefined) return DEFAULT_LONG_POLL_SECONDS;
-  const seconds = parseInteger(text, "timeout");
-  if (seconds < 1 || seconds > MAX_LONG_POLL_SECONDS) {
-    throw new RaftkvError("bad_request", `timeout must be 1 to ${MAX_LONG_POLL_SECONDS} seconds`);
-  }
-  return seconds;
+  return parseInteger(text, "timeout", 1, MAX_LONG_POLL_SECONDS, "seconds");
 }
