@@ -38,7 +38,10 @@ export const OPTIONS: Record<string, OptionSpec> = {
     type: "string",
     help: "bootstrap voters: n1=127.0.0.1:7001[@http://127.0.0.1:8001],n2=…",
   },
-  "fsync": { type: "string", help: "always | never (never: tests and benchmarks only)" },
+  "fsync": {
+    type: "string",
+    help: `always | never (${DEFAULTS.fsync}; never: tests and benchmarks only)`,
+  },
   "tick-ms": { type: "string", help: `milliseconds per Raft tick (${DEFAULTS.tickMs})` },
   "election-ticks": {
     type: "string",
@@ -109,8 +112,11 @@ export function envName(flag: string): string {
 /** The `--help` text. */
 export function helpText(): string {
   const lines = ["Usage: deno task node --id n1 [options]", "", "Options (env var in brackets):"];
+  const width = Math.max(...Object.keys(OPTIONS).map((name) => name.length));
   for (const [name, spec] of Object.entries(OPTIONS)) {
-    lines.push(`  --${name.padEnd(18)} ${spec.help} [${envName(name)}]`);
+    // --help is read from the command line only.
+    const env = name === "help" ? "" : ` [${envName(name)}]`;
+    lines.push(`  --${name.padEnd(width)}  ${spec.help}${env}`);
   }
   return lines.join("\n");
 }
