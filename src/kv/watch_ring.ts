@@ -50,11 +50,16 @@ export class WatchRing {
     return this.#count;
   }
 
-  /** Appends an event (revisions never decrease), evicting the oldest as needed. */
+  /**
+   * Appends an event (revisions never decrease), evicting the oldest as needed. One
+   * change can emit more events than the ring holds (a prefix delete of many keys): once
+   * its revision has lost events it is compacted, and its remaining events are dropped.
+   */
   push(event: WatchEvent): void {
     const newest = this.#at(this.#count - 1);
     invariant(newest === undefined || event.revision >= newest.revision, "revisions are ordered");
-    invariant(event.revision > this.#compactedRevision, "events arrive after the compaction point");
+    invariant(event.revision >= this.#compactedRevision, "events arrive after the compaction point");
+    if (event.revision === this.#compactedRevision) return;
     if (this.#count === this.#capacity) this.#evictOldest();
     this.#slots[(this.#head + this.#count) % this.#capacity] = event;
     this.#count += 1;

@@ -301,6 +301,25 @@ Deno.test("eventsSince serves the ring by revision and prefix, and reports compa
   assert.equal(d.store.eventsSince(2, "").length, 5);
 });
 
+Deno.test("one change with more events than the watch ring holds compacts its revision", () => {
+  // A prefix delete of 8 keys into a ring of 5: its revision (9) cannot be served whole.
+  const d = new Driver(new KvStore({ watchHistory: 5 }));
+  for (let i = 1; i <= 8; i++) d.run(putCmd(`p/${i}`, `${i}`));
+  assert.deepEqual(d.run({ op: "deletePrefix", prefix: "p/" }), {
+    ok: true,
+    value: { deleted: 8, revision: 9 },
+  });
+  assert.equal(d.store.compactedRevision, 9);
+  assert.throws(
+    () => d.store.eventsSince(9, ""),
+    (e) => e instanceof RaftkvError && e.code === "revision_compacted",
+  );
+  assert.deepEqual(d.store.eventsSince(10, ""), []);
+  // The ring goes on: later changes are served as before.
+  d.run(putCmd("q", "x"));
+  assert.deepEqual(d.store.eventsSince(10, "").map((e) => [e.key, e.revision]), [["q", 10]]);
+});
+
 Deno.test("the watch ring is also bounded in bytes", () => {
   const d = new Driver(new KvStore({ watchHistory: 100, watchHistoryBytes: 10_000 }));
   for (let i = 0; i < 10; i++) d.run(putCmd(`k${i}`, new Uint8Array(3000)));
