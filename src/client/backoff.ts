@@ -1,6 +1,7 @@
 /**
- * Waiting between attempts: "full jitter" exponential backoff, so many clients that
- * failed together do not retry together.
+ * Waiting between attempts: "equal jitter" exponential backoff. The random half keeps
+ * clients that failed together from retrying together; the fixed half makes the retry
+ * budget last a known minimum (long enough to ride out an election).
  *
  * @module
  */
@@ -17,14 +18,15 @@ export interface BackoffPolicy {
   random: () => number;
 }
 
-/** The wait before retry number `failures` (1 for the first retry): uniform in [0, ceiling]. */
+/** The wait before retry number `failures` (1 for the first retry): uniform in [ceiling/2, ceiling]. */
 export function backoffDelayMs(failures: number, policy: BackoffPolicy): number {
   assert(failures >= 1, "backoff is asked for after a failure");
   const exponent = Math.min(failures - 1, 30); // 2^30 already exceeds any sane maxMs
   const ceiling = Math.min(policy.maxMs, policy.baseMs * 2 ** exponent);
   const draw = policy.random();
   assert(draw >= 0 && draw < 1, "random() must return a number in [0, 1)");
-  return Math.floor(draw * (ceiling + 1));
+  const half = Math.floor(ceiling / 2);
+  return half + Math.floor(draw * (ceiling - half + 1));
 }
 
 /** Resolves after `ms`, or rejects with the signal's reason as soon as it aborts. */

@@ -8,6 +8,13 @@
  * throws OutcomeUnknown; otherwise the call throws Unavailable (or too_many_requests
  * when every failure was a 429).
  *
+ * Only a node's own answer (503, 429) proves a write was not applied. A network error
+ * proves nothing, not even "connection refused": fetch implementations pool
+ * connections and resend a request whose kept-alive connection died, so the error seen
+ * can be the refused reconnect after the first connection had already delivered the
+ * write (measured with Deno's fetch: a write to a leader killed mid-request was applied
+ * and reported as refused).
+ *
  * @module
  */
 
@@ -21,13 +28,6 @@ import { MAX_RETRY_AFTER_MS } from "./limits.ts";
 
 /** Statuses that mean "try again, maybe elsewhere". */
 const RETRY_STATUSES: ReadonlySet<number> = new Set([429, 503, 504]);
-
-/**
- * Error texts and codes of failures that happen before a request leaves the client
- * (Deno, Node/undici, Bun): such a write was certainly not applied.
- */
-const NOT_SENT_PATTERN =
-  /\(Connect\)|connection refused|ECONNREFUSED|ENOTFOUND|EAI_AGAIN|ConnectionRefused|dns error|getaddrinfo/i;
 
 /** The fetch the client calls; the global one unless injected. */
 export type FetchLike = (input: string, init: RequestInit) => Promise<Response>;
@@ -132,7 +132,7 @@ function transportFailure(
     status: 0,
     cause: thrown,
   });
-  return { error, maybeApplied: spec.write && !NOT_SENT_PATTERN.test(detail) };
+  return { error, maybeApplied: spec.write };
 }
 
 /**

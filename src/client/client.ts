@@ -61,7 +61,7 @@ export interface ClientOptions {
   token?: string;
   /** Deadline of one attempt, in milliseconds; default 5000. */
   timeoutMs?: number;
-  /** Retries after the first attempt; default 5, at most 100. */
+  /** Retries after the first attempt; default 8 (at least 3.5 s of backoff), at most 100. */
   retries?: number;
   /** The fetch to use; the global `fetch` by default. */
   fetch?: typeof fetch;

@@ -130,8 +130,9 @@ export class PreconditionFailed extends RaftkvClientError {
 }
 
 /**
- * 503 or unreachable: no node could serve the request within the retry budget, and a
- * write was certainly not applied (every attempt was refused before it could be).
+ * 503 or unreachable: no node could serve the request within the retry budget. For a
+ * write, every attempt was refused by a node's own answer (503), so it certainly was not
+ * applied; a write that met a network error instead throws {@link OutcomeUnknown}.
  *
  * @example
  * ```ts

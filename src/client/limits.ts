@@ -7,8 +7,11 @@
 
 /** Default deadline of one attempt (one request to one endpoint), in milliseconds. */
 export const DEFAULT_TIMEOUT_MS = 5_000;
-/** Default number of retries after the first attempt. */
-export const DEFAULT_RETRIES = 5;
+/**
+ * Default number of retries after the first attempt: with the default backoff they wait
+ * at least 3.5 s in all, longer than an election (1-2 s with the node's default timings).
+ */
+export const DEFAULT_RETRIES = 8;
 /** Most retries a caller may ask for: a bound on how long one call can keep going. */
 export const MAX_RETRIES = 100;
 /** Most endpoints one client may rotate over. */

@@ -1,20 +1,38 @@
 import assert from "node:assert/strict";
 import { backoffDelayMs } from "../../src/client/backoff.ts";
+import {
+  DEFAULT_BACKOFF_BASE_MS,
+  DEFAULT_BACKOFF_MAX_MS,
+  DEFAULT_RETRIES,
+} from "../../src/client/limits.ts";
 import { isWellFormed, keyPath } from "../../src/client/key_path.ts";
 import { WatchCursor } from "../../src/client/watch_cursor.ts";
 import { SEED, seededRandom } from "./helpers.ts";
 
-Deno.test("backoff stays within [0, min(maxMs, baseMs * 2^(n-1))]", () => {
+Deno.test("backoff stays within [ceiling / 2, ceiling], ceiling = min(maxMs, baseMs * 2^(n-1))", () => {
   const random = seededRandom(SEED);
   const policy = { baseMs: 10, maxMs: 300, random };
   for (let failures = 1; failures <= 40; failures++) {
     const ceiling = Math.min(300, 10 * 2 ** (failures - 1));
     for (let i = 0; i < 50; i++) {
       const delay = backoffDelayMs(failures, policy);
-      assert.ok(delay >= 0 && delay <= ceiling, `seed ${SEED}: ${delay} > ${ceiling}`);
+      assert.ok(
+        delay >= ceiling / 2 - 1 && delay <= ceiling,
+        `seed ${SEED}: ${delay} / ${ceiling}`,
+      );
     }
   }
   assert.equal(backoffDelayMs(3, { baseMs: 10, maxMs: 300, random: () => 0.999999 }), 40);
+  assert.equal(backoffDelayMs(3, { baseMs: 10, maxMs: 300, random: () => 0 }), 20);
+});
+
+Deno.test("the default retries wait at least 3.5 s in all: longer than an election", () => {
+  const least = { baseMs: DEFAULT_BACKOFF_BASE_MS, maxMs: DEFAULT_BACKOFF_MAX_MS, random: () => 0 };
+  let totalMs = 0;
+  for (let failures = 1; failures <= DEFAULT_RETRIES; failures++) {
+    totalMs += backoffDelayMs(failures, least);
+  }
+  assert.ok(totalMs >= 3_500, `${totalMs} ms`);
 });
 
 Deno.test("key paths encode each segment, and dot segments as one encoded key", () => {
