@@ -46,7 +46,18 @@ export async function openNodeStorage(
     await storage.save(hardState, entries);
     log.log("info", "bootstrapped a new cluster", { voters: [...config.initialCluster.keys()] });
   } else if (fresh) {
-    log.log("info", "no membership yet: waiting for a leader to add this node");
+    if (config.join === null) {
+      // It would hear the leader but could never answer: replies need the leader's
+      // address, and only the log (which it cannot get) or a join would tell it.
+      await storage.close();
+      throw new Error(
+        `node ${config.id} has no data, no --initial-cluster and no --join, so it could ` +
+          `never reach the other members. Start a founding voter with --initial-cluster, or ` +
+          `a new member with --join <any member's HTTP URL> (also after an operator added ` +
+          `it with POST /v1/cluster/members)`,
+      );
+    }
+    log.log("info", "no membership yet: joining through --join", { join: config.join });
   }
   return { storage, fresh };
 }

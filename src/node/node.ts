@@ -615,7 +615,8 @@ export class RaftkvNode implements NodeApi, AdminApi {
         : leaderAddr?.httpUrl ?? null,
       commitIndex: s.commit,
       appliedIndex: this.#applied,
-      ready: !this.#removed && s.leader !== null && this.#applied >= s.commit,
+      // commit > 0: a joiner hears a leader before it holds any of the log.
+      ready: !this.#removed && s.leader !== null && s.commit > 0 && this.#applied >= s.commit,
       removed: this.#removed,
     };
   }
@@ -703,12 +704,9 @@ export class RaftkvNode implements NodeApi, AdminApi {
         s.conf.voters.includes(id) ? `${id} is already a voter` : `${id} is not a learner`,
       );
     }
-    const lag = s.lastIndex - (s.progress.get(id)?.match ?? 0);
-    if (lag > this.#config.promoteMaxLag) {
-      throw new RaftkvError(
-        "conflict",
-        `${id} is ${lag} entries behind (promotion allows ${this.#config.promoteMaxLag}); retry when it has caught up`,
-      );
+    const notReady = this.#whyNotPromotable(id, s);
+    if (notReady !== null) {
+      throw new RaftkvError("conflict", `${notReady}; retry when it has caught up`);
     }
     this.#pendingPromotions.delete(id);
     await this.#changeConf({ type: "promote", nodeId: id, context: "" }, signal);
@@ -811,6 +809,28 @@ export class RaftkvNode implements NodeApi, AdminApi {
     }
   }
 
+  /**
+   * Why learner `id` may not become a voter yet, or null when it may: it must have
+   * acknowledged entries, answered within an election timeout, and be within
+   * `--promote-max-lag`. Lag alone is not enough: in a young log a learner that was
+   * never reached is "close", and promoting it adds a dead voter (with one voter, a
+   * cluster that can no longer commit).
+   */
+  #whyNotPromotable(id: NodeId, s: ReturnType<Raft["status"]>): string | null {
+    const match = s.progress.get(id)?.match ?? 0;
+    const contact = this.#lastContact.get(id);
+    const electionTimeoutMs = this.#config.tickMs * this.#config.electionTicks;
+    if (match === 0 || contact === undefined) return `${id} has not replicated anything yet`;
+    if (Date.now() - contact >= electionTimeoutMs) {
+      return `${id} has not been heard from for ${Date.now() - contact} ms`;
+    }
+    const lag = s.lastIndex - match;
+    if (lag > this.#config.promoteMaxLag) {
+      return `${id} is ${lag} entries behind (promotion allows ${this.#config.promoteMaxLag})`;
+    }
+    return null;
+  }
+
   /** Promotes learners added as voters once they are within the allowed lag. */
   #maybePromote(): void {
     if (this.#pendingPromotions.size === 0) return;
@@ -821,11 +841,11 @@ export class RaftkvNode implements NodeApi, AdminApi {
         this.#pendingPromotions.delete(id);
         continue;
       }
-      const lag = s.lastIndex - (s.progress.get(id)?.match ?? 0);
-      if (lag > this.#config.promoteMaxLag) continue;
+      if (this.#whyNotPromotable(id, s) !== null) continue;
       const proposed = this.#raft.proposeConfChange({ type: "promote", nodeId: id, context: "" });
       if (proposed.ok) {
         this.#pendingPromotions.delete(id);
+        const lag = s.lastIndex - (s.progress.get(id)?.match ?? 0);
         this.#log.log("info", "promoting caught-up learner", { id, lag });
       }
       return; // one change at a time

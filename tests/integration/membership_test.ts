@@ -4,7 +4,7 @@
  */
 
 import assert from "node:assert/strict";
-import { TestCluster, type TestNode, waitFor } from "./harness.ts";
+import { freePorts, TestCluster, type TestNode, waitFor } from "./harness.ts";
 import { WriteLoad } from "./load.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
@@ -352,6 +352,75 @@ Deno.test(
         } catch { /* gone */ }
       }
       await cluster.stop();
+    }
+  },
+);
+
+Deno.test(
+  "a member added before it runs stays a learner until it replicates: one voter keeps committing",
+  opts,
+  async () => {
+    const cluster = await TestCluster.start(1);
+    try {
+      const [peerPort, httpPort] = freePorts(2);
+      const added = await cluster.admin("POST", "/v1/cluster/members", {
+        id: "n2",
+        peerAddr: `127.0.0.1:${peerPort}`,
+        httpUrl: `http://127.0.0.1:${httpPort}`,
+        role: "voter",
+      });
+      assert.equal(added.status, 201, JSON.stringify(added.body));
+      // Lag alone would allow it (the log is a few entries long); it was never reached.
+      const promote = await cluster.admin("POST", "/v1/cluster/members/n2/promote");
+      assert.equal(promote.status, 409, JSON.stringify(promote.body));
+      assert.match(JSON.stringify(promote.body), /has not replicated anything yet/);
+      // Several election timeouts later it is still a learner, and the lone voter commits.
+      const leader = await cluster.leader();
+      for (let i = 0; i < 30; i++) {
+        const res = await cluster.fetch(`${leader.httpUrl}/v1/kv/k${i}`, {
+          method: "PUT",
+          body: "v",
+        });
+        assert.equal(res.status, 200, await res.text());
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      assert.equal(await roleOf(cluster, "n2"), "learner");
+    } finally {
+      await cluster.stop();
+    }
+  },
+);
+
+Deno.test(
+  "a new node with neither --initial-cluster nor --join refuses to start",
+  opts,
+  async () => {
+    const dataDir = await Deno.makeTempDir({ prefix: "raftkv-it-" });
+    try {
+      const [peerPort, httpPort] = freePorts(2);
+      const main = new URL("../../src/main.ts", import.meta.url).pathname;
+      const out = await new Deno.Command(Deno.execPath(), {
+        args: [
+          "run",
+          "-A",
+          main,
+          "--id",
+          "n9",
+          "--peer-addr",
+          `127.0.0.1:${peerPort}`,
+          "--http-addr",
+          `127.0.0.1:${httpPort}`,
+          "--data-dir",
+          dataDir,
+        ],
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      const text = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
+      assert.equal(out.code, 1, text);
+      assert.match(text, /no --initial-cluster and no --join/);
+    } finally {
+      await Deno.remove(dataDir, { recursive: true });
     }
   },
 );
