@@ -58,7 +58,10 @@ export class WatchRing {
   push(event: WatchEvent): void {
     const newest = this.#at(this.#count - 1);
     invariant(newest === undefined || event.revision >= newest.revision, "revisions are ordered");
-    invariant(event.revision >= this.#compactedRevision, "events arrive after the compaction point");
+    invariant(
+      event.revision >= this.#compactedRevision,
+      "events arrive after the compaction point",
+    );
     if (event.revision === this.#compactedRevision) return;
     if (this.#count === this.#capacity) this.#evictOldest();
     this.#slots[(this.#head + this.#count) % this.#capacity] = event;
