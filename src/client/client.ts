@@ -85,7 +85,7 @@ export interface ClientOptions {
 export interface ClusterClient {
   /** `GET /v1/status` of the first endpoint that answers (or of `options.endpoint`). */
   status(options?: ClusterCallOptions): Promise<Status>;
-  /** `GET /v1/cluster`: membership and replication progress (an admin route). */
+  /** `GET /v1/cluster`: membership and replication progress (a read token suffices). */
   info(options?: ClusterCallOptions): Promise<ClusterInfo>;
 }
 

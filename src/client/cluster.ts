@@ -50,7 +50,7 @@ export async function fetchStatus(
   });
 }
 
-/** Membership and replication progress (`GET /v1/cluster`, an admin route). */
+/** Membership and replication progress (`GET /v1/cluster`; a read token suffices). */
 export async function fetchClusterInfo(
   ctx: CallContext,
   options: ClusterCallOptions = {},
