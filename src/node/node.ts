@@ -107,6 +107,8 @@ export class RaftkvNode implements NodeApi, AdminApi {
   /** True while that Ready installs a received snapshot. */
   #installingSnapshot = false;
   readonly #lastContact = new Map<NodeId, number>();
+  /** The leader last written to the log, to log each change once. */
+  #loggedLeader: NodeId | null = null;
   readonly #pendingPromotions = new Set<NodeId>();
   #removed = false;
   #bookSaved: Promise<void> = Promise.resolve();
@@ -207,6 +209,19 @@ export class RaftkvNode implements NodeApi, AdminApi {
     if (this.#stopped) return;
     this.#lastContact.set(m.from, Date.now());
     this.#raft.step(m);
+    const lost = this.#raft.lostLog;
+    if (lost !== null) {
+      this.#stopped = true;
+      this.#onFatal(
+        new Error(
+          `this node's log ends at index ${lost.lastIndex}, but leader ${m.from} counts it as ` +
+            `holding index ${lost.acknowledged}: its data was lost (data directory wiped or ` +
+            `truncated). Remove it (DELETE /v1/cluster/members/${this.id}) and add it again ` +
+            `with an empty data directory and --join`,
+        ),
+      );
+      return;
+    }
     this.#progressWhilePersisting();
     this.#kick();
   }
@@ -296,7 +311,21 @@ export class RaftkvNode implements NodeApi, AdminApi {
   }
 
   #afterAdvance(rd: Ready): void {
-    this.metrics.observeLeader(rd.softState.leader);
+    const { leader, role } = rd.softState;
+    if (leader !== this.#loggedLeader) {
+      // Elections are the first thing an operator looks for after an incident.
+      this.#log.log(
+        leader === null ? "warn" : "info",
+        leader === null ? "leader lost" : "leader elected",
+        {
+          leader,
+          term: rd.hardState?.term ?? this.#raft.basicStatus().term,
+          role,
+        },
+      );
+      this.#loggedLeader = leader;
+    }
+    this.metrics.observeLeader(leader);
     this.#reads.drain();
     // A lone voter would otherwise wait a full election timeout for nothing.
     if (rd.softState.leader === null && rd.softState.role === "follower") {
@@ -906,11 +935,20 @@ export class RaftkvNode implements NodeApi, AdminApi {
       }
     }
     if (best === null || !this.#raft.transferLeader(best)) return;
+    this.#log.log("info", "handing leadership to the most caught-up voter", { to: best });
     this.#kick();
     const deadline = Date.now() + this.#config.tickMs * this.#config.electionTicks;
     while (Date.now() < deadline && this.#raft.status().role === "leader") {
       await new Promise((r) => setTimeout(r, this.#config.tickMs));
     }
+    const handedOff = this.#raft.status().role !== "leader";
+    this.#log.log(
+      handedOff ? "info" : "warn",
+      handedOff ? "leadership handed off" : "leadership hand-off timed out",
+      {
+        to: best,
+      },
+    );
   }
 
   /**

@@ -198,6 +198,13 @@ export class Raft {
   private prevSoft: SoftState;
   /** Messages dropped because an outgoing queue was full (observability). */
   droppedMessages = 0;
+  /**
+   * Set when the leader credits this node with entries its log no longer holds: a
+   * heartbeat's commit is at most what this node acknowledged, so a commit beyond its
+   * last index means its disk was wiped or truncated. Such a node must stop (etcd's raft
+   * panics here): it would otherwise serve an old state and vote with a forgotten past.
+   */
+  lostLog: { lastIndex: number; acknowledged: number } | null = null;
 
   /** Opens a core over `config.log`, replaying already-applied membership changes. */
   constructor(config: RaftConfig) {
@@ -865,7 +872,11 @@ export class Raft {
   }
 
   private handleHeartbeat(m: HeartbeatMessage): void {
-    this.log.commitTo(Math.min(m.commit, this.log.lastIndex()));
+    if (m.commit > this.log.lastIndex()) {
+      this.lostLog ??= { lastIndex: this.log.lastIndex(), acknowledged: m.commit };
+      return;
+    }
+    this.log.commitTo(m.commit);
     const resp: HeartbeatResponseMessage = {
       type: MessageType.HeartbeatResponse,
       from: this.id,

@@ -424,3 +424,40 @@ Deno.test(
     }
   },
 );
+
+Deno.test(
+  "a voter restarted with its data wiped stops at the leader's first heartbeat, saying why",
+  opts,
+  async () => {
+    const cluster = await TestCluster.start(3);
+    try {
+      const leader = await cluster.leader();
+      for (let i = 0; i < 20; i++) {
+        const res = await cluster.fetch(`${leader.httpUrl}/v1/kv/k${i}`, {
+          method: "PUT",
+          body: "v",
+        });
+        assert.equal(res.status, 200, await res.text());
+      }
+      const follower = cluster.nodes.find((n) => n.id !== leader.id)!;
+      await caughtUp(cluster, follower);
+      await cluster.kill(follower);
+      await Deno.remove(follower.dataDir, { recursive: true });
+      // Same flags, --initial-cluster included: it bootstraps an empty log, and the
+      // leader, which counts it as holding every entry, gives that away.
+      cluster.spawn(follower);
+      const exit = await follower.process!.status;
+      follower.process = null;
+      assert.notEqual(exit.code, 0);
+      assert.match(cluster.logs(follower), /its data was lost/);
+      // The other two go on.
+      const res = await cluster.fetch(`${(await cluster.leader()).httpUrl}/v1/kv/after`, {
+        method: "PUT",
+        body: "v",
+      });
+      assert.equal(res.status, 200);
+    } finally {
+      await cluster.stop();
+    }
+  },
+);

@@ -273,3 +273,30 @@ Deno.test("a leader whose Ready is still being persisted sends heartbeats throug
   }
   leader.advance(inFlight);
 });
+
+Deno.test("a heartbeat crediting a follower with entries it lacks marks its log lost", () => {
+  // The leader's heartbeat commit is at most what the follower acknowledged, so a
+  // follower whose log ends before it has lost data (a wiped disk): it must not go on.
+  const hs = { term: 3, vote: null, commit: 0 };
+  const log = new MemoryStableLog({ conf, hardState: hs, entries: logOf([1, 1]) });
+  const follower = new Raft({ id: "F", log, seed: 1 });
+  follower.step({
+    type: MessageType.Heartbeat,
+    from: "L",
+    to: "F",
+    term: 3,
+    commit: 2,
+    context: 1,
+  });
+  assert.equal(follower.lostLog, null, "a commit within its log is fine");
+  follower.step({
+    type: MessageType.Heartbeat,
+    from: "L",
+    to: "F",
+    term: 3,
+    commit: 9,
+    context: 2,
+  });
+  assertEquals(follower.lostLog, { lastIndex: 2, acknowledged: 9 });
+  assert.equal(follower.basicStatus().commit, 2, "nothing beyond its log is committed");
+});
