@@ -171,7 +171,7 @@ if (import.meta.main) {
   const onSignal = async () => {
     if (stopping) return;
     stopping = true;
-    log.log("info", "stopping: handing off leadership and flushing");
+    log.log("info", "stopping: handing off leadership if leader, then flushing");
     await stop();
     log.log("info", "stopped cleanly");
     // Leave by draining the event loop (lets --cpu-prof write a full profile); a handle

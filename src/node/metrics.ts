@@ -117,6 +117,8 @@ export class Counter extends Metric<{ value: number }> {
   constructor(name: string, help: string, labelNames: readonly string[] = []) {
     assert(name.endsWith("_total"), `counter ${name} must end in _total`);
     super(name, help, labelNames, "counter");
+    // Shown at 0 from the start, so rate() and absent() alerts work before the first event.
+    if (labelNames.length === 0) this.state(undefined);
   }
   protected fresh() {
     return { value: 0 };
@@ -187,6 +189,7 @@ export class Histogram extends Metric<HistogramState> {
     }
     assert(Number.isFinite(buckets[buckets.length - 1]), `${name}: +Inf is implicit`);
     this.buckets = buckets;
+    if (labelNames.length === 0) this.state(undefined); // shown empty from the start
   }
   protected fresh(): HistogramState {
     return { counts: new Array(this.buckets.length + 1).fill(0), sum: 0, count: 0 };
