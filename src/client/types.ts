@@ -153,7 +153,7 @@ export interface WatchEvent {
   text(): string | null;
   /** Store revision of this change. Several events may share one (a prefix delete). */
   revision: number;
-  /** Store revision at which the key was created (of the deleted key, for a delete). */
+  /** Store revision at which the key was created (0 for a delete, as etcd reports it). */
   createRevision: number;
   /** Number of changes since creation (0 for a delete). */
   version: number;

@@ -14,6 +14,47 @@ import { renderWatchEvent, type WatchEventJson } from "./render.ts";
 /** Most events one long-poll answer carries. */
 export const MAX_LONG_POLL_EVENTS = 1000;
 
+/**
+ * Where a watch (re)starts: at `revision`, past the first `skip` of that revision's
+ * events. One change can emit many events at one revision (a prefix delete), so a
+ * revision alone cannot say where inside it a cut stream stopped.
+ */
+export interface ResumePoint {
+  revision: number;
+  skip: number;
+}
+
+/**
+ * The SSE id of the event at `position` (0-based) among its revision's events: the
+ * revision alone for the first, `revision.position` for the others.
+ */
+export function sseEventId(revision: number, position: number): string {
+  return position === 0 ? String(revision) : `${revision}.${position}`;
+}
+
+/** Reads an SSE id back: the point just after that event; null when malformed. */
+export function parseSseEventId(id: string): ResumePoint | null {
+  const match = /^(\d{1,15})(?:\.(\d{1,9}))?$/.exec(id.trim());
+  if (match === null) return null;
+  return { revision: Number(match[1]), skip: Number(match[2] ?? "0") + 1 };
+}
+
+/** Drops the first `skip` events of `revision` from a watch that starts there. */
+export async function* skipWithin(
+  events: AsyncIterable<WatchEvent>,
+  start: ResumePoint,
+): AsyncIterable<WatchEvent> {
+  let skipped = 0;
+  for await (const event of events) {
+    if (skipped < start.skip && event.revision === start.revision) {
+      skipped++;
+      continue;
+    }
+    skipped = start.skip; // past that revision: nothing more to skip
+    yield event;
+  }
+}
+
 /** An open watch: its iterator, its first pending step, and how to end it. */
 export interface OpenWatch {
   iterator: AsyncIterator<WatchEvent>;
@@ -23,12 +64,18 @@ export interface OpenWatch {
   controller: AbortController;
   /** Called exactly once when delivery ends, however it ends. */
   onClose: () => void;
+  /** Where it started, so event positions within that revision continue from `skip`. */
+  start: ResumePoint;
 }
 
-/** The long-poll answer. `next` is the `fromRevision` to ask for next time. */
+/**
+ * The long-poll answer. `next` is the `fromRevision` to ask for next time, with `skip`
+ * (present only when not 0) when the answer was cut inside revision `next`.
+ */
 export interface LongPollBody {
   events: WatchEventJson[];
   next: number;
+  skip?: number;
 }
 
 const PENDING: unique symbol = Symbol("pending");
@@ -72,7 +119,10 @@ function endWatch(watch: OpenWatch): void {
   watch.onClose();
 }
 
-/** Streams the watch as SSE: `event: put|delete`, `id: <revision>`, JSON data. */
+/**
+ * Streams the watch as SSE: `event: put|delete`, JSON data, and an id that resumes
+ * exactly after the event ({@link sseEventId}), as `Last-Event-ID` on reconnect.
+ */
 export function sseResponse(c: Context, watch: OpenWatch, heartbeatMs: number): Response {
   return streamSSE(c, async (stream) => {
     const { signal } = watch.controller;
@@ -81,13 +131,18 @@ export function sseResponse(c: Context, watch: OpenWatch, heartbeatMs: number): 
     const heartbeat = setInterval(() => void stream.write(": heartbeat\n\n"), heartbeatMs);
     try {
       let step = watch.first;
+      let revision = watch.start.revision;
+      let position = watch.start.skip - 1; // of the last event sent, within `revision`
       for (;;) {
         const result = await untilAborted(step, signal);
         if (isPending(result) || result.done === true) break;
+        const event = result.value;
+        position = event.revision === revision ? position + 1 : 0;
+        revision = event.revision;
         await stream.writeSSE({
-          event: result.value.type,
-          id: String(result.value.revision),
-          data: JSON.stringify(renderWatchEvent(result.value)),
+          event: event.type,
+          id: sseEventId(revision, position),
+          data: JSON.stringify(renderWatchEvent(event)),
         });
         step = watch.iterator.next();
       }
@@ -132,9 +187,16 @@ export async function longPollBody(
     endWatch(watch);
   }
   const last = events.at(-1);
-  // A batch cut by the cap may end inside a revision: resume at that revision
-  // (repeating some events) rather than after it (losing some).
-  const capped = events.length === MAX_LONG_POLL_EVENTS;
-  const next = last === undefined ? fromRevision : capped ? last.revision : last.revision + 1;
-  return { events: events.map(renderWatchEvent), next };
+  const body = { events: events.map(renderWatchEvent) };
+  if (last === undefined) {
+    return watch.start.skip === 0
+      ? { ...body, next: fromRevision }
+      : { ...body, next: watch.start.revision, skip: watch.start.skip };
+  }
+  // A batch cut by the cap may end inside a revision: resume inside it, past what was
+  // sent, since one revision can hold more events than any one answer.
+  if (events.length < MAX_LONG_POLL_EVENTS) return { ...body, next: last.revision + 1 };
+  let skip = events.filter((e) => e.revision === last.revision).length;
+  if (last.revision === watch.start.revision) skip += watch.start.skip;
+  return { ...body, next: last.revision, skip };
 }

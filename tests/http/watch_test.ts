@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { RaftkvError } from "../../src/errors.ts";
 import type { WatchEvent } from "../../src/kv/types.ts";
+import { MAX_LONG_POLL_EVENTS } from "../../src/http/watch_stream.ts";
 import { put, setup, SseReader, waitFor } from "./helpers.ts";
 
 const isEvent = (item: { event?: string }) => item.event !== undefined;
@@ -277,4 +278,48 @@ Deno.test("over a real socket, a client hanging up ends the node's watch", async
     client.abort();
     await server.shutdown();
   }
+});
+
+Deno.test("a prefix delete's events get distinct SSE ids, and a reconnect loses none", async () => {
+  const { app } = setup();
+  for (let i = 1; i <= 5; i++) await put(app, `p/${i}`, "v");
+  await app.request("/v1/kv?prefix=p/", { method: "DELETE" }); // revision 6, five events
+  const first = new SseReader(await app.request("/v1/watch?prefix=p/&fromRevision=6"));
+  let all: { id?: string; data?: string }[];
+  try {
+    all = await first.take(5, isEvent);
+  } finally {
+    await first.cancel();
+  }
+  assert.deepEqual(all.map((e) => e.id), ["6", "6.1", "6.2", "6.3", "6.4"]);
+  // An EventSource reconnects to its first URL plus the id it saw last: the id wins.
+  const again = new SseReader(
+    await app.request("/v1/watch?prefix=p/&fromRevision=1", {
+      headers: { "Last-Event-ID": "6.1" },
+    }),
+  );
+  try {
+    const rest = await again.take(3, isEvent);
+    assert.deepEqual(rest.map((e) => e.id), ["6.2", "6.3", "6.4"]);
+    assert.deepEqual(rest.map((e) => e.data), all.slice(2).map((e) => e.data));
+  } finally {
+    await again.cancel();
+  }
+});
+
+Deno.test("a long poll cut inside one revision resumes inside it with skip", async () => {
+  const { app } = setup();
+  const count = MAX_LONG_POLL_EVENTS + 1;
+  for (let i = 0; i < count; i++) await put(app, `q/${i}`, "v");
+  await app.request("/v1/kv?prefix=q/", { method: "DELETE" });
+  const revision = count + 1;
+  const first = await (await app.request(`/v1/watch?fromRevision=${revision}&wait=true`)).json();
+  assert.equal(first.events.length, MAX_LONG_POLL_EVENTS);
+  assert.deepEqual([first.next, first.skip], [revision, MAX_LONG_POLL_EVENTS]);
+  const path = `/v1/watch?fromRevision=${first.next}&skip=${first.skip}&wait=true&timeout=1`;
+  const second = await (await app.request(path)).json();
+  assert.equal(second.events.length, 1);
+  assert.deepEqual([second.next, second.skip], [revision + 1, undefined]);
+  const keys = new Set([...first.events, ...second.events].map((e: { key: string }) => e.key));
+  assert.equal(keys.size, count, "every delete once");
 });

@@ -17,7 +17,10 @@ import {
   isPending,
   longPollBody,
   type OpenWatch,
+  parseSseEventId,
+  type ResumePoint,
   settledThisTurn,
+  skipWithin,
   sseResponse,
 } from "../watch_stream.ts";
 
@@ -46,16 +49,16 @@ async function watch(
   // Hono serves HEAD through the GET handler and drops the body unread: a stream
   // opened here would never be cancelled and would hold its slot forever.
   if (c.req.method === "HEAD") return c.body(null, 200, { "Content-Type": "text/event-stream" });
-  const fromRevision = await startRevision(c, node, prefix, options);
+  const start = await startPoint(c, node, prefix, options);
   if (!slots.tryAcquire()) {
     throw new RaftkvError(
       "too_many_requests",
       `this node already serves ${slots.max} watches; retry later or on another node`,
     );
   }
-  const open = await openWatch(node, prefix, fromRevision, () => slots.release());
+  const open = await openWatch(node, prefix, start, () => slots.release());
   if (!wait) return sseResponse(c, open, options.heartbeatMs ?? DEFAULT_HEARTBEAT_MS);
-  return c.json(await longPollBody(open, fromRevision, timeoutMs, c.req.raw.signal));
+  return c.json(await longPollBody(open, start.revision, timeoutMs, c.req.raw.signal));
 }
 
 /**
@@ -65,12 +68,15 @@ async function watch(
 async function openWatch(
   node: NodeApi,
   prefix: string,
-  fromRevision: number,
+  start: ResumePoint,
   onClose: () => void,
 ): Promise<OpenWatch> {
   const controller = new AbortController();
   try {
-    const iterator = node.watch(prefix, fromRevision, controller.signal)[Symbol.asyncIterator]();
+    const events = node.watch(prefix, start.revision, controller.signal);
+    const iterator = (start.skip === 0 ? events : skipWithin(events, start))[
+      Symbol.asyncIterator
+    ]();
     const first = iterator.next();
     const settled = await settledThisTurn(first);
     return {
@@ -78,6 +84,7 @@ async function openWatch(
       first: isPending(settled) ? first : Promise.resolve(settled),
       controller,
       onClose,
+      start,
     };
   } catch (thrown) {
     controller.abort();
@@ -87,24 +94,37 @@ async function openWatch(
 }
 
 /**
- * `?fromRevision=`, else one past the SSE `Last-Event-ID` (an EventSource
- * reconnecting), else one past this node's current revision: only new changes.
+ * Just after the SSE `Last-Event-ID` (an EventSource reconnecting, which resends the
+ * URL of its first request: the header is the newer position), else `?fromRevision=`
+ * (with `&skip=`, the events of that revision already seen), else one past this node's
+ * current revision: only new changes.
  */
-async function startRevision(
+async function startPoint(
   c: Context,
   node: NodeApi,
   prefix: string,
   options: HttpOptions,
-): Promise<number> {
+): Promise<ResumePoint> {
+  const lastEventId = c.req.header("Last-Event-ID");
+  if (lastEventId !== undefined) {
+    const point = parseSseEventId(lastEventId);
+    if (point === null) {
+      throw new RaftkvError(
+        "bad_request",
+        "Last-Event-ID must be an event id of this stream (<revision> or <revision>.<n>)",
+      );
+    }
+    return point;
+  }
+  const skip = parseInteger(queryParam(c.req.url, "skip") ?? "0", "skip");
   const explicit = parseRevision(queryParam(c.req.url, "fromRevision"), "fromRevision");
-  if (explicit !== null) return explicit;
-  const lastEventId = parseRevision(c.req.header("Last-Event-ID"), "Last-Event-ID");
-  if (lastEventId !== null) return lastEventId + 1;
+  if (explicit !== null) return { revision: explicit, skip };
+  if (skip !== 0) throw new RaftkvError("bad_request", "skip needs fromRevision");
   const { revision } = await readWithDeadline(
     options.requestTimeoutMs,
     (signal) => node.list(prefix, null, 1, "stale", signal),
   );
-  return revision + 1;
+  return { revision: revision + 1, skip: 0 };
 }
 
 function parseWait(text: string | undefined): boolean {
