@@ -95,7 +95,8 @@ export const OPTIONS: Record<string, OptionSpec> = {
   },
   "allow-unauthenticated": {
     type: "boolean",
-    help: "serve a non-loopback --http-addr without any token (not recommended)",
+    help:
+      "serve a non-loopback --http-addr without tokens, or --peer-addr without a secret (not recommended)",
   },
   "restore": {
     type: "string",
@@ -151,7 +152,6 @@ export function parseNodeArgs(
     throw new ConfigError("--id is required: 1-64 letters, digits, '_', '.', '-' (e.g. n1)");
   }
   const peerAddr = get("peer-addr") ?? DEFAULTS.peerAddr;
-  checkHostPort(peerAddr, "--peer-addr");
   const httpAddr = get("http-addr") ?? DEFAULTS.httpAddr;
   checkHostPort(httpAddr, "--http-addr");
   const fsync = get("fsync") ?? DEFAULTS.fsync;
@@ -178,6 +178,18 @@ export function parseNodeArgs(
     throw new ConfigError(
       `--http-addr ${httpAddr} is reachable from other machines but no --token is set; ` +
         "set --token/--token-file, or pass --allow-unauthenticated if that is really intended",
+    );
+  }
+  // Without a secret the peer port takes any sender: anyone who can reach it could speak
+  // Raft to this node, or tie up its memory with large frames.
+  const [peerHost] = checkHostPort(peerAddr, "--peer-addr");
+  if (
+    !isLoopbackHost(peerHost) && get("peer-secret") === undefined &&
+    !flag("allow-unauthenticated")
+  ) {
+    throw new ConfigError(
+      `--peer-addr ${peerAddr} is reachable from other machines but no --peer-secret is set; ` +
+        "set --peer-secret, or pass --allow-unauthenticated if that is really intended",
     );
   }
   const join = get("join");

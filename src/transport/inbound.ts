@@ -41,14 +41,22 @@ export interface InboundHost {
   storeSnapshot(m: SnapshotMessage, chunks: AsyncIterable<Uint8Array>): Promise<void>;
 }
 
-/** Serves one accepted connection until it ends; never throws. */
-export async function serveInbound(host: InboundHost, conn: Deno.Conn): Promise<void> {
+/**
+ * Serves one accepted connection until it ends; never throws. `onAuthenticated` runs once
+ * the handshake has succeeded.
+ */
+export async function serveInbound(
+  host: InboundHost,
+  conn: Deno.Conn,
+  onAuthenticated: () => void = () => {},
+): Promise<void> {
   const fc = new FramedConn(conn, MAX_HANDSHAKE_FRAME_BYTES, host.stats);
   const remote = addrOf(conn);
   try {
     const r = await withDeadline(fc, HANDSHAKE_TIMEOUT_MS, () => acceptHandshake(host, fc));
     if ("timedOut" in r) throw new ProtocolError("handshake_timeout", "handshake timed out");
     const hello = r.value;
+    onAuthenticated();
     fc.reader.maxFrameBytes = host.maxFrameBytes;
     if (hello.channel === "raft") await raftLoop(host, fc, hello.from);
     else await snapshotSession(host, fc, hello.from);

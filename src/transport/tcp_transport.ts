@@ -13,6 +13,7 @@ import { MAX_FRAME_BYTES, MIN_FRAME_BYTES } from "./frame.ts";
 import { type FramedConn, parseHostPort } from "./framed_conn.ts";
 import { HandshakeKey } from "./handshake.ts";
 import { type InboundHost, serveInbound } from "./inbound.ts";
+import { limitedLog } from "./log_limiter.ts";
 import { type LinkHost, PeerLink } from "./peer_link.ts";
 import { MAX_SEND_QUEUE } from "./send_queue.ts";
 import { sendSnapshotOver } from "./snapshot_channel.ts";
@@ -73,6 +74,8 @@ export class TcpTransport implements Transport {
   readonly #peers = new Map<NodeId, string>();
   readonly #snapshotConns = new Set<FramedConn>();
   readonly #inbound = new Map<Promise<void>, Deno.Conn>();
+  /** Inbound connections still in their handshake, oldest first (Map keeps insertion order). */
+  readonly #handshaking = new Map<Promise<void>, Deno.Conn>();
   #listener: Deno.TcpListener | Deno.TlsListener | null = null;
   readonly #tls: { cert: string; key: string } | null;
   #acceptLoop: Promise<void> | null = null;
@@ -110,6 +113,8 @@ export class TcpTransport implements Transport {
     this.#tls = opts.tls ? { cert: opts.tls.cert, key: opts.tls.key } : null;
     this.#inboundHost = {
       ...common,
+      // Inbound connections are what strangers control: their lines are rate-limited.
+      log: limitedLog(this.#log),
       closing: () => this.#closing,
       allowed: (from, to) => this.filter === null || this.filter(from, to),
       deliver: (m) => this.#deliver(m),
@@ -152,19 +157,40 @@ export class TcpTransport implements Transport {
         continue;
       }
       if (this.#inbound.size >= MAX_INBOUND_CONNECTIONS) {
-        bump(this.#stats.rejected, "too_many_connections");
-        this.#log("warn", "peer connection rejected", { reason: "too_many_connections" });
-        closeQuietly(conn);
-        continue;
+        // Make room by dropping the oldest connection that has not proven itself: a flood
+        // of silent connections must not lock real members out until their timeouts run.
+        const oldest = this.#handshaking.entries().next();
+        if (oldest.done) {
+          bump(this.#stats.rejected, "too_many_connections");
+          this.#inboundHost.log("warn", "peer connection rejected", {
+            remote: remoteOf(conn),
+            reason: "too_many_connections",
+          });
+          closeQuietly(conn);
+          continue;
+        }
+        const [evicted, evictedConn] = oldest.value;
+        this.#handshaking.delete(evicted);
+        bump(this.#stats.rejected, "evicted_in_handshake");
+        closeQuietly(evictedConn);
       }
       try {
         if ("setNoDelay" in conn) conn.setNoDelay(true);
       } catch {
         // The peer already reset the connection; the session will notice on its first read.
       }
-      const session = serveInbound(this.#inboundHost, conn);
+      let session: Promise<void> | null = null;
+      const authenticated = () => {
+        if (session !== null) this.#handshaking.delete(session);
+      };
+      session = serveInbound(this.#inboundHost, conn, authenticated);
       this.#inbound.set(session, conn);
-      session.finally(() => this.#inbound.delete(session));
+      this.#handshaking.set(session, conn);
+      const started = session;
+      started.finally(() => {
+        this.#inbound.delete(started);
+        this.#handshaking.delete(started);
+      });
     }
   }
 
@@ -261,6 +287,11 @@ export class TcpTransport implements Transport {
     for (const conn of this.#inbound.values()) closeQuietly(conn);
     await Promise.allSettled([...this.#inbound.keys()]);
   }
+}
+
+function remoteOf(conn: Deno.Conn): string {
+  const a = conn.remoteAddr;
+  return a.transport === "tcp" ? `${a.hostname}:${a.port}` : a.transport;
 }
 
 function closeQuietly(conn: Deno.Conn): void {

@@ -69,6 +69,13 @@ Deno.test("--help documents every flag and its environment variable", () => {
   }
 });
 
+Deno.test("a reachable peer address without a secret is refused unless explicitly allowed", () => {
+  const argv = ["--id", "n1", "--peer-addr", "0.0.0.0:7001"];
+  assert.throws(() => parseNodeArgs(argv, noEnv), /no --peer-secret is set/);
+  assert.ok(parseNodeArgs([...argv, "--peer-secret", "s"], noEnv) !== "help");
+  assert.ok(parseNodeArgs([...argv, "--allow-unauthenticated"], noEnv) !== "help");
+});
+
 Deno.test("a reachable HTTP address without a token is refused unless explicitly allowed", () => {
   const argv = ["--id", "n1", "--http-addr", "0.0.0.0:8001"];
   assert.throws(() => parseNodeArgs(argv, noEnv), /no --token is set/);

@@ -5,7 +5,12 @@ import {
   type NodeId,
   type SnapshotMessage,
 } from "../../src/raft/messages.ts";
-import { TcpTransport, type TcpTransportOptions } from "../../src/transport/tcp_transport.ts";
+import {
+  MAX_INBOUND_CONNECTIONS,
+  TcpTransport,
+  type TcpTransportOptions,
+} from "../../src/transport/tcp_transport.ts";
+import { MAX_LOG_LINES_PER_WINDOW } from "../../src/transport/log_limiter.ts";
 import { frameOf } from "../../src/transport/frame.ts";
 import { wireEncoder } from "../../src/transport/wire.ts";
 import { HANDSHAKE_TIMEOUT_MS } from "../../src/transport/handshake.ts";
@@ -522,3 +527,37 @@ Deno.test("messages dropped before sending are counted per peer", async () => {
     await t.close();
   }
 });
+
+Deno.test("a flood of silent connections cannot lock a real peer out, and logs stay bounded", async () => {
+  const logs: Logged[] = [];
+  const b = await node("n2", { secret: "s3cret" }, logs);
+  const good = await node("n1", { secret: "s3cret" });
+  const silent: Deno.TcpConn[] = [];
+  try {
+    const { port } = parseHostPortForTest(b.listenAddr);
+    // More silent connections than the port takes, opened before the real peer dials.
+    for (let i = 0; i < MAX_INBOUND_CONNECTIONS + 50; i++) {
+      silent.push(await Deno.connect({ hostname: "127.0.0.1", port }));
+    }
+    connectAll([b, good], ["n2", "n1"]);
+    const from = new Set<NodeId>();
+    b.onMessage = (m) => from.add(m.from);
+    good.send(heartbeat("n1", "n2", 1));
+    // Well before the 5 s handshake timeout would have freed any slot.
+    await waitFor(() => from.has("n1"), "the real peer's message", HANDSHAKE_TIMEOUT_MS / 2);
+    assert.ok((b.stats().rejected.evicted_in_handshake ?? 0) >= 50);
+    assert.ok(logs.length <= MAX_LOG_LINES_PER_WINDOW * 3, `${logs.length} log lines`);
+  } finally {
+    for (const c of silent) {
+      try {
+        c.close();
+      } catch { /* evicted already */ }
+    }
+    await b.close();
+    await good.close();
+  }
+});
+
+function parseHostPortForTest(addr: string): { port: number } {
+  return { port: Number(addr.slice(addr.lastIndexOf(":") + 1)) };
+}
