@@ -172,6 +172,12 @@ export class TcpTransport implements Transport {
         const [evicted, evictedConn] = oldest.value;
         this.#handshaking.delete(evicted);
         bump(this.#stats.rejected, "evicted_in_handshake");
+        this.#inboundHost.log("warn", "peer connection rejected", {
+          remote: remoteOf(evictedConn),
+          reason: "evicted_in_handshake",
+          detail:
+            `the port holds ${MAX_INBOUND_CONNECTIONS} connections; the oldest unproven one went`,
+        });
         closeQuietly(evictedConn);
       }
       try {
