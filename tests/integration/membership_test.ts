@@ -16,6 +16,12 @@ async function roleOf(cluster: TestCluster, id: string): Promise<string | undefi
   return info.members.find((m) => m.id === id)?.role;
 }
 
+/** PUT `key` through `node`, which must answer 200. */
+async function putVia(cluster: TestCluster, node: TestNode, key: string): Promise<void> {
+  const res = await cluster.fetch(`${node.httpUrl}/v1/kv/${key}`, { method: "PUT", body: "v" });
+  assert.equal(res.status, 200, await res.text());
+}
+
 async function caughtUp(cluster: TestCluster, node: TestNode): Promise<void> {
   await waitFor(
     `${node.id} to catch up`,
@@ -377,11 +383,7 @@ Deno.test(
       // Several election timeouts later it is still a learner, and the lone voter commits.
       const leader = await cluster.leader();
       for (let i = 0; i < 30; i++) {
-        const res = await cluster.fetch(`${leader.httpUrl}/v1/kv/k${i}`, {
-          method: "PUT",
-          body: "v",
-        });
-        assert.equal(res.status, 200, await res.text());
+        await putVia(cluster, leader, `k${i}`);
         await new Promise((r) => setTimeout(r, 100));
       }
       assert.equal(await roleOf(cluster, "n2"), "learner");
@@ -432,13 +434,7 @@ Deno.test(
     const cluster = await TestCluster.start(3);
     try {
       const leader = await cluster.leader();
-      for (let i = 0; i < 20; i++) {
-        const res = await cluster.fetch(`${leader.httpUrl}/v1/kv/k${i}`, {
-          method: "PUT",
-          body: "v",
-        });
-        assert.equal(res.status, 200, await res.text());
-      }
+      for (let i = 0; i < 20; i++) await putVia(cluster, leader, `k${i}`);
       const follower = cluster.nodes.find((n) => n.id !== leader.id)!;
       await caughtUp(cluster, follower);
       await cluster.kill(follower);
@@ -451,11 +447,7 @@ Deno.test(
       assert.notEqual(exit.code, 0);
       assert.match(cluster.logs(follower), /its data was lost/);
       // The other two go on.
-      const res = await cluster.fetch(`${(await cluster.leader()).httpUrl}/v1/kv/after`, {
-        method: "PUT",
-        body: "v",
-      });
-      assert.equal(res.status, 200);
+      await putVia(cluster, await cluster.leader(), "after");
     } finally {
       await cluster.stop();
     }
