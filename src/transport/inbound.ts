@@ -72,7 +72,8 @@ export async function serveInbound(
   }
 }
 
-function addrOf(conn: Deno.Conn): string {
+/** The remote address of a connection, for logs. */
+export function addrOf(conn: Deno.Conn): string {
   const a = conn.remoteAddr;
   return a.transport === "tcp" ? `${a.hostname}:${a.port}` : a.transport;
 }

@@ -12,7 +12,7 @@ import { dial } from "./dial.ts";
 import { MAX_FRAME_BYTES, MIN_FRAME_BYTES } from "./frame.ts";
 import { type FramedConn, parseHostPort } from "./framed_conn.ts";
 import { HandshakeKey } from "./handshake.ts";
-import { type InboundHost, serveInbound } from "./inbound.ts";
+import { addrOf, type InboundHost, serveInbound } from "./inbound.ts";
 import { limitedLog } from "./log_limiter.ts";
 import { type LinkHost, PeerLink } from "./peer_link.ts";
 import { MAX_SEND_QUEUE } from "./send_queue.ts";
@@ -163,7 +163,7 @@ export class TcpTransport implements Transport {
         if (oldest.done) {
           bump(this.#stats.rejected, "too_many_connections");
           this.#inboundHost.log("warn", "peer connection rejected", {
-            remote: remoteOf(conn),
+            remote: addrOf(conn),
             reason: "too_many_connections",
           });
           closeQuietly(conn);
@@ -173,7 +173,7 @@ export class TcpTransport implements Transport {
         this.#handshaking.delete(evicted);
         bump(this.#stats.rejected, "evicted_in_handshake");
         this.#inboundHost.log("warn", "peer connection rejected", {
-          remote: remoteOf(evictedConn),
+          remote: addrOf(evictedConn),
           reason: "evicted_in_handshake",
           detail:
             `the port holds ${MAX_INBOUND_CONNECTIONS} connections; the oldest unproven one went`,
@@ -293,11 +293,6 @@ export class TcpTransport implements Transport {
     for (const conn of this.#inbound.values()) closeQuietly(conn);
     await Promise.allSettled([...this.#inbound.keys()]);
   }
-}
-
-function remoteOf(conn: Deno.Conn): string {
-  const a = conn.remoteAddr;
-  return a.transport === "tcp" ? `${a.hostname}:${a.port}` : a.transport;
 }
 
 function closeQuietly(conn: Deno.Conn): void {
