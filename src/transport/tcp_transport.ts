@@ -74,8 +74,8 @@ export class TcpTransport implements Transport {
   readonly #peers = new Map<NodeId, string>();
   readonly #snapshotConns = new Set<FramedConn>();
   readonly #inbound = new Map<Promise<void>, Deno.Conn>();
-  /** Inbound connections still in their handshake, oldest first (Map keeps insertion order). */
-  readonly #handshaking = new Map<Promise<void>, Deno.Conn>();
+  /** Inbound connections still in their handshake, oldest first (Set keeps insertion order). */
+  readonly #handshaking = new Set<Deno.Conn>();
   #listener: Deno.TcpListener | Deno.TlsListener | null = null;
   readonly #tls: { cert: string; key: string } | null;
   #acceptLoop: Promise<void> | null = null;
@@ -159,7 +159,7 @@ export class TcpTransport implements Transport {
       if (this.#inbound.size >= MAX_INBOUND_CONNECTIONS) {
         // Make room by dropping the oldest connection that has not proven itself: a flood
         // of silent connections must not lock real members out until their timeouts run.
-        const oldest = this.#handshaking.entries().next();
+        const oldest = this.#handshaking.values().next();
         if (oldest.done) {
           bump(this.#stats.rejected, "too_many_connections");
           this.#inboundHost.log("warn", "peer connection rejected", {
@@ -169,8 +169,8 @@ export class TcpTransport implements Transport {
           closeQuietly(conn);
           continue;
         }
-        const [evicted, evictedConn] = oldest.value;
-        this.#handshaking.delete(evicted);
+        const evictedConn = oldest.value;
+        this.#handshaking.delete(evictedConn);
         bump(this.#stats.rejected, "evicted_in_handshake");
         this.#inboundHost.log("warn", "peer connection rejected", {
           remote: addrOf(evictedConn),
@@ -185,17 +185,12 @@ export class TcpTransport implements Transport {
       } catch {
         // The peer already reset the connection; the session will notice on its first read.
       }
-      let session: Promise<void> | null = null;
-      const authenticated = () => {
-        if (session !== null) this.#handshaking.delete(session);
-      };
-      session = serveInbound(this.#inboundHost, conn, authenticated);
+      this.#handshaking.add(conn);
+      const session = serveInbound(this.#inboundHost, conn, () => this.#handshaking.delete(conn));
       this.#inbound.set(session, conn);
-      this.#handshaking.set(session, conn);
-      const started = session;
-      started.finally(() => {
-        this.#inbound.delete(started);
-        this.#handshaking.delete(started);
+      session.finally(() => {
+        this.#inbound.delete(session);
+        this.#handshaking.delete(conn);
       });
     }
   }
