@@ -166,7 +166,6 @@ export function sseResponse(c: Context, watch: OpenWatch, heartbeatMs: number): 
  */
 export async function longPollBody(
   watch: OpenWatch,
-  fromRevision: number,
   timeoutMs: number,
   clientSignal: AbortSignal,
 ): Promise<LongPollBody> {
@@ -189,9 +188,8 @@ export async function longPollBody(
   const last = events.at(-1);
   const body = { events: events.map(renderWatchEvent) };
   if (last === undefined) {
-    return watch.start.skip === 0
-      ? { ...body, next: fromRevision }
-      : { ...body, next: watch.start.revision, skip: watch.start.skip };
+    const { revision, skip } = watch.start;
+    return skip === 0 ? { ...body, next: revision } : { ...body, next: revision, skip };
   }
   // A batch cut by the cap may end inside a revision: resume inside it, past what was
   // sent, since one revision can hold more events than any one answer.

@@ -58,7 +58,7 @@ async function watch(
   }
   const open = await openWatch(node, prefix, start, () => slots.release());
   if (!wait) return sseResponse(c, open, options.heartbeatMs ?? DEFAULT_HEARTBEAT_MS);
-  return c.json(await longPollBody(open, start.revision, timeoutMs, c.req.raw.signal));
+  return c.json(await longPollBody(open, timeoutMs, c.req.raw.signal));
 }
 
 /**
