@@ -123,15 +123,8 @@ function transportFailure(
   thrown: unknown,
   attempt: AttemptSignal,
 ): Failure {
-  if (attempt.timedOut()) {
-    const error = new Unavailable(`${spec.method} ${url} timed out`, { status: 0, cause: thrown });
-    return { error, maybeApplied: spec.write };
-  }
-  const detail = describe(thrown);
-  const error = new Unavailable(`${spec.method} ${url} failed: ${detail}`, {
-    status: 0,
-    cause: thrown,
-  });
+  const what = attempt.timedOut() ? "timed out" : `failed: ${describe(thrown)}`;
+  const error = new Unavailable(`${spec.method} ${url} ${what}`, { status: 0, cause: thrown });
   return { error, maybeApplied: spec.write };
 }
 
