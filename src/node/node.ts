@@ -665,7 +665,6 @@ export class RaftkvNode implements NodeApi, AdminApi {
   cluster(): ClusterInfo {
     const s = this.#raft.status();
     const now = Date.now();
-    const electionTimeoutMs = this.#config.tickMs * this.#config.electionTicks;
     const member = (id: NodeId, role: "voter" | "learner"): MemberInfo => {
       const p = s.progress.get(id);
       const addr = this.#members.get(id);
@@ -679,11 +678,8 @@ export class RaftkvNode implements NodeApi, AdminApi {
         matchIndex: p?.match ?? (self ? s.lastIndex : null),
         lag: p ? Math.max(0, s.lastIndex - p.match) : (self ? 0 : null),
         lastContactMs: self ? 0 : contact === undefined ? null : now - contact,
-        // Heard from within an election timeout (the core's recentActive resets each
-        // timeout, so it flickers).
-        reachable: s.role !== "leader"
-          ? null
-          : self || (contact !== undefined && now - contact < electionTimeoutMs),
+        // The core's recentActive resets each timeout, so it flickers.
+        reachable: s.role !== "leader" ? null : self || this.#heardRecently(contact, now),
       };
     };
     return {
@@ -769,7 +765,7 @@ export class RaftkvNode implements NodeApi, AdminApi {
       throw new RaftkvError("conflict", `leadership cannot move to ${to} now`);
     }
     this.#kick();
-    const deadline = Date.now() + 2 * this.#config.tickMs * this.#config.electionTicks;
+    const deadline = Date.now() + 2 * this.#electionTimeoutMs;
     while (this.#raft.status().leader !== to) {
       if (signal.aborted || Date.now() > deadline) {
         throw new RaftkvError("unavailable", `${to} did not take over in time`, 1);
@@ -838,6 +834,16 @@ export class RaftkvNode implements NodeApi, AdminApi {
     }
   }
 
+  /** One election timeout with this node's timings, in milliseconds. */
+  get #electionTimeoutMs(): number {
+    return this.#config.tickMs * this.#config.electionTicks;
+  }
+
+  /** Whether a member last heard from at `contact` was heard within an election timeout. */
+  #heardRecently(contact: number | undefined, now: number): boolean {
+    return contact !== undefined && now - contact < this.#electionTimeoutMs;
+  }
+
   /**
    * Why learner `id` may not become a voter yet, or null when it may: it must have
    * acknowledged entries, answered within an election timeout, and be within
@@ -848,10 +854,10 @@ export class RaftkvNode implements NodeApi, AdminApi {
   #whyNotPromotable(id: NodeId, s: ReturnType<Raft["status"]>): string | null {
     const match = s.progress.get(id)?.match ?? 0;
     const contact = this.#lastContact.get(id);
-    const electionTimeoutMs = this.#config.tickMs * this.#config.electionTicks;
+    const now = Date.now();
     if (match === 0 || contact === undefined) return `${id} has not replicated anything yet`;
-    if (Date.now() - contact >= electionTimeoutMs) {
-      return `${id} has not been heard from for ${Date.now() - contact} ms`;
+    if (!this.#heardRecently(contact, now)) {
+      return `${id} has not been heard from for ${now - contact} ms`;
     }
     const lag = s.lastIndex - match;
     if (lag > this.#config.promoteMaxLag) {
@@ -937,7 +943,7 @@ export class RaftkvNode implements NodeApi, AdminApi {
     if (best === null || !this.#raft.transferLeader(best)) return;
     this.#log.log("info", "handing leadership to the most caught-up voter", { to: best });
     this.#kick();
-    const deadline = Date.now() + this.#config.tickMs * this.#config.electionTicks;
+    const deadline = Date.now() + this.#electionTimeoutMs;
     while (Date.now() < deadline && this.#raft.status().role === "leader") {
       await new Promise((r) => setTimeout(r, this.#config.tickMs));
     }
