@@ -122,6 +122,23 @@ export function helpText(): string {
   return lines.join("\n");
 }
 
+/** Throws unless `addr` is loopback, its credential is set, or unauthenticated use is allowed. */
+function requireCredential(
+  flagName: string,
+  addr: string,
+  hasCredential: boolean,
+  credential: string,
+  remedy: string,
+  allowUnauthenticated: boolean,
+): void {
+  const [host] = checkHostPort(addr, flagName);
+  if (isLoopbackHost(host) || hasCredential || allowUnauthenticated) return;
+  throw new ConfigError(
+    `${flagName} ${addr} is reachable from other machines but no ${credential} is set; ` +
+      `set ${remedy}, or pass --allow-unauthenticated if that is really intended`,
+  );
+}
+
 /** Parses argv plus environment into a config, or returns "help". Throws ConfigError. */
 export function parseNodeArgs(
   argv: string[],
@@ -173,25 +190,26 @@ export function parseNodeArgs(
   if (flag("peer-tls") && (tls === null || get("tls-ca") === undefined)) {
     throw new ConfigError("--peer-tls needs --tls-cert, --tls-key and --tls-ca");
   }
-  const [httpHost] = checkHostPort(httpAddr, "--http-addr");
-  if (!isLoopbackHost(httpHost) && auth.tokens.length === 0 && !flag("allow-unauthenticated")) {
-    throw new ConfigError(
-      `--http-addr ${httpAddr} is reachable from other machines but no --token is set; ` +
-        "set --token/--token-file, or pass --allow-unauthenticated if that is really intended",
-    );
-  }
-  // Without a secret the peer port takes any sender: anyone who can reach it could speak
-  // Raft to this node, or tie up its memory with large frames.
-  const [peerHost] = checkHostPort(peerAddr, "--peer-addr");
-  if (
-    !isLoopbackHost(peerHost) && get("peer-secret") === undefined &&
-    !flag("allow-unauthenticated")
-  ) {
-    throw new ConfigError(
-      `--peer-addr ${peerAddr} is reachable from other machines but no --peer-secret is set; ` +
-        "set --peer-secret, or pass --allow-unauthenticated if that is really intended",
-    );
-  }
+  // A listener other machines can reach needs its credential: without tokens anyone
+  // could read and write; without a peer secret anyone could speak Raft to this node or
+  // tie up its memory with large frames.
+  const allowUnauthenticated = flag("allow-unauthenticated");
+  requireCredential(
+    "--http-addr",
+    httpAddr,
+    auth.tokens.length > 0,
+    "--token",
+    "--token/--token-file",
+    allowUnauthenticated,
+  );
+  requireCredential(
+    "--peer-addr",
+    peerAddr,
+    get("peer-secret") !== undefined,
+    "--peer-secret",
+    "--peer-secret",
+    allowUnauthenticated,
+  );
   const join = get("join");
   if (join !== undefined && initialCluster.size > 0) {
     throw new ConfigError(
