@@ -148,6 +148,10 @@ class SseStream {
     const reader = this.#body.getReader();
     const decoder = new TextDecoder();
     const parser = new SseParser();
+    // Deno's fetch does not always fail a pending read when the request aborts after
+    // the body started: cancel the reader ourselves so an abort ends the wait at once.
+    const onAbort = () => void reader.cancel().catch(() => {});
+    this.#controller.signal.addEventListener("abort", onAbort, { once: true });
     try {
       for (;;) {
         this.#arm(this.#idleTimeoutMs);
@@ -158,6 +162,7 @@ class SseStream {
         yield* parser.feed(decoder.decode(value, { stream: true }));
       }
     } finally {
+      this.#controller.signal.removeEventListener("abort", onAbort);
       reader.releaseLock();
     }
   }
