@@ -45,6 +45,7 @@ const stored: KeyValue = {
   modRevision: 1,
   version: 1,
   expiresAtMs: null,
+  lease: null,
 };
 
 /** A node that has every key and applies every write at once. */

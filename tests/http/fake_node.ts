@@ -74,7 +74,14 @@ export class FakeNode implements NodeApi {
       }
       case "expire":
         return { ok: true, value: null };
+      default:
+        return this.applyCoordination(command);
     }
+  }
+
+  /** Lease and transaction commands (below); overridable by tests. */
+  applyCoordination(_command: KvCommand): ApplyResult {
+    return { ok: false, code: "bad_request", message: "not supported by the fake", current: null };
   }
 
   async write(
@@ -179,6 +186,7 @@ export class FakeNode implements NodeApi {
       modRevision: this.revision,
       version: (existing?.version ?? 0) + 1,
       expiresAtMs: command.ttlMs === null ? null : this.nowMs + command.ttlMs,
+      lease: command.lease ?? null,
     };
     this.keys.set(command.key, kv);
     this.#emit({
@@ -188,6 +196,7 @@ export class FakeNode implements NodeApi {
       revision: this.revision,
       createRevision: kv.createRevision,
       version: kv.version,
+      lease: kv.lease,
     });
     return { ok: true, value: summary(kv) };
   }
@@ -221,6 +230,7 @@ export class FakeNode implements NodeApi {
       revision: this.revision,
       createRevision: existing.createRevision,
       version: 0,
+      lease: null,
     });
   }
 
