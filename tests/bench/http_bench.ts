@@ -68,7 +68,15 @@ const node: NodeApi = {
     throw new Error("not benchmarked");
   },
   status: () => status,
+  keepalive: notBenchmarked,
+  lease: notBenchmarked,
+  leases: notBenchmarked,
+  readTxn: notBenchmarked,
 };
+
+function notBenchmarked(): never {
+  throw new Error("not benchmarked");
+}
 
 const app = createApp(node, { ...DEFAULT_HTTP_OPTIONS, metrics: new RaftkvMetrics() });
 const BASE = "http://127.0.0.1:8101";
