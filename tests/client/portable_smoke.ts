@@ -58,4 +58,30 @@ await kv.delete(`${prefix}a`);
 await watching;
 check(events.map((e) => e.type).join() === "put,put,delete", "watch history then live");
 check((await kv.deletePrefix(prefix)).deleted === 1, "prefix delete");
+
+// Four events in one network chunk, aborted after the first: this runtime's stream
+// must not hand the other three to the loop.
+const chunk = [1, 2, 3, 4].map((rev) => {
+  const data = { type: "put", key: `k${rev}`, value: "v", revision: rev, createRevision: rev };
+  return `event: put\ndata: ${JSON.stringify({ ...data, version: 1 })}\n\n`;
+}).join("");
+const oneChunk = createClient({
+  endpoints: [url],
+  fetch: () =>
+    Promise.resolve(
+      new Response(
+        new ReadableStream({
+          start: (stream) => stream.enqueue(new TextEncoder().encode(chunk)),
+        }),
+        { status: 200, headers: { "Content-Type": "text/event-stream" } },
+      ),
+    ),
+});
+const stop = new AbortController();
+let seen = 0;
+for await (const _ of oneChunk.watch("", { fromRevision: 1, signal: stop.signal })) {
+  seen++;
+  stop.abort();
+}
+check(seen === 1, `watch ended after abort (saw ${seen} of one chunk's 4 events)`);
 console.log("ok");
