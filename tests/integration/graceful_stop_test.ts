@@ -1,8 +1,9 @@
 /**
  * Graceful stop with real processes: SIGTERM to the leader of a 3-node cluster while a
- * client writes through a follower. The leader hands off and exits 0, a survivor leads,
- * writes resume, and every acknowledged write reads back. The write gap is printed, and
- * only bounded generously here: timing goals belong to the benchmarks.
+ * client writes through a follower. The leader hands off (no election timeout to wait
+ * out) and exits 0, a survivor leads, writes resume, and every acknowledged write reads
+ * back. The write gap is printed, and only bounded generously here: timing goals belong
+ * to the benchmarks.
  */
 
 import assert from "node:assert/strict";
@@ -85,6 +86,12 @@ Deno.test(
           `after the SIGTERM; ${failures} writes failed, ${acks.length} acknowledged`,
       );
       assert.ok(gapMs < MAX_GAP_MS, `writes stopped for ${gapMs.toFixed(0)} ms`);
+      // Without the hand-off the survivors wait out an election timeout (≈1 s here).
+      await waitFor(
+        `${leader.id} to log its hand-off`,
+        () => cluster.logs(leader).includes("leadership handed off") ? true : undefined,
+        5_000,
+      );
 
       const survivors = cluster.nodes.filter((n) => n !== leader);
       const next = await cluster.leader();
