@@ -67,15 +67,18 @@ const chunk = [1, 2, 3, 4].map((rev) => {
 }).join("");
 const oneChunk = createClient({
   endpoints: [url],
-  fetch: () =>
-    Promise.resolve(
-      new Response(
-        new ReadableStream({
-          start: (stream) => stream.enqueue(new TextEncoder().encode(chunk)),
-        }),
-        { status: 200, headers: { "Content-Type": "text/event-stream" } },
-      ),
-    ),
+  fetch: (_input, init) => {
+    const signal = init?.signal ?? undefined;
+    const body = new ReadableStream<Uint8Array>({
+      start(stream) {
+        stream.enqueue(new TextEncoder().encode(chunk));
+        // Like a socket: the body fails once the request is aborted.
+        signal?.addEventListener("abort", () => stream.error(signal.reason), { once: true });
+      },
+    });
+    const headers = { "Content-Type": "text/event-stream" };
+    return Promise.resolve(new Response(body, { status: 200, headers }));
+  },
 });
 const stop = new AbortController();
 let seen = 0;
