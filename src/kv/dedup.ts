@@ -9,7 +9,7 @@
  * @module
  */
 
-import { invariant } from "./invariant.ts";
+import { assert } from "../assert.ts";
 import type { ApplyResult } from "./types.ts";
 
 /** Default bound on remembered idempotency keys. */
@@ -34,8 +34,8 @@ export class DedupTable {
 
   /** Creates an empty table holding at most `maxEntries` for `ttlMs` each. */
   constructor(maxEntries: number, ttlMs: number) {
-    invariant(Number.isSafeInteger(maxEntries) && maxEntries >= 0, "dedupEntries must be >= 0");
-    invariant(Number.isSafeInteger(ttlMs) && ttlMs >= 0, "dedupTtlMs must be >= 0");
+    assert(Number.isSafeInteger(maxEntries) && maxEntries >= 0, "dedupEntries must be >= 0");
+    assert(Number.isSafeInteger(ttlMs) && ttlMs >= 0, "dedupTtlMs must be >= 0");
     this.#maxEntries = maxEntries;
     this.#ttlMs = ttlMs;
   }
@@ -60,12 +60,12 @@ export class DedupTable {
 
   /** Remembers `key`'s first result, evicting the oldest entry when full. */
   remember(key: string, atMs: number, result: ApplyResult): void {
-    invariant(!this.#entries.has(key), "a remembered key is never applied twice");
-    invariant(atMs >= this.#lastAtMs, "dedup entries arrive in clock order");
+    assert(!this.#entries.has(key), "a remembered key is never applied twice");
+    assert(atMs >= this.#lastAtMs, "dedup entries arrive in clock order");
     if (this.#maxEntries === 0) return;
     if (this.#entries.size >= this.#maxEntries) {
       const oldest = this.#entries.keys().next();
-      invariant(oldest.done !== true, "a full table has an oldest entry");
+      assert(oldest.done !== true, "a full table has an oldest entry");
       this.#entries.delete(oldest.value);
     }
     this.#entries.set(key, { key, atMs, result });

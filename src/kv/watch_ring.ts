@@ -6,7 +6,7 @@
  * @module
  */
 
-import { invariant } from "./invariant.ts";
+import { assert } from "../assert.ts";
 import { RaftkvError } from "../errors.ts";
 import type { WatchEvent } from "./types.ts";
 
@@ -32,8 +32,8 @@ export class WatchRing {
    * NOT all held (0 for a fresh store; the snapshot revision after a restore).
    */
   constructor(capacity: number, maxBytes: number, compactedRevision: number) {
-    invariant(Number.isSafeInteger(capacity) && capacity >= 1, "watchHistory must be >= 1");
-    invariant(maxBytes >= 1, "watchHistoryBytes must be >= 1");
+    assert(Number.isSafeInteger(capacity) && capacity >= 1, "watchHistory must be >= 1");
+    assert(maxBytes >= 1, "watchHistoryBytes must be >= 1");
     this.#capacity = capacity;
     this.#maxBytes = maxBytes;
     this.#slots = new Array(capacity);
@@ -57,8 +57,8 @@ export class WatchRing {
    */
   push(event: WatchEvent): void {
     const newest = this.#at(this.#count - 1);
-    invariant(newest === undefined || event.revision >= newest.revision, "revisions are ordered");
-    invariant(
+    assert(newest === undefined || event.revision >= newest.revision, "revisions are ordered");
+    assert(
       event.revision >= this.#compactedRevision,
       "events arrive after the compaction point",
     );
@@ -84,7 +84,7 @@ export class WatchRing {
     const out: WatchEvent[] = [];
     for (let i = this.#firstAtOrAfter(fromRevision); i < this.#count; i++) {
       const event = this.#at(i);
-      invariant(event !== undefined, "ring slots in range are filled");
+      assert(event !== undefined, "ring slots in range are filled");
       if (event.key.startsWith(prefix)) out.push(event);
     }
     return out;
@@ -102,7 +102,7 @@ export class WatchRing {
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
       const event = this.#at(mid);
-      invariant(event !== undefined, "ring slots in range are filled");
+      assert(event !== undefined, "ring slots in range are filled");
       if (event.revision < revision) lo = mid + 1;
       else hi = mid;
     }
@@ -111,7 +111,7 @@ export class WatchRing {
 
   #evictOldest(): void {
     const oldest = this.#slots[this.#head];
-    invariant(oldest !== undefined && this.#count > 0, "evicting from a non-empty ring");
+    assert(oldest !== undefined && this.#count > 0, "evicting from a non-empty ring");
     this.#slots[this.#head] = undefined;
     this.#head = (this.#head + 1) % this.#capacity;
     this.#count -= 1;

@@ -14,7 +14,7 @@
  */
 
 import { FatalStorageError } from "./errors.ts";
-import { InvariantError } from "./invariant.ts";
+import { AssertionFailure } from "../assert.ts";
 
 /** Items queued for the writer at most; later callers wait, in order, for room. */
 export const MAX_PENDING_SAVES = 4096;
@@ -54,7 +54,7 @@ export class CommitQueue<T> {
   }
 
   /**
-   * Runs `run` alone, after everything queued before it. An {@link InvariantError}
+   * Runs `run` alone, after everything queued before it. An {@link AssertionFailure}
    * (a caller bug, raised before any I/O) rejects only this call; any other error
    * leaves memory and disk possibly out of step, so it stops the queue.
    */
@@ -128,7 +128,7 @@ export class CommitQueue<T> {
       await item.run();
       item.resolve();
     } catch (e) {
-      if (e instanceof InvariantError) return item.reject(e);
+      if (e instanceof AssertionFailure) return item.reject(e);
       const err = e instanceof FatalStorageError ? e : new FatalStorageError("log rewrite", e);
       this.fail(err);
       item.reject(err);

@@ -19,7 +19,7 @@
 
 import type { ConfState, Entry, HardState, SnapshotMeta } from "../raft/messages.ts";
 import { FatalStorageError } from "./errors.ts";
-import { invariant } from "./invariant.ts";
+import { assert } from "../assert.ts";
 import type { RaftStorage, StorageStats } from "./raft_storage.ts";
 
 /** Saves a manual-sync twin holds before save() waits. */
@@ -103,12 +103,12 @@ export class MemoryStorage implements RaftStorage {
   }
 
   entries(lo: number, hi: number, maxBytes: number): Entry[] {
-    invariant(lo >= this.firstIndex() && hi <= this.lastIndex() + 1, "bad range");
+    assert(lo >= this.firstIndex() && hi <= this.lastIndex() + 1, "bad range");
     const out: Entry[] = [];
     let bytes = 0;
     for (let i = lo; i < hi; i++) {
       const e = this.#entries[i - this.#first];
-      invariant(e !== undefined, `index ${i} is not stored`);
+      assert(e !== undefined, `index ${i} is not stored`);
       if (out.length > 0 && bytes + e.data.length > maxBytes) break;
       out.push(e);
       bytes += e.data.length;
@@ -130,7 +130,7 @@ export class MemoryStorage implements RaftStorage {
       this.#counters.groupCommits++;
       return;
     }
-    invariant(this.#pending.length < MAX_MEMORY_PENDING_SAVES, "too many unsynced saves");
+    assert(this.#pending.length < MAX_MEMORY_PENDING_SAVES, "too many unsynced saves");
     await new Promise<void>((resolve, reject) => this.#pending.push({ op, resolve, reject }));
   }
 
@@ -212,8 +212,8 @@ export class MemoryStorage implements RaftStorage {
     if (op.kind === "save") {
       const head = op.entries[0];
       if (head !== undefined) {
-        invariant(head.index <= this.lastIndex() + 1, "entries leave an index gap");
-        invariant(head.index > this.#current.meta.index, "entries overwrite the snapshot");
+        assert(head.index <= this.lastIndex() + 1, "entries leave an index gap");
+        assert(head.index > this.#current.meta.index, "entries overwrite the snapshot");
         if (this.#entries.length === 0) this.#first = head.index;
         this.#entries.length = Math.max(0, head.index - this.#first);
         this.#entries.push(...op.entries);
@@ -240,7 +240,7 @@ export class MemoryStorage implements RaftStorage {
     const snap = this.#snapshots.find((s) =>
       s.meta.index === meta.index && s.meta.term === meta.term
     );
-    invariant(snap !== undefined, `applySnapshot(${meta.index}) before writeSnapshot`);
+    assert(snap !== undefined, `applySnapshot(${meta.index}) before writeSnapshot`);
     return snap;
   }
 
@@ -262,7 +262,7 @@ export class MemoryStorage implements RaftStorage {
 
   compact(index: number): Promise<void> {
     this.#checkWritable();
-    invariant(index <= this.#current.meta.index, "compact beyond the snapshot");
+    assert(index <= this.#current.meta.index, "compact beyond the snapshot");
     this.#applyDurable({ kind: "compact", index });
     return Promise.resolve();
   }

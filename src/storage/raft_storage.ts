@@ -20,7 +20,7 @@ import { CommitQueue } from "./commit_queue.ts";
 import { EntryReader } from "./entry_reader.ts";
 import { EntryTail } from "./entry_tail.ts";
 import { FatalStorageError } from "./errors.ts";
-import { invariant } from "./invariant.ts";
+import { assert } from "../assert.ts";
 import type { LogIndex } from "./log_index.ts";
 import { recover } from "./recovery.ts";
 import { frameRecord, RecordType } from "./record.ts";
@@ -256,7 +256,7 @@ class FileStorage implements RaftStorage {
   }
 
   entries(lo: number, hi: number, maxBytes: number): Entry[] {
-    invariant(lo >= this.firstIndex() && hi <= this.lastIndex() + 1 && lo <= hi, "bad range");
+    assert(lo >= this.firstIndex() && hi <= this.lastIndex() + 1 && lo <= hi, "bad range");
     const out: Entry[] = [];
     let bytes = 0;
     let i = lo;
@@ -276,7 +276,7 @@ class FileStorage implements RaftStorage {
   /** Entries from `lo` out of the one batch record holding it, within [lo, hi). */
   #coldEntries(lo: number, hi: number): Entry[] {
     const loc = this.index.locate(lo);
-    invariant(loc !== undefined, `index ${lo} is not stored`);
+    assert(loc !== undefined, `index ${lo} is not stored`);
     const all = this.#reader.read(loc);
     const end = Math.min(hi, loc.firstIndex + loc.count);
     return all.slice(lo - loc.firstIndex, end - loc.firstIndex);
@@ -292,9 +292,9 @@ class FileStorage implements RaftStorage {
     this.#checkWritable();
     const first = entries[0];
     if (first !== undefined) {
-      invariant(first.index > this.snapshotInfo.index, "entries overwrite the snapshot");
-      invariant(first.index <= this.#stagedLast + 1, "entries leave an index gap");
-      entries.forEach((e, k) => invariant(e.index === first.index + k, "entries not contiguous"));
+      assert(first.index > this.snapshotInfo.index, "entries overwrite the snapshot");
+      assert(first.index <= this.#stagedLast + 1, "entries leave an index gap");
+      entries.forEach((e, k) => assert(e.index === first.index + k, "entries not contiguous"));
     }
     if (first === undefined && hardState === null) return;
     if (first !== undefined) this.#stagedLast = first.index + entries.length - 1;
@@ -369,7 +369,7 @@ class FileStorage implements RaftStorage {
       throw e;
     }
     const file = await readSnapshotFile(path);
-    invariant(file !== null, "a snapshot just written must read back");
+    assert(file !== null, "a snapshot just written must read back");
     // A local snapshot matches the log and becomes current at once; a received one
     // only once applySnapshot() installs it.
     if (meta.index > this.snapshotInfo.index && this.index.term(meta.index) === meta.term) {
@@ -391,7 +391,7 @@ class FileStorage implements RaftStorage {
     const file = (await listSnapshots(this.dir)).find((s) =>
       s.meta.index === meta.index && s.meta.term === meta.term
     );
-    invariant(file !== undefined, `applySnapshot(${meta.index}) before writeSnapshot`);
+    assert(file !== undefined, `applySnapshot(${meta.index}) before writeSnapshot`);
     const hs = {
       ...this.#stagedHardState,
       commit: Math.max(this.#stagedHardState.commit, meta.index),
@@ -405,7 +405,7 @@ class FileStorage implements RaftStorage {
     this.writer.stage(records, null, meta.index + 1, () => []);
     this.#counters.bytesWritten += await this.writer.commit();
     const active = this.writer.activeSegment();
-    invariant(active !== null, "the marker write left no active segment");
+    assert(active !== null, "the marker write left no active segment");
     // 2. Older segments are now dead: delete them oldest first, each durably, so the
     //    survivors always form a suffix of the log.
     for (const seg of this.writer.segments.filter((s) => s !== active)) await this.#delete(seg);
@@ -458,7 +458,7 @@ class FileStorage implements RaftStorage {
   }
 
   compact(index: number): Promise<void> {
-    invariant(index <= this.snapshotInfo.index, "compact beyond the snapshot");
+    assert(index <= this.snapshotInfo.index, "compact beyond the snapshot");
     this.#checkWritable();
     return this.#queue.exclusive(async () => {
       const cutoff = index - this.settings.trailingEntries;
