@@ -232,6 +232,7 @@ export class Raft {
     this.durableTerm = hardState.term;
     this.becomeFollower(this.term, null);
     this.prevSoft = { leader: null, role: this.role() };
+    this.assertInvariants();
   }
 
   // ---------------------------------------------------------------- public API
@@ -241,12 +242,14 @@ export class Raft {
     this.tickCount++;
     if (this.state === "leader") this.tickLeader();
     else this.tickElection();
+    this.assertInvariants();
   }
 
   /** Feeds one message from a peer; messages for other nodes or malformed are ignored. */
   step(m: Message): void {
     if (typeof m !== "object" || m === null || m.to !== this.id) return;
     if (!isValidMessage(m) || m.from === this.id) return;
+    const term = this.term;
     if (m.term > this.term) {
       if (m.type === MessageType.Vote || m.type === MessageType.PreVote) {
         // A voter that heard from a live leader lately ignores disruptive campaigns.
@@ -265,20 +268,15 @@ export class Raft {
     }
     if (m.type === MessageType.Vote || m.type === MessageType.PreVote) {
       this.handleVoteRequest(m);
-      return;
+    } else if (this.state === "leader") {
+      this.stepLeader(m);
+    } else if (this.state === "follower") {
+      this.stepFollower(m);
+    } else {
+      this.stepCandidate(m);
     }
-    switch (this.state) {
-      case "leader":
-        this.stepLeader(m);
-        return;
-      case "candidate":
-      case "precandidate":
-        this.stepCandidate(m);
-        return;
-      case "follower":
-        this.stepFollower(m);
-        return;
-    }
+    assert(this.term >= term, "a message never lowers the term");
+    this.assertInvariants();
   }
 
   /** Proposes one application entry (leader only). */
@@ -311,6 +309,7 @@ export class Raft {
     this.log.append(ents);
     this.uncommittedBytes += bytes;
     this.pendingBroadcast = true;
+    assert(this.log.lastIndex() === base + items.length - 1, "a batch ends the log");
     return { ok: true, index: this.log.lastIndex(), term: this.term };
   }
 
@@ -333,6 +332,7 @@ export class Raft {
     this.uncommittedBytes += data.byteLength;
     this.pendingConfIndex = index;
     this.pendingBroadcast = true;
+    assert(this.log.lastIndex() === index, "a membership change ends the log");
     return { ok: true, index, term: this.term };
   }
 
@@ -365,6 +365,7 @@ export class Raft {
     if (this.leadTransferee === to) return true;
     this.leadTransferee = to;
     this.transferTick = this.tickCount; // aborted after one election timeout (tickLeader)
+    assert(pr.match <= this.log.lastIndex(), "a follower matches no more than the leader holds");
     if (pr.match === this.log.lastIndex()) this.sendTimeoutNow(to);
     else this.pendingBroadcast = true;
     return true;
@@ -375,13 +376,17 @@ export class Raft {
    * or restarted less than an election timeout ago, ignore it; a non-voter never runs.
    */
   campaign(): void {
+    const term = this.term;
     this.startCampaign(false);
+    assert(this.term <= term + 1, "a campaign raises the term by one at most");
+    this.assertInvariants();
   }
 
   /** The host could not deliver to `id`: stop pipelining to it. */
   reportUnreachable(id: NodeId): void {
     const pr = this.state === "leader" ? this.prs.get(id) : undefined;
     if (pr && pr.state === "replicate") pr.becomeProbe();
+    assert(pr === undefined || pr.state !== "replicate", "an unreachable peer is not pipelined");
   }
 
   /** The host finished (ok) or failed shipping a snapshot's bytes to `id`. */
@@ -412,6 +417,7 @@ export class Raft {
     this.flush();
     const out = this.msgs;
     this.msgs = [];
+    assert(out.length <= MAX_PENDING_MESSAGES, "outgoing messages stay within their limit");
     return out;
   }
 
@@ -428,6 +434,9 @@ export class Raft {
     const committedEntries = this.log.takeCommitted(MAX_COMMITTED_BYTES_PER_READY, true);
     const readStates = this.readStates;
     this.readStates = [];
+    const last = committedEntries[committedEntries.length - 1];
+    assert(last === undefined || last.index <= this.log.committed, "only committed entries");
+    assert(last === undefined || last.index <= this.log.persistedIndex(), "only durable entries");
     return { committedEntries, readStates };
   }
 
@@ -435,6 +444,9 @@ export class Raft {
   appliedEntries(entries: readonly Entry[]): void {
     const last = entries[entries.length - 1];
     if (last === undefined) return;
+    const first = entries[0] as Entry;
+    assert(last.index === first.index + entries.length - 1, "applied entries are contiguous");
+    assert(last.index <= this.log.applying, "only entries handed out are applied");
     let bytes = 0;
     for (let i = 0; i < entries.length; i++) {
       const e = entries[i] as Entry;
@@ -443,6 +455,7 @@ export class Raft {
     }
     this.log.appliedTo(last.index);
     assert(this.log.applied <= this.log.committed, "applied beyond commit");
+    assert(this.log.applied >= last.index, "applied covers the entries just applied");
     if (this.state === "leader") {
       this.uncommittedBytes = Math.max(0, this.uncommittedBytes - bytes);
     }
@@ -454,6 +467,8 @@ export class Raft {
     const hs = this.hardState();
     assert(hs.term >= this.prevHard.term, "term went backwards");
     assert(hs.commit >= this.prevHard.commit, "commit went backwards");
+    assert(hs.commit <= this.log.lastIndex(), "commit beyond the last index");
+    assert(hs.vote === null || hs.term > 0, "a vote belongs to a term");
     const changed = this.hardStateChanged();
     const rd: Ready = {
       softState: { leader: this.lead, role: this.role() },
@@ -470,11 +485,31 @@ export class Raft {
     this.readStates = [];
     this.prevHard = hs;
     this.prevSoft = rd.softState;
+    this.assertReady(rd);
     return rd;
+  }
+
+  /** Postconditions of {@link ready}, checked at the ends of each list (O(1)). */
+  private assertReady(rd: Ready): void {
+    const first = rd.entries[0];
+    const last = rd.entries[rd.entries.length - 1];
+    if (first !== undefined && last !== undefined) {
+      assert(last.index === first.index + rd.entries.length - 1, "Ready entries are contiguous");
+      assert(last.term <= this.term, "Ready entries are of this term or older");
+      assert(first.index > (rd.snapshot?.index ?? 0), "Ready entries follow its snapshot");
+    }
+    const applied = rd.committedEntries[rd.committedEntries.length - 1];
+    assert(applied === undefined || applied.index <= this.log.committed, "apply only committed");
+    // Entries of this Ready are not durable yet: nothing of them may be applied now.
+    assert(
+      applied === undefined || first === undefined || applied.index < first.index,
+      "apply before persist",
+    );
   }
 
   /** The host has done everything in `rd`. */
   advance(rd: Ready): void {
+    const lastIndex = this.log.lastIndex();
     if (rd.hardState) this.durableTerm = Math.max(this.durableTerm, rd.hardState.term);
     if (rd.snapshot) {
       this.log.stableSnapTo(rd.snapshot.index);
@@ -489,10 +524,13 @@ export class Raft {
         if (this.maybeCommit()) this.pendingBroadcast = true;
       }
     }
+    assert(this.log.lastIndex() === lastIndex, "advance never changes the log's end");
+    this.assertInvariants();
   }
 
   /** Term, role, leader and indexes, without copying membership or progress. */
   basicStatus(): BasicStatus {
+    this.assertInvariants();
     return {
       id: this.id,
       term: this.term,
@@ -549,6 +587,7 @@ export class Raft {
   }
 
   private reset(term: number): void {
+    assert(term >= this.term, `term ${term} below the current ${this.term}`);
     if (term !== this.term) {
       this.term = term;
       this.vote = null;
@@ -970,6 +1009,7 @@ export class Raft {
     // Figure 8: only an entry of the current term is committed by counting replicas.
     if (idx <= this.log.committed || this.log.term(idx) !== this.term) return false;
     this.log.commitTo(idx);
+    assert(this.log.term(this.log.committed) === this.term, "a leader counts only its own term");
     this.reads.markCommitted(idx);
     this.pendingBroadcast = true;
     return true;
@@ -1222,6 +1262,25 @@ export class Raft {
   }
 
   // ---------------------------------------------------------------- output
+
+  /**
+   * The core's O(1) invariants, checked at the end of every public method that changes
+   * state: applied ≤ commit ≤ last index, term monotonic, a leader leads itself.
+   */
+  private assertInvariants(): void {
+    const log = this.log;
+    assert(log.applied <= log.committed, `applied ${log.applied} > commit ${log.committed}`);
+    assert(log.committed <= log.lastIndex(), `commit ${log.committed} > last ${log.lastIndex()}`);
+    assert(this.term >= this.prevHard.term, "term went backwards");
+    assert(this.term >= this.durableTerm, "term below the durable term");
+    assert(this.state !== "leader" || this.lead === this.id, "a leader names itself leader");
+    assert(this.state !== "candidate" || this.vote === this.id, "a candidate votes for itself");
+    const self = this.state === "leader" ? this.prs.get(this.id) : undefined;
+    assert(
+      self === undefined || self.match <= log.persistedIndex(),
+      "leader counts only its fsync",
+    );
+  }
 
   private hardState(): HardState {
     return { term: this.term, vote: this.vote, commit: this.log.committed };
