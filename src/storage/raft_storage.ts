@@ -204,6 +204,8 @@ class FileStorage implements RaftStorage {
   /** Index and hard state as staged by the queue (ahead of the durable ones). */
   #stagedLast: number;
   #stagedHardState: HardState;
+  /** The newest hard state passed to save() (ahead of the staged one). */
+  #lastSavedHardState: HardState;
   #counters = { saves: 0, batches: 0, entries: 0, groupCommits: 0, bytesWritten: 0 };
   #fsyncSamples: number[] = [];
 
@@ -220,6 +222,7 @@ class FileStorage implements RaftStorage {
     this.#tail = new EntryTail(settings.tailEntries, settings.tailBytes);
     this.#stagedLast = this.lastIndex();
     this.#stagedHardState = hardState;
+    this.#lastSavedHardState = hardState;
   }
 
   /** Fills the in-memory tail with the newest entries from disk. */
@@ -256,7 +259,9 @@ class FileStorage implements RaftStorage {
   }
 
   entries(lo: number, hi: number, maxBytes: number): Entry[] {
-    assert(lo >= this.firstIndex() && hi <= this.lastIndex() + 1 && lo <= hi, "bad range");
+    assert(lo >= this.firstIndex(), `entries from ${lo}, below the first index`);
+    assert(hi <= this.lastIndex() + 1, `entries to ${hi}, beyond the last index`);
+    assert(lo <= hi, "an entry range is ordered");
     const out: Entry[] = [];
     let bytes = 0;
     let i = lo;
@@ -270,6 +275,9 @@ class FileStorage implements RaftStorage {
         i++;
       }
     }
+    assert(out.length > 0 || lo === hi, "a non-empty range reads at least one entry");
+    assert(out.length === 0 || out[0]?.index === lo, "entries start at lo");
+    assert(out.length === 0 || out[out.length - 1]?.index === lo + out.length - 1, "contiguous");
     return out;
   }
 
@@ -278,6 +286,7 @@ class FileStorage implements RaftStorage {
     const loc = this.index.locate(lo);
     assert(loc !== undefined, `index ${lo} is not stored`);
     const all = this.#reader.read(loc);
+    assert(all[0]?.index === loc.firstIndex, "a batch reads back at the index it was saved at");
     const end = Math.min(hi, loc.firstIndex + loc.count);
     return all.slice(lo - loc.firstIndex, end - loc.firstIndex);
   }
@@ -290,6 +299,7 @@ class FileStorage implements RaftStorage {
 
   async save(hardState: HardState | null, entries: Entry[]): Promise<void> {
     this.#checkWritable();
+    if (hardState !== null) this.#assertHardStateFollows(hardState);
     const first = entries[0];
     if (first !== undefined) {
       assert(first.index > this.snapshotInfo.index, "entries overwrite the snapshot");
@@ -297,8 +307,19 @@ class FileStorage implements RaftStorage {
       entries.forEach((e, k) => assert(e.index === first.index + k, "entries not contiguous"));
     }
     if (first === undefined && hardState === null) return;
+    this.#queue.checkRoom();
     if (first !== undefined) this.#stagedLast = first.index + entries.length - 1;
+    if (hardState !== null) this.#lastSavedHardState = hardState;
     await this.#queue.save({ hardState, entries });
+  }
+
+  /** Preconditions on a hard state: term and commit never go back; one vote per term. */
+  #assertHardStateFollows(hs: HardState): void {
+    const prev = this.#lastSavedHardState;
+    assert(hs.term >= prev.term, `saved term ${hs.term} below ${prev.term}`);
+    assert(hs.commit >= 0, "a saved commit is non-negative");
+    const sameTermVoted = hs.term === prev.term && prev.vote !== null;
+    assert(!sameTermVoted || hs.vote === prev.vote, `a second vote in term ${hs.term}`);
   }
 
   #checkWritable(): void {
@@ -309,6 +330,7 @@ class FileStorage implements RaftStorage {
 
   /** Writes a group with one write + fdatasync; throws FatalStorageError on failure. */
   async #commitGroup(group: PendingSave[]): Promise<void> {
+    assert(group.length > 0, "a group commit has saves");
     const started = performance.now();
     // A staging failure (e.g. a record over the size limit) also leaves the writer
     // half-staged, so it is as fatal as a failed write (the queue stops).
@@ -345,6 +367,11 @@ class FileStorage implements RaftStorage {
     const first = g.entries[0];
     if (first !== undefined && loc !== null) {
       this.index.append(first.index, termRunsOf(g.entries), loc.segment, loc.offset, loc.length);
+      // The saved batch reads back from the index as it was given (O(1), ends only).
+      const last = g.entries[g.entries.length - 1] as Entry;
+      assert(this.index.last() === last.index, "a published batch ends the log");
+      assert(this.index.term(last.index) === last.term, "a published batch keeps its terms");
+      assert(this.index.term(first.index) === first.term, "a published batch starts in place");
       this.#tail.append(g.entries);
       this.#counters.batches++;
       this.#counters.entries += g.entries.length;
@@ -370,6 +397,8 @@ class FileStorage implements RaftStorage {
     }
     const file = await readSnapshotFile(path);
     assert(file !== null, "a snapshot just written must read back");
+    assert(file.meta.index === meta.index, "a snapshot reads back at its index");
+    assert(file.meta.term === meta.term, "a snapshot reads back with its term");
     // A local snapshot matches the log and becomes current at once; a received one
     // only once applySnapshot() installs it.
     if (meta.index > this.snapshotInfo.index && this.index.term(meta.index) === meta.term) {
@@ -380,7 +409,10 @@ class FileStorage implements RaftStorage {
   }
 
   applySnapshot(meta: SnapshotMeta): Promise<void> {
+    assert(meta.index > this.snapshotInfo.index, "an installed snapshot is newer than ours");
+    assert(meta.term >= 1, "an installed snapshot has a term");
     this.#checkWritable();
+    this.#queue.checkRoom();
     const done = this.#queue.exclusive(() => this.#installSnapshot(meta));
     // Saves issued from now on continue the log after the snapshot.
     this.#stagedLast = meta.index;
@@ -432,6 +464,8 @@ class FileStorage implements RaftStorage {
     this.#stagedLast = meta.index;
     this.snapshot = file;
     this.snapshotInfo = file.meta;
+    assert(this.lastIndex() === meta.index, "an installed snapshot ends the log");
+    assert(this.firstIndex() === meta.index + 1, "an installed snapshot starts the log");
     await pruneSnapshots(this.dir, this.settings.keepSnapshots, file.path);
   }
 
@@ -458,9 +492,12 @@ class FileStorage implements RaftStorage {
   }
 
   compact(index: number): Promise<void> {
+    assert(index >= 0, "a compaction index is non-negative");
     assert(index <= this.snapshotInfo.index, "compact beyond the snapshot");
     this.#checkWritable();
+    this.#queue.checkRoom();
     return this.#queue.exclusive(async () => {
+      const lastBefore = this.lastIndex();
       const cutoff = index - this.settings.trailingEntries;
       const lastBySegment = this.index.lastIndexBySegment();
       const active = this.writer.activeSegment();
@@ -475,6 +512,10 @@ class FileStorage implements RaftStorage {
       }
       if (keepFrom !== null) this.index.dropSegmentsBelow(keepFrom);
       this.#tail.dropBefore(this.index.first());
+      // Compaction only drops what the snapshot covers: the log's end stays, and what
+      // is left still adjoins the snapshot.
+      assert(this.lastIndex() === lastBefore, "compaction never drops the log's end");
+      assert(this.firstIndex() <= this.snapshotInfo.index + 1, "the log adjoins its snapshot");
     });
   }
 

@@ -12,6 +12,7 @@
 import { decode, encode } from "cbor-x";
 import { join } from "node:path";
 import type { ConfState, SnapshotMeta } from "../raft/messages.ts";
+import { assert } from "../assert.ts";
 import { crc32c } from "./crc32c.ts";
 import { FatalStorageError, StorageCorruptionError } from "./errors.ts";
 import { padIndex, syncDir } from "./segment_files.ts";
@@ -62,6 +63,8 @@ export async function writeSnapshotFile(
   chunks: AsyncIterable<Uint8Array>,
   fsync: boolean,
 ): Promise<string> {
+  assert(meta.term >= 0, "a snapshot's term is non-negative");
+  assert(meta.index === 0 || meta.term >= 1, "a snapshot past index 0 has a term");
   const path = join(dir, fileName(meta));
   const temp = path + TEMP_SUFFIX;
   const header = encode({ index: meta.index, term: meta.term, conf: meta.conf });
@@ -87,6 +90,7 @@ export async function writeSnapshotFile(
     tv.setUint32(4, dataBytes >>> 0, true);
     tv.setUint32(8, Math.floor(dataBytes / 0x100000000), true);
     trailer.set(END_MAGIC, 12);
+    assert(Number.isSafeInteger(dataBytes), "snapshot data length is a safe integer");
     await writeAll(file, trailer);
     if (fsync) await fatalOnError("snapshot fdatasync", () => file.syncData());
   } finally {
@@ -163,6 +167,7 @@ export async function* readSnapshotData(snap: SnapshotFile): AsyncIterable<Uint8
       const got = chunk.subarray(0, n);
       crc = crc32c(got, crc);
       left -= n;
+      assert(left >= 0, "a snapshot read stays within its data");
       yield got;
     }
     const trailer = new Uint8Array(4);
