@@ -11,7 +11,7 @@ import { assert } from "./assert.ts";
 import type { NodeId } from "./messages.ts";
 
 /** Bound on reads waiting at the leader; beyond it requests are dropped (hosts time out). */
-export const MAX_PENDING_READS = 4096;
+export const MAX_READ_INDEX_REQUESTS = 4096;
 
 /** Round marker: the read waits for the leader to commit an entry of its term. */
 const WAITING_COMMIT = -1;
@@ -47,9 +47,9 @@ export class ReadOnlyQueue {
   add(context: number, from: NodeId, index: number): boolean {
     assert(Number.isSafeInteger(index), "a read index is an integer");
     assert(context > 0, "a read context is positive");
-    if (this.length >= MAX_PENDING_READS) return false;
+    if (this.length >= MAX_READ_INDEX_REQUESTS) return false;
     this.queue.push({ context, from, index, round: index < 0 ? WAITING_COMMIT : UNASSIGNED });
-    assert(this.length <= MAX_PENDING_READS, "pending reads stay within their limit");
+    assert(this.length <= MAX_READ_INDEX_REQUESTS, "pending reads stay within their limit");
     return true;
   }
 

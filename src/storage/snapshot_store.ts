@@ -24,7 +24,7 @@ const TRAILER_BYTES = 4 + 8 + END_MAGIC.length;
 /** Largest snapshot header (metadata) accepted. */
 const MAX_HEADER_BYTES = 1 << 20;
 /** Size of the chunks a snapshot is read back in. */
-export const SNAPSHOT_CHUNK_BYTES = 1 << 20;
+export const SNAPSHOT_READ_CHUNK_BYTES = 1 << 20;
 const NAME_PATTERN = /^snapshot-(\d{20})-(\d{20})\.snap$/;
 const TEMP_SUFFIX = ".tmp";
 
@@ -151,7 +151,7 @@ async function readExactly(file: Deno.FsFile, buf: Uint8Array, at: number): Prom
 }
 
 /**
- * Streams a snapshot's data in chunks of at most {@link SNAPSHOT_CHUNK_BYTES}, checking
+ * Streams a snapshot's data in chunks of at most {@link SNAPSHOT_READ_CHUNK_BYTES}, checking
  * its CRC at the end (throws {@link StorageCorruptionError} on mismatch).
  */
 export async function* readSnapshotData(snap: SnapshotFile): AsyncIterable<Uint8Array> {
@@ -161,7 +161,7 @@ export async function* readSnapshotData(snap: SnapshotFile): AsyncIterable<Uint8
     let crc = 0;
     await file.seek(snap.dataOffset, Deno.SeekMode.Start);
     while (left > 0) {
-      const chunk = new Uint8Array(Math.min(left, SNAPSHOT_CHUNK_BYTES));
+      const chunk = new Uint8Array(Math.min(left, SNAPSHOT_READ_CHUNK_BYTES));
       const n = await file.read(chunk);
       if (n === null) throw new RangeError(`snapshot ${snap.path} ends early`);
       const got = chunk.subarray(0, n);
