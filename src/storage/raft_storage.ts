@@ -8,6 +8,10 @@
  *   the message (it names the file, offset, index and the recovery procedure).
  * - {@link FatalStorageError} from any write: end the process at once (a failed fsync
  *   cannot be retried safely); recovery on restart keeps what was acknowledged.
+ * - {@link SaveQueueFullError} from a write: refused before anything was staged, more
+ *   than MAX_PENDING_SAVES + MAX_WAITING_SAVES writes being queued; nothing of it
+ *   is durable. A bug for the Ready loop (one save in flight); 429 if it reaches HTTP.
+ * - `AssertionFailure` (src/assert.ts) from anything: a bug; stop the node.
  *
  * @module
  */
@@ -35,8 +39,8 @@ import {
 } from "./snapshot_store.ts";
 import { concat, WalWriter } from "./wal_writer.ts";
 
-export { FatalStorageError, StorageCorruptionError } from "./errors.ts";
-export { MAX_GROUP_SAVES, MAX_PENDING_SAVES } from "./commit_queue.ts";
+export { FatalStorageError, SaveQueueFullError, StorageCorruptionError } from "./errors.ts";
+export { MAX_GROUP_SAVES, MAX_PENDING_SAVES, MAX_WAITING_SAVES } from "./commit_queue.ts";
 
 /** Default segment size. */
 export const DEFAULT_SEGMENT_BYTES = 64 * 1024 * 1024;
