@@ -34,8 +34,10 @@ export class DedupTable {
 
   /** Creates an empty table holding at most `maxEntries` for `ttlMs` each. */
   constructor(maxEntries: number, ttlMs: number) {
-    assert(Number.isSafeInteger(maxEntries) && maxEntries >= 0, "dedupEntries must be >= 0");
-    assert(Number.isSafeInteger(ttlMs) && ttlMs >= 0, "dedupTtlMs must be >= 0");
+    assert(Number.isSafeInteger(maxEntries), "dedupEntries must be an integer");
+    assert(maxEntries >= 0, "dedupEntries must be >= 0");
+    assert(Number.isSafeInteger(ttlMs), "dedupTtlMs must be an integer");
+    assert(ttlMs >= 0, "dedupTtlMs must be >= 0");
     this.#maxEntries = maxEntries;
     this.#ttlMs = ttlMs;
   }

@@ -103,7 +103,8 @@ export class MemoryStorage implements RaftStorage {
   }
 
   entries(lo: number, hi: number, maxBytes: number): Entry[] {
-    assert(lo >= this.firstIndex() && hi <= this.lastIndex() + 1, "bad range");
+    assert(lo >= this.firstIndex(), `entries from ${lo}, below the first index`);
+    assert(hi <= this.lastIndex() + 1, `entries to ${hi}, beyond the last index`);
     const out: Entry[] = [];
     let bytes = 0;
     for (let i = lo; i < hi; i++) {
