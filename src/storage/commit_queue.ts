@@ -26,6 +26,10 @@ export const MAX_WAITING_SAVES = 4096;
 /** Saves folded into one write + fdatasync at most. */
 export const MAX_GROUP_SAVES = 1024;
 
+// The limits' relations, checked once at load: a group is cut from the queue.
+assert(MAX_GROUP_SAVES <= MAX_PENDING_SAVES, "a group fits in the queue");
+assert(MAX_WAITING_SAVES >= 1, "a full queue still lets callers wait");
+
 interface Waiter {
   resolve: () => void;
   reject: (e: unknown) => void;
