@@ -105,6 +105,7 @@ export class MemoryStorage implements RaftStorage {
   entries(lo: number, hi: number, maxBytes: number): Entry[] {
     assert(lo >= this.firstIndex(), `entries from ${lo}, below the first index`);
     assert(hi <= this.lastIndex() + 1, `entries to ${hi}, beyond the last index`);
+    assert(lo <= hi, "an entry range is ordered");
     const out: Entry[] = [];
     let bytes = 0;
     for (let i = lo; i < hi; i++) {
@@ -215,11 +216,20 @@ export class MemoryStorage implements RaftStorage {
       if (head !== undefined) {
         assert(head.index <= this.lastIndex() + 1, "entries leave an index gap");
         assert(head.index > this.#current.meta.index, "entries overwrite the snapshot");
+        const last = op.entries[op.entries.length - 1] as Entry;
+        assert(last.index === head.index + op.entries.length - 1, "entries are contiguous");
         if (this.#entries.length === 0) this.#first = head.index;
         this.#entries.length = Math.max(0, head.index - this.#first);
         this.#entries.push(...op.entries);
       }
-      if (op.hardState !== null) this.#hardState = { ...op.hardState };
+      if (op.hardState !== null) {
+        // As on disk: the term never goes back, and a term has one vote.
+        const prev = this.#hardState;
+        assert(op.hardState.term >= prev.term, `saved term ${op.hardState.term} < ${prev.term}`);
+        const sameTermVoted = op.hardState.term === prev.term && prev.vote !== null;
+        assert(!sameTermVoted || op.hardState.vote === prev.vote, "a second vote in a term");
+        this.#hardState = { ...op.hardState };
+      }
     } else if (op.kind === "apply") {
       const snap = this.#findSnapshot(op.meta);
       this.#current = snap;
