@@ -231,6 +231,7 @@ export class RaftLog {
   takeUnstableSnapshot(): SnapshotMeta | null {
     if (this.unstableSnap === null || this.snapInProgress) return null;
     this.snapInProgress = true;
+    assert(this.unstableSnap.index === this.offset - 1, "the unstable snapshot ends below offset");
     return this.unstableSnap;
   }
 
@@ -245,6 +246,7 @@ export class RaftLog {
 
   /** The host made the snapshot at `index` durable. */
   stableSnapTo(index: number): void {
+    assert(index >= 1, "a durable snapshot has an index");
     if (this.unstableSnap !== null && this.unstableSnap.index === index) {
       this.unstableSnap = null;
       this.snapInProgress = false;
@@ -262,6 +264,8 @@ export class RaftLog {
     this.inProgress = this.offset;
     this.committed = snap.index;
     this.applying = snap.index;
+    assert(this.lastIndex() === snap.index, "a restored log ends at its snapshot");
+    assert(this.firstIndex() === snap.index + 1, "a restored log starts after its snapshot");
   }
 
   /** Whether committed, durable entries await being handed out. */

@@ -33,7 +33,7 @@ import {
 } from "./messages.ts";
 import { Prng } from "./prng.ts";
 import { quorumValue, voteResult } from "./quorum.ts";
-import { type PendingRead, ReadOnlyQueue } from "./read_only.ts";
+import { MAX_READ_INDEX_REQUESTS, type PendingRead, ReadOnlyQueue } from "./read_only.ts";
 import type { StableLog } from "./stable_log.ts";
 import { FollowerProgress, MAX_INFLIGHT_APPENDS } from "./tracker.ts";
 import { isValidMessage } from "./validate.ts";
@@ -353,6 +353,7 @@ export class Raft {
         context,
       });
     }
+    assert(this.reads.length <= MAX_READ_INDEX_REQUESTS, "pending reads within their limit");
   }
 
   /** Starts handing leadership to voter `to`; false when that cannot be attempted. */

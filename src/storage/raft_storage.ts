@@ -291,6 +291,8 @@ class FileStorage implements RaftStorage {
     assert(loc !== undefined, `index ${lo} is not stored`);
     const all = this.#reader.read(loc);
     assert(all[0]?.index === loc.firstIndex, "a batch reads back at the index it was saved at");
+    // A batch may hold more than its live entries (a later save overwrote its suffix).
+    assert(all.length >= loc.count, "a batch reads back with its live entries");
     const end = Math.min(hi, loc.firstIndex + loc.count);
     return all.slice(lo - loc.firstIndex, end - loc.firstIndex);
   }
