@@ -6,7 +6,9 @@
  * An assertion states what must hold if the code is correct: a failure is a bug,
  * never a user error, and the node stops rather than run on with broken state.
  * Keep each assertion to one condition (split `a && b` into two) so the message
- * names exactly what broke, and keep hot-path assertions O(1).
+ * names exactly what broke, and keep hot-path assertions O(1). On hot paths pass a
+ * constant message: a template literal is built (and allocates) on every call, even
+ * when the condition holds.
  *
  * It costs a branch, not the microseconds `node:assert` spends per call.
  *

@@ -67,7 +67,7 @@ export class RaftLog {
 
   /** Term at `index`, or undefined when compacted or beyond the end. */
   term(index: number): number | undefined {
-    assert(index >= 0, `term of negative index ${index}`);
+    assert(index >= 0, "term of a negative index");
     if (index >= this.offset) return this.unstable[index - this.offset]?.term;
     if (this.unstableSnap) {
       return index === this.unstableSnap.index ? this.unstableSnap.term : undefined;
@@ -206,7 +206,7 @@ export class RaftLog {
   commitTo(index: number): void {
     assert(index >= 0, "commit index is non-negative");
     if (index <= this.committed) return;
-    assert(index <= this.lastIndex(), `commit ${index} beyond last ${this.lastIndex()}`);
+    assert(index <= this.lastIndex(), "commit beyond last index");
     this.committed = index;
   }
 
@@ -298,7 +298,7 @@ export class RaftLog {
 
   /** The host applied through `index`. */
   appliedTo(index: number): void {
-    assert(index <= this.committed, `applied ${index} beyond commit ${this.committed}`);
+    assert(index <= this.committed, "applied beyond commit");
     if (index > this.applied) this.applied = index;
     if (index > this.applying) this.applying = index;
     assert(this.applied <= this.applying, "applied never passes what was handed out");

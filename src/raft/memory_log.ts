@@ -63,8 +63,8 @@ export class MemoryStableLog implements StableLog {
 
   /** See {@link StableLog.entries}. */
   entries(lo: number, hi: number, maxBytes: number): Entry[] {
-    assert(lo >= this.firstIndex(), `entries from ${lo}, below the first index`);
-    assert(hi <= this.lastIndex() + 1, `entries to ${hi}, beyond the last index`);
+    assert(lo >= this.firstIndex(), "entries from below the first index");
+    assert(hi <= this.lastIndex() + 1, "entries to beyond the last index");
     assert(lo <= hi, "an entry range is ordered");
     const base = this.snapshot.index + 1;
     let end = lo;

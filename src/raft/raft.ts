@@ -268,12 +268,19 @@ export class Raft {
     }
     if (m.type === MessageType.Vote || m.type === MessageType.PreVote) {
       this.handleVoteRequest(m);
-    } else if (this.state === "leader") {
-      this.stepLeader(m);
-    } else if (this.state === "follower") {
-      this.stepFollower(m);
-    } else {
-      this.stepCandidate(m);
+      return;
+    }
+    switch (this.state) {
+      case "leader":
+        this.stepLeader(m);
+        break;
+      case "candidate":
+      case "precandidate":
+        this.stepCandidate(m);
+        break;
+      case "follower":
+        this.stepFollower(m);
+        break;
     }
     assert(this.term >= term, "a message never lowers the term");
     this.assertInvariants();
@@ -588,7 +595,7 @@ export class Raft {
   }
 
   private reset(term: number): void {
-    assert(term >= this.term, `term ${term} below the current ${this.term}`);
+    assert(term >= this.term, "the term never goes back");
     if (term !== this.term) {
       this.term = term;
       this.vote = null;
@@ -1270,8 +1277,9 @@ export class Raft {
    */
   private assertInvariants(): void {
     const log = this.log;
-    assert(log.applied <= log.committed, `applied ${log.applied} > commit ${log.committed}`);
-    assert(log.committed <= log.lastIndex(), `commit ${log.committed} > last ${log.lastIndex()}`);
+    // Static messages: this runs on every step and tick, and a template would allocate.
+    assert(log.applied <= log.committed, "applied ≤ commit");
+    assert(log.committed <= log.lastIndex(), "commit ≤ last index");
     assert(this.term >= this.prevHard.term, "term went backwards");
     assert(this.term >= this.durableTerm, "term below the durable term");
     assert(this.state !== "leader" || this.lead === this.id, "a leader names itself leader");

@@ -39,7 +39,7 @@ export class Inflights {
     assert(index >= 1, "an in-flight append ends at index 1 or later");
     if (this.count > 0) {
       const newest = this.ring[(this.start + this.count - 1) % this.capacity] as number;
-      assert(index >= newest, `in-flight index ${index} below the newest ${newest}`);
+      assert(index >= newest, "in-flight indexes never go back");
     }
     this.ring[(this.start + this.count) % this.capacity] = index;
     this.count++;
@@ -106,7 +106,7 @@ export class FollowerProgress {
 
   /** The progress invariant: the next index to send lies beyond the match point. */
   private assertNextBeyondMatch(): void {
-    assert(this.next > this.match, `progress next ${this.next} ≤ match ${this.match}`);
+    assert(this.next > this.match, "progress next > match");
   }
 
   private resetState(state: ProgressState): void {

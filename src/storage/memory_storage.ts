@@ -103,14 +103,14 @@ export class MemoryStorage implements RaftStorage {
   }
 
   entries(lo: number, hi: number, maxBytes: number): Entry[] {
-    assert(lo >= this.firstIndex(), `entries from ${lo}, below the first index`);
-    assert(hi <= this.lastIndex() + 1, `entries to ${hi}, beyond the last index`);
+    assert(lo >= this.firstIndex(), "entries from below the first index");
+    assert(hi <= this.lastIndex() + 1, "entries to beyond the last index");
     assert(lo <= hi, "an entry range is ordered");
     const out: Entry[] = [];
     let bytes = 0;
     for (let i = lo; i < hi; i++) {
       const e = this.#entries[i - this.#first];
-      assert(e !== undefined, `index ${i} is not stored`);
+      assert(e !== undefined, "an index in range is stored");
       if (out.length > 0 && bytes + e.data.length > maxBytes) break;
       out.push(e);
       bytes += e.data.length;
@@ -225,7 +225,7 @@ export class MemoryStorage implements RaftStorage {
       if (op.hardState !== null) {
         // As on disk: the term never goes back, and a term has one vote.
         const prev = this.#hardState;
-        assert(op.hardState.term >= prev.term, `saved term ${op.hardState.term} < ${prev.term}`);
+        assert(op.hardState.term >= prev.term, "a saved term never goes back");
         const sameTermVoted = op.hardState.term === prev.term && prev.vote !== null;
         assert(!sameTermVoted || op.hardState.vote === prev.vote, "a second vote in a term");
         this.#hardState = { ...op.hardState };

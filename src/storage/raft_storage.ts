@@ -263,8 +263,8 @@ class FileStorage implements RaftStorage {
   }
 
   entries(lo: number, hi: number, maxBytes: number): Entry[] {
-    assert(lo >= this.firstIndex(), `entries from ${lo}, below the first index`);
-    assert(hi <= this.lastIndex() + 1, `entries to ${hi}, beyond the last index`);
+    assert(lo >= this.firstIndex(), "entries from below the first index");
+    assert(hi <= this.lastIndex() + 1, "entries to beyond the last index");
     assert(lo <= hi, "an entry range is ordered");
     const out: Entry[] = [];
     let bytes = 0;
@@ -288,7 +288,7 @@ class FileStorage implements RaftStorage {
   /** Entries from `lo` out of the one batch record holding it, within [lo, hi). */
   #coldEntries(lo: number, hi: number): Entry[] {
     const loc = this.index.locate(lo);
-    assert(loc !== undefined, `index ${lo} is not stored`);
+    assert(loc !== undefined, "an index in range is stored");
     const all = this.#reader.read(loc);
     assert(all[0]?.index === loc.firstIndex, "a batch reads back at the index it was saved at");
     // A batch may hold more than its live entries (a later save overwrote its suffix).
@@ -322,10 +322,10 @@ class FileStorage implements RaftStorage {
   /** Preconditions on a hard state: term and commit never go back; one vote per term. */
   #assertHardStateFollows(hs: HardState): void {
     const prev = this.#lastSavedHardState;
-    assert(hs.term >= prev.term, `saved term ${hs.term} below ${prev.term}`);
+    assert(hs.term >= prev.term, "a saved term never goes back");
     assert(hs.commit >= 0, "a saved commit is non-negative");
     const sameTermVoted = hs.term === prev.term && prev.vote !== null;
-    assert(!sameTermVoted || hs.vote === prev.vote, `a second vote in term ${hs.term}`);
+    assert(!sameTermVoted || hs.vote === prev.vote, "one vote per term");
   }
 
   #checkWritable(): void {

@@ -15,8 +15,8 @@ const SEGMENT_PATTERN = /^(\d{20})\.wal$/;
 
 /** Zero-pads a log index for use in file names. */
 export function padIndex(index: number): string {
-  assert(Number.isSafeInteger(index), `index ${index} is a safe integer`);
-  assert(index >= 0, `index ${index} is non-negative`);
+  assert(Number.isSafeInteger(index), "a segment index is a safe integer");
+  assert(index >= 0, "a segment index is non-negative");
   const padded = String(index).padStart(INDEX_DIGITS, "0");
   assert(padded.length === INDEX_DIGITS, "a padded index has a fixed width");
   return padded;
