@@ -17,13 +17,17 @@
  * @module
  */
 
-import type { ConfState, Entry, HardState, SnapshotMeta } from "../raft/messages.ts";
-import { FatalStorageError } from "./errors.ts";
 import { assert } from "../assert.ts";
+import type { ConfState, Entry, HardState, SnapshotMeta } from "../raft/messages.ts";
+import { MAX_PENDING_SAVES, MAX_WAITING_SAVES } from "./commit_queue.ts";
+import { FatalStorageError, SaveQueueFullError } from "./errors.ts";
 import type { RaftStorage, StorageStats } from "./raft_storage.ts";
 
-/** Saves a manual-sync twin holds before save() waits. */
-export const MAX_MEMORY_PENDING_SAVES = 4096;
+/**
+ * Unsynced saves a manual-sync twin holds at most: the file storage's commit queue
+ * capacity, refused past it the same way ({@link SaveQueueFullError}).
+ */
+export const MAX_MEMORY_PENDING_SAVES = MAX_PENDING_SAVES + MAX_WAITING_SAVES;
 
 /** Tunables of {@link MemoryStorage}. */
 export interface MemoryStorageOptions {
@@ -132,7 +136,9 @@ export class MemoryStorage implements RaftStorage {
       this.#counters.groupCommits++;
       return;
     }
-    assert(this.#pending.length < MAX_MEMORY_PENDING_SAVES, "too many unsynced saves");
+    if (this.#pending.length >= MAX_MEMORY_PENDING_SAVES) {
+      throw new SaveQueueFullError(this.#pending.length);
+    }
     await new Promise<void>((resolve, reject) => this.#pending.push({ op, resolve, reject }));
   }
 

@@ -17,7 +17,7 @@ import type { HardState, SnapshotMeta } from "../raft/messages.ts";
 import { decodeBatchHeader } from "./batch_codec.ts";
 import { StorageCorruptionError } from "./errors.ts";
 import { LogIndex } from "./log_index.ts";
-import { readRecordAt, RecordType } from "./record.ts";
+import { readRecordAt, RECORD_HEADER_BYTES, RecordType } from "./record.ts";
 import { listSegments, removeSegmentTemps, segmentPath, syncDir } from "./segment_files.ts";
 import { listSnapshots, removeSnapshotTemps, type SnapshotFile } from "./snapshot_store.ts";
 
@@ -176,7 +176,7 @@ function applyRecord(
   s: ScanState,
   fail: (offset: number, detail: string) => never,
 ): void {
-  const length = payload.length + 9;
+  const length = payload.length + RECORD_HEADER_BYTES;
   if (type === RecordType.Entries) {
     let h;
     try {

@@ -12,6 +12,7 @@ import {
   MAX_WAITING_SAVES,
 } from "../../src/storage/commit_queue.ts";
 import { SaveQueueFullError } from "../../src/storage/errors.ts";
+import { MAX_MEMORY_PENDING_SAVES, MemoryStorage } from "../../src/storage/memory_storage.ts";
 import { openStorage } from "../../src/storage/raft_storage.ts";
 import { padIndex } from "../../src/storage/segment_files.ts";
 import { WalWriter } from "../../src/storage/wal_writer.ts";
@@ -118,6 +119,24 @@ Deno.test("storage refuses a save past the queue limit without moving its log en
     assert.equal(s.lastIndex(), limit + 1, "the refused index is free for the next save");
     await s.close();
   });
+});
+
+Deno.test("the in-memory twin refuses past the same capacity, the same way", async () => {
+  assert.equal(MAX_MEMORY_PENDING_SAVES, MAX_PENDING_SAVES + MAX_WAITING_SAVES);
+  const s = new MemoryStorage({ manualSync: true });
+  const held: Promise<void>[] = [];
+  for (let i = 1; i <= MAX_MEMORY_PENDING_SAVES; i++) {
+    held.push(s.save(null, makeEntries(i, i, 1, 1)));
+  }
+  const next = makeEntries(MAX_MEMORY_PENDING_SAVES + 1, MAX_MEMORY_PENDING_SAVES + 1, 1, 1);
+  await assert.rejects(s.save(null, next), SaveQueueFullError);
+  s.sync();
+  await Promise.all(held);
+  assert.equal(s.lastIndex(), MAX_MEMORY_PENDING_SAVES);
+  const after = s.save(null, next);
+  s.sync();
+  await after;
+  assert.equal(s.lastIndex(), MAX_MEMORY_PENDING_SAVES + 1);
 });
 
 const SEED = Number(Deno.env.get("STORAGE_SEED") ?? 20261206);
