@@ -9,7 +9,7 @@
  * @module
  */
 
-import { assert } from "../assert.ts";
+import { invariant } from "./invariant.ts";
 import type { ApplyResult } from "./types.ts";
 
 /** Default bound on remembered idempotency keys. */
@@ -34,10 +34,10 @@ export class DedupTable {
 
   /** Creates an empty table holding at most `maxEntries` for `ttlMs` each. */
   constructor(maxEntries: number, ttlMs: number) {
-    assert(Number.isSafeInteger(maxEntries), "dedupEntries must be an integer");
-    assert(maxEntries >= 0, "dedupEntries must be >= 0");
-    assert(Number.isSafeInteger(ttlMs), "dedupTtlMs must be an integer");
-    assert(ttlMs >= 0, "dedupTtlMs must be >= 0");
+    invariant(Number.isSafeInteger(maxEntries), "dedupEntries must be an integer");
+    invariant(maxEntries >= 0, "dedupEntries must be >= 0");
+    invariant(Number.isSafeInteger(ttlMs), "dedupTtlMs must be an integer");
+    invariant(ttlMs >= 0, "dedupTtlMs must be >= 0");
     this.#maxEntries = maxEntries;
     this.#ttlMs = ttlMs;
   }
@@ -62,12 +62,12 @@ export class DedupTable {
 
   /** Remembers `key`'s first result, evicting the oldest entry when full. */
   remember(key: string, atMs: number, result: ApplyResult): void {
-    assert(!this.#entries.has(key), "a remembered key is never applied twice");
-    assert(atMs >= this.#lastAtMs, "dedup entries arrive in clock order");
+    invariant(!this.#entries.has(key), "a remembered key is never applied twice");
+    invariant(atMs >= this.#lastAtMs, "dedup entries arrive in clock order");
     if (this.#maxEntries === 0) return;
     if (this.#entries.size >= this.#maxEntries) {
       const oldest = this.#entries.keys().next();
-      assert(oldest.done !== true, "a full table has an oldest entry");
+      invariant(oldest.done !== true, "a full table has an oldest entry");
       this.#entries.delete(oldest.value);
     }
     this.#entries.set(key, { key, atMs, result });

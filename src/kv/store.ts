@@ -12,7 +12,7 @@
  * @module
  */
 
-import { assert } from "../assert.ts";
+import { invariant } from "./invariant.ts";
 import { RaftkvError } from "../errors.ts";
 import { type BTree, compareKeys, newKeyTree, newTree } from "./btree.ts";
 import { decodeEnvelope } from "./codec.ts";
@@ -285,7 +285,7 @@ export class KvStore {
    * starts its log afresh at `index`. Only valid right after `restore()`.
    */
   rebaseAppliedIndex(index: number): void {
-    assert(Number.isSafeInteger(index) && index >= 0, "applied index is a count");
+    invariant(Number.isSafeInteger(index) && index >= 0, "applied index is a count");
     this.#appliedIndex = index;
   }
 
@@ -319,9 +319,9 @@ export class KvStore {
   }
 
   #applyOne(index: number, data: Uint8Array, events: WatchEvent[]): ApplyResult {
-    assert(!this.#applying, "apply is not reentrant (a listener must not apply)");
-    assert(Number.isSafeInteger(index) && index > this.#appliedIndex, "entries apply in order");
-    assert(data instanceof Uint8Array, "entry data is bytes");
+    invariant(!this.#applying, "apply is not reentrant (a listener must not apply)");
+    invariant(Number.isSafeInteger(index) && index > this.#appliedIndex, "entries apply in order");
+    invariant(data instanceof Uint8Array, "entry data is bytes");
     this.#appliedIndex = index;
     if (data.byteLength === 0) return NOOP_RESULT;
     this.#applying = true;
@@ -351,7 +351,7 @@ export class KvStore {
     const result = this.#execute(envelope.command, events);
     for (let i = firstEvent; i < events.length; i++) {
       const event = events[i];
-      assert(event !== undefined, "new events are in the batch");
+      invariant(event !== undefined, "new events are in the batch");
       this.#watch.push(event);
     }
     if (idempotencyKey !== null) this.#dedup.remember(idempotencyKey, this.#clockMs, result);
@@ -429,7 +429,7 @@ export class KvStore {
   #remove(record: KeyValue, revision: number, events: WatchEvent[]): void {
     this.#unindex(record);
     const removed = this.#tree.delete(record.key);
-    assert(removed, "removed keys exist");
+    invariant(removed, "removed keys exist");
     events.push(Object.freeze({
       type: "delete",
       key: record.key,
@@ -455,7 +455,7 @@ export class KvStore {
     for (const [[expiresAtMs, key]] of this.#expiry.entries()) {
       if (expiresAtMs > this.#clockMs) break;
       const kv = this.#tree.get(key);
-      assert(kv !== undefined && kv.expiresAtMs === expiresAtMs, "expiry index matches keys");
+      invariant(kv !== undefined && kv.expiresAtMs === expiresAtMs, "expiry index matches keys");
       out.push(kv);
     }
     return out;
@@ -471,7 +471,7 @@ export class KvStore {
     this.#bytes -= recordBytes(record);
     if (record.expiresAtMs !== null) {
       const removed = this.#expiry.delete([record.expiresAtMs, record.key]);
-      assert(removed, "expiring keys are in the expiry index");
+      invariant(removed, "expiring keys are in the expiry index");
     }
   }
 

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { assert } from "../assert.ts";
+import { invariant } from "./invariant.ts";
 import { RaftkvError } from "../errors.ts";
 import type { WatchEvent } from "./types.ts";
 
@@ -32,9 +32,9 @@ export class WatchRing {
    * NOT all held (0 for a fresh store; the snapshot revision after a restore).
    */
   constructor(capacity: number, maxBytes: number, compactedRevision: number) {
-    assert(Number.isSafeInteger(capacity), "watchHistory must be an integer");
-    assert(capacity >= 1, "watchHistory must be >= 1");
-    assert(maxBytes >= 1, "watchHistoryBytes must be >= 1");
+    invariant(Number.isSafeInteger(capacity), "watchHistory must be an integer");
+    invariant(capacity >= 1, "watchHistory must be >= 1");
+    invariant(maxBytes >= 1, "watchHistoryBytes must be >= 1");
     this.#capacity = capacity;
     this.#maxBytes = maxBytes;
     this.#slots = new Array(capacity);
@@ -58,8 +58,8 @@ export class WatchRing {
    */
   push(event: WatchEvent): void {
     const newest = this.#at(this.#count - 1);
-    assert(newest === undefined || event.revision >= newest.revision, "revisions are ordered");
-    assert(
+    invariant(newest === undefined || event.revision >= newest.revision, "revisions are ordered");
+    invariant(
       event.revision >= this.#compactedRevision,
       "events arrive after the compaction point",
     );
@@ -85,7 +85,7 @@ export class WatchRing {
     const out: WatchEvent[] = [];
     for (let i = this.#firstAtOrAfter(fromRevision); i < this.#count; i++) {
       const event = this.#at(i);
-      assert(event !== undefined, "ring slots in range are filled");
+      invariant(event !== undefined, "ring slots in range are filled");
       if (event.key.startsWith(prefix)) out.push(event);
     }
     return out;
@@ -103,7 +103,7 @@ export class WatchRing {
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
       const event = this.#at(mid);
-      assert(event !== undefined, "ring slots in range are filled");
+      invariant(event !== undefined, "ring slots in range are filled");
       if (event.revision < revision) lo = mid + 1;
       else hi = mid;
     }
@@ -112,8 +112,8 @@ export class WatchRing {
 
   #evictOldest(): void {
     const oldest = this.#slots[this.#head];
-    assert(oldest !== undefined, "the ring's oldest slot holds an event");
-    assert(this.#count > 0, "evicting from a non-empty ring");
+    invariant(oldest !== undefined, "the ring's oldest slot holds an event");
+    invariant(this.#count > 0, "evicting from a non-empty ring");
     this.#slots[this.#head] = undefined;
     this.#head = (this.#head + 1) % this.#capacity;
     this.#count -= 1;
