@@ -521,7 +521,11 @@ class FileStorage implements RaftStorage {
       // Compaction only drops what the snapshot covers: the log's end stays, and what
       // is left still adjoins the snapshot.
       assert(this.lastIndex() === lastBefore, "compaction never drops the log's end");
-      assert(this.firstIndex() <= this.snapshotInfo.index + 1, "the log adjoins its snapshot");
+      const left = this.index;
+      assert(
+        left.size() === 0 || left.first() <= this.snapshotInfo.index + 1,
+        "log adjoins snapshot",
+      );
     });
   }
 
