@@ -16,6 +16,7 @@ import {
   normalizeUrl,
   parseInitialCluster,
 } from "./config.ts";
+import { runtime } from "../runtime/current.ts";
 
 /** One documented option. */
 interface OptionSpec {
@@ -300,7 +301,7 @@ function parseAuth(get: (flag: string) => string | undefined): {
   if (file !== undefined) {
     let text: string;
     try {
-      text = Deno.readTextFileSync(file);
+      text = runtime.fs.readTextFileSync(file);
     } catch (e) {
       throw new ConfigError(`--token-file ${file}: ${(e as Error).message}`);
     }
