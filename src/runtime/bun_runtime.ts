@@ -8,6 +8,7 @@
 
 import * as fs from "node:fs";
 import process from "node:process";
+import { bunFetchHandler } from "./bun_http.ts";
 import { nodeFileSystem } from "./node_files.ts";
 import { nodeConnect, nodeListen } from "./node_sockets.ts";
 import type { FetchHandler, HttpServer, Runtime, SyncCounters } from "./runtime.ts";
@@ -36,11 +37,11 @@ interface BunGlobal {
 export const BUN_IDLE_TIMEOUT_SECONDS = 0;
 
 /**
- * Bun refuses larger bodies itself (413) before the handler runs. Set far above any
- * raftkv limit (the app's own checks answer first, in its JSON error format) but below
- * Bun's 128 MiB default so a declared 100 MiB upload is not buffered.
+ * Bun refuses larger bodies itself, with a plain-text 413, before the handler runs. The
+ * app enforces every raftkv limit (from Content-Length before reading, and while
+ * reading) and answers in its JSON error format, so Bun's own limit is set out of the way.
  */
-export const BUN_MAX_REQUEST_BODY_BYTES = 64 * 1024 * 1024;
+export const BUN_MAX_REQUEST_BODY_BYTES = 2 ** 40;
 
 function bunGlobal(): BunGlobal {
   return (globalThis as unknown as { Bun: BunGlobal }).Bun;
@@ -74,7 +75,7 @@ export function bunRuntime(): Runtime {
       const server = bunGlobal().serve({
         hostname: options.hostname,
         port: options.port,
-        fetch: handler,
+        fetch: bunFetchHandler(handler),
         ...(options.tls === undefined ? {} : { tls: options.tls }),
         idleTimeout: BUN_IDLE_TIMEOUT_SECONDS,
         maxRequestBodySize: BUN_MAX_REQUEST_BODY_BYTES,

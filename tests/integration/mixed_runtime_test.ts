@@ -10,13 +10,22 @@ import { WriteLoad } from "./load.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
 
+/** PUT through `node`; a 503 (it has not heard from the leader yet) is retried. */
 async function putVia(node: TestNode, key: string, value: string): Promise<void> {
-  const res = await fetch(`${node.httpUrl}/v1/kv/${encodeURIComponent(key)}`, {
-    method: "PUT",
-    body: value,
-    signal: AbortSignal.timeout(10_000),
+  let last = "";
+  await waitFor(`PUT ${key} via ${node.id} (${node.runtime})`, async () => {
+    const res = await fetch(`${node.httpUrl}/v1/kv/${encodeURIComponent(key)}`, {
+      method: "PUT",
+      body: value,
+      signal: AbortSignal.timeout(10_000),
+    });
+    last = `${res.status} ${await res.text()}`;
+    if (res.status === 503) return undefined;
+    assert.equal(res.status, 200, `PUT ${key} via ${node.id} (${node.runtime}): ${last}`);
+    return true;
+  }, 10_000, 50).catch((e) => {
+    throw new Error(`${(e as Error).message}; last answer ${last}`);
   });
-  assert.equal(res.status, 200, `PUT ${key} via ${node.id} (${node.runtime}): ${await res.text()}`);
 }
 
 async function read(node: TestNode, key: string, consistency: string): Promise<string | null> {
