@@ -39,7 +39,9 @@ function wrap(fd: number, syncs: SyncCounters): FileHandle {
   const readAt = async (buf: Uint8Array, at: number) => {
     let done = 0;
     while (done < buf.length) {
-      const n = await call<number>((cb) => fs.read(fd, buf, done, buf.length - done, at + done, cb));
+      const n = await call<number>((cb) =>
+        fs.read(fd, buf, done, buf.length - done, at + done, cb)
+      );
       if (n === 0) break;
       done += n;
     }

@@ -49,7 +49,6 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   return a.length === b.length && a.every((x, i) => x === b[i]);
 }
 
-
 /**
  * Streams `chunks` into a new snapshot file for `meta` and makes it durable (unless
  * `fsync` is false). Returns its path.

@@ -140,7 +140,8 @@ export class WalWriter {
         this.#file = await this.#io(
           "create segment",
           // createNew: a name clash is a bug and must fail, never truncate a segment.
-          () => runtime.fs.open(segmentPath(this.dir, part.segment), { write: true, createNew: true }),
+          () =>
+            runtime.fs.open(segmentPath(this.dir, part.segment), { write: true, createNew: true }),
         );
         this.#fileBytes = 0;
         this.#writtenBytes = 0;

@@ -133,12 +133,14 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       flags: options.nodeFlags,
       ...(options.runtimes ? { runtimes: options.runtimes } : {}),
     });
-    log(`cluster up: ${
-      cluster.nodes.map((n) =>
-        `${n.id}${n.learner ? "(learner)" : ""}${n.runtime === "deno" ? "" : `(${n.runtime})`}=` +
-        n.httpUrl
-      ).join(" ")
-    }`);
+    log(
+      `cluster up: ${
+        cluster.nodes.map((n) =>
+          `${n.id}${n.learner ? "(learner)" : ""}${n.runtime === "deno" ? "" : `(${n.runtime})`}=` +
+          n.httpUrl
+        ).join(" ")
+      }`,
+    );
     const report = await exercise(options, kinds, cluster, network);
     report.networkNote = networkNote;
     if (!report.passed) report.resultsPath = await saveResults(options, root, report);

@@ -113,7 +113,10 @@ Deno.test(
       const failed = lines.filter((l) => /sync\(.*= -1/.test(l));
       console.log(`${WRITES} acknowledged writes, ${walSyncs} fdatasync calls on .wal files`);
       assert.deepEqual(failed, [], "no sync call failed");
-      assert.ok(walSyncs >= WRITES, `only ${walSyncs} WAL fdatasyncs for ${WRITES} acknowledged writes`);
+      assert.ok(
+        walSyncs >= WRITES,
+        `only ${walSyncs} WAL fdatasyncs for ${WRITES} acknowledged writes`,
+      );
     } finally {
       await stopTraced(strace);
       await Deno.remove(dir, { recursive: true });

@@ -13,17 +13,22 @@ const opts = { sanitizeOps: false, sanitizeResources: false };
 /** PUT through `node`; a 503 (it has not heard from the leader yet) is retried. */
 async function putVia(node: TestNode, key: string, value: string): Promise<void> {
   let last = "";
-  await waitFor(`PUT ${key} via ${node.id} (${node.runtime})`, async () => {
-    const res = await fetch(`${node.httpUrl}/v1/kv/${encodeURIComponent(key)}`, {
-      method: "PUT",
-      body: value,
-      signal: AbortSignal.timeout(10_000),
-    });
-    last = `${res.status} ${await res.text()}`;
-    if (res.status === 503) return undefined;
-    assert.equal(res.status, 200, `PUT ${key} via ${node.id} (${node.runtime}): ${last}`);
-    return true;
-  }, 10_000, 50).catch((e) => {
+  await waitFor(
+    `PUT ${key} via ${node.id} (${node.runtime})`,
+    async () => {
+      const res = await fetch(`${node.httpUrl}/v1/kv/${encodeURIComponent(key)}`, {
+        method: "PUT",
+        body: value,
+        signal: AbortSignal.timeout(10_000),
+      });
+      last = `${res.status} ${await res.text()}`;
+      if (res.status === 503) return undefined;
+      assert.equal(res.status, 200, `PUT ${key} via ${node.id} (${node.runtime}): ${last}`);
+      return true;
+    },
+    10_000,
+    50,
+  ).catch((e) => {
     throw new Error(`${(e as Error).message}; last answer ${last}`);
   });
 }
@@ -43,11 +48,16 @@ async function read(node: TestNode, key: string, consistency: string): Promise<s
 
 /** Makes `target` the leader (retrying while an election settles). */
 async function moveLeaderTo(cluster: TestCluster, target: TestNode): Promise<void> {
-  await waitFor(`${target.id} (${target.runtime}) to lead`, async () => {
-    if ((await cluster.leader()) === target) return true;
-    await cluster.admin("POST", "/v1/cluster/leader", { to: target.id }, 5_000);
-    return (await cluster.leader()) === target ? true : undefined;
-  }, 30_000, 200);
+  await waitFor(
+    `${target.id} (${target.runtime}) to lead`,
+    async () => {
+      if ((await cluster.leader()) === target) return true;
+      await cluster.admin("POST", "/v1/cluster/leader", { to: target.id }, 5_000);
+      return (await cluster.leader()) === target ? true : undefined;
+    },
+    30_000,
+    200,
+  );
 }
 
 /** Waits until `node` has applied everything the leader has committed. */
@@ -104,7 +114,9 @@ Deno.test(
       console.log(`${load.acked.size} acknowledged writes, ${load.failures} failed attempts`);
       for (const node of cluster.nodes) await load.verify(node);
     } catch (e) {
-      for (const n of cluster.nodes) console.error(`--- ${n.id} (${n.runtime})\n${cluster.logs(n)}`);
+      for (const n of cluster.nodes) {
+        console.error(`--- ${n.id} (${n.runtime})\n${cluster.logs(n)}`);
+      }
       throw e;
     } finally {
       await cluster.stop();
@@ -149,10 +161,14 @@ Deno.test(
       await write("after", 30);
       for (const node of switched) {
         await caughtUp(cluster, node);
-        for (const [key, value] of written) assert.equal(await read(node, key, "stale"), value, key);
+        for (const [key, value] of written) {
+          assert.equal(await read(node, key, "stale"), value, key);
+        }
       }
     } catch (e) {
-      for (const n of cluster.nodes) console.error(`--- ${n.id} (${n.runtime})\n${cluster.logs(n)}`);
+      for (const n of cluster.nodes) {
+        console.error(`--- ${n.id} (${n.runtime})\n${cluster.logs(n)}`);
+      }
       throw e;
     } finally {
       await cluster.stop();

@@ -27,7 +27,7 @@ function files(dir: string, prefix = ""): Map<string, Uint8Array> {
   const out = new Map<string, Uint8Array>();
   for (const e of Deno.readDirSync(join(dir, prefix))) {
     const rel = join(prefix, e.name);
-    if (e.isDirectory) for (const [k, v] of files(dir, rel)) out.set(k, v);
+    if (e.isDirectory) { for (const [k, v] of files(dir, rel)) out.set(k, v); }
     else out.set(rel, Deno.readFileSync(join(dir, rel)));
   }
   return out;
