@@ -8,7 +8,7 @@
  * @module
  */
 
-import { type Message, MessageType } from "../../src/raft/messages.ts";
+import { type Entry, type Message, MessageType } from "../../src/raft/messages.ts";
 import { runtime } from "../../src/runtime/current.ts";
 import { TcpTransport } from "../../src/transport/tcp_transport.ts";
 
@@ -39,7 +39,7 @@ for (let i = 0; i < 200; i++) await roundTrip(); // connect and warm up
 let t = performance.now();
 for (let i = 0; i < ROUND_TRIPS; i++) await roundTrip();
 const rttUs = ((performance.now() - t) * 1000) / ROUND_TRIPS;
-const entry = { term: 1, index: 1, type: 0, data: new Uint8Array(100) };
+const entry: Entry = { term: 1, index: 1, type: 0, data: new Uint8Array(100) };
 const append = (i: number): Message => ({
   type: MessageType.Append,
   from: "a",
