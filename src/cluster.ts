@@ -1,17 +1,25 @@
 /**
- * `deno task cluster`: a local cluster in one command, no configuration. Starts voters
- * n1..nN (peer ports 7001.., HTTP 8001.., data under ./data/), prints each node's URL
- * and the leader once elected, and stops every node cleanly on Ctrl-C.
+ * `deno task cluster` (or `bun run cluster:bun`): a local cluster in one command, no
+ * configuration. Starts voters n1..nN (peer ports 7001.., HTTP 8001.., data under
+ * ./data/), prints each node's URL and the leader once elected, and stops every node
+ * cleanly on Ctrl-C. `--runtime` picks what the nodes run on: deno, bun, or a
+ * comma-separated list given out in turn (`deno,bun` mixes them).
  *
  * @module
  */
 
+import { type ChildProcess, spawn } from "node:child_process";
+import process from "node:process";
 import { parseArgs } from "node:util";
+import { parseRuntimeName, runArgs, runtimeExecutable } from "./runtime/command.ts";
+import { runtime } from "./runtime/current.ts";
 
 const HELP =
   `Usage: deno task cluster [--nodes 3] [--learners 0] [--data-dir ./data] [--fsync always]
+                         [--runtime deno|bun|deno,bun]
 Starts a local raftkv cluster on 127.0.0.1 (peer ports 7001.., HTTP ports 8001..).
-Learners (non-voting read replicas) take the ports after the voters. Ctrl-C stops all.`;
+Learners (non-voting read replicas) take the ports after the voters. Ctrl-C stops all.
+--runtime defaults to the runtime running this script; a list is given out in turn.`;
 
 interface Member {
   id: string;
@@ -21,28 +29,36 @@ interface Member {
 }
 
 const { values } = parseArgs({
-  args: Deno.args,
+  args: runtime.args,
   options: {
     nodes: { type: "string", default: "3" },
     learners: { type: "string", default: "0" },
     "data-dir": { type: "string", default: "./data" },
     fsync: { type: "string", default: "always" },
+    runtime: { type: "string", default: runtime.name },
     help: { type: "boolean", default: false },
   },
 });
 if (values.help) {
   console.log(HELP);
-  Deno.exit(0);
+  runtime.exit(0);
 }
 const voterCount = Number(values.nodes);
 const learnerCount = Number(values.learners);
 if (!Number.isInteger(voterCount) || voterCount < 1 || voterCount > 9) {
   console.error("cluster: --nodes must be 1 to 9");
-  Deno.exit(2);
+  runtime.exit(2);
 }
 if (!Number.isInteger(learnerCount) || learnerCount < 0 || voterCount + learnerCount > 9) {
   console.error("cluster: --learners must be 0 or more, at most 9 nodes in all");
-  Deno.exit(2);
+  runtime.exit(2);
+}
+let runtimes: ReturnType<typeof parseRuntimeName>[];
+try {
+  runtimes = values.runtime.split(",").map((r) => parseRuntimeName(r.trim()));
+} catch (e) {
+  console.error(`cluster: --runtime: ${(e as Error).message}`);
+  runtime.exit(2);
 }
 
 checkDataDirShape(values["data-dir"], voterCount);
@@ -56,11 +72,11 @@ function checkDataDirShape(dataDir: string, voters: number): void {
   const shapePath = `${dataDir}/cluster.json`;
   let recorded: number | null = null;
   try {
-    recorded = (JSON.parse(Deno.readTextFileSync(shapePath)) as { voters: number }).voters;
+    recorded = (JSON.parse(runtime.fs.readTextFileSync(shapePath)) as { voters: number }).voters;
   } catch (e) {
-    if (!(e instanceof Deno.errors.NotFound)) {
+    if (!runtime.fs.isNotFound(e)) {
       console.error(`cluster: cannot read ${shapePath}: ${e}`);
-      Deno.exit(2);
+      runtime.exit(2);
     }
     // Folders from before cluster.json: fewer n* folders than voters means the old
     // cluster was smaller (more could also be learners, so those pass).
@@ -73,15 +89,15 @@ function checkDataDirShape(dataDir: string, voters: number): void {
         `--nodes ${voters}. Start it with --nodes ${recorded}, or use another --data-dir ` +
         `(or delete ${dataDir}) for a new ${voters}-voter cluster.`,
     );
-    Deno.exit(2);
+    runtime.exit(2);
   }
-  Deno.mkdirSync(dataDir, { recursive: true });
-  Deno.writeTextFileSync(shapePath, JSON.stringify({ voters }) + "\n");
+  runtime.fs.mkdirSync(dataDir, { recursive: true });
+  runtime.fs.writeTextFileSync(shapePath, JSON.stringify({ voters }) + "\n");
 }
 
 function existingNodeDirs(dataDir: string): number {
   try {
-    return [...Deno.readDirSync(dataDir)].filter((e) => e.isDirectory && /^n\d+$/.test(e.name))
+    return runtime.fs.readDirSync(dataDir).filter((e) => e.isDirectory && /^n\d+$/.test(e.name))
       .length;
   } catch {
     return 0;
@@ -101,12 +117,11 @@ const initialCluster = members.filter((m) => !m.learner)
   .map((m) => `${m.id}=${m.peerAddr}@${m.httpUrl}`).join(",");
 const mainPath = new URL("./main.ts", import.meta.url).pathname;
 
-const children = new Map<string, Deno.ChildProcess>();
-for (const m of members) {
+const children = new Map<string, { child: ChildProcess; exited: Promise<number | null> }>();
+for (const [k, m] of members.entries()) {
+  const nodeRuntime = runtimes[k % runtimes.length] ?? runtime.name;
   const args = [
-    "run",
-    "-A",
-    mainPath,
+    ...runArgs(nodeRuntime, mainPath),
     "--id",
     m.id,
     "--peer-addr",
@@ -120,24 +135,25 @@ for (const m of members) {
   ];
   if (m.learner) args.push("--join", members[0]!.httpUrl, "--learner");
   else args.push("--initial-cluster", initialCluster);
-  const child = new Deno.Command(Deno.execPath(), {
-    args,
-    stdout: "piped",
-    stderr: "piped",
-    env: { NO_COLOR: "1" },
-  }).spawn();
-  children.set(m.id, child);
+  const child = spawn(runtimeExecutable(nodeRuntime), args, {
+    stdio: ["ignore", "pipe", "pipe"],
+    env: { ...process.env, NO_COLOR: "1" },
+  });
+  const exited = new Promise<number | null>((resolve) => child.on("exit", resolve));
+  children.set(m.id, { child, exited });
   void prefixLines(m.id, child.stdout);
   void prefixLines(m.id, child.stderr);
-  void child.status.then((s) => {
-    if (!stopping) print(`[${m.id}] exited with code ${s.code}`);
+  void exited.then((code) => {
+    if (!stopping) print(`[${m.id}] exited with code ${code}`);
   });
-  console.log(`${m.id}: ${m.httpUrl}  (peer ${m.peerAddr}${m.learner ? ", learner" : ""})`);
+  console.log(
+    `${m.id}: ${m.httpUrl}  (peer ${m.peerAddr}, ${nodeRuntime}${m.learner ? ", learner" : ""})`,
+  );
 }
 
 let stopping = false;
 let leader: string | null = null;
-const terminal = Deno.stdout.isTerminal();
+const terminal = runtime.stdoutIsTerminal();
 const encoder = new TextEncoder();
 let statusLine = "";
 
@@ -147,14 +163,14 @@ function print(line: string): void {
     console.log(line);
     return;
   }
-  Deno.stdout.writeSync(encoder.encode(`\r\x1b[2K${line}\n${statusLine}`));
+  runtime.writeSync(1, encoder.encode(`\r\x1b[2K${line}\n${statusLine}`));
 }
 
 /** Replaces the live status line: in place on a terminal, as a new line when it changes otherwise. */
 function showStatus(line: string): void {
   if (line === statusLine) return;
   statusLine = line;
-  if (terminal) Deno.stdout.writeSync(encoder.encode(`\r\x1b[2K${line}`));
+  if (terminal) runtime.writeSync(1, encoder.encode(`\r\x1b[2K${line}`));
   else console.log(line);
 }
 
@@ -198,22 +214,24 @@ async function stopAll(): Promise<void> {
   stopping = true;
   clearInterval(poll);
   console.log("stopping all nodes…");
-  for (const child of children.values()) {
+  for (const { child } of children.values()) {
     try {
       child.kill("SIGTERM");
     } catch { /* already gone */ }
   }
-  await Promise.all([...children.values()].map((c) => c.status));
+  await Promise.all([...children.values()].map((c) => c.exited));
   console.log("all nodes stopped");
-  Deno.exit(0);
+  runtime.exit(0);
 }
-Deno.addSignalListener("SIGINT", stopAll);
-Deno.addSignalListener("SIGTERM", stopAll);
+runtime.onSignal("SIGINT", stopAll);
+runtime.onSignal("SIGTERM", stopAll);
 
-async function prefixLines(id: string, stream: ReadableStream<Uint8Array>): Promise<void> {
+async function prefixLines(id: string, stream: AsyncIterable<Uint8Array> | null): Promise<void> {
+  if (stream === null) return;
   let buffered = "";
-  for await (const text of stream.pipeThrough(new TextDecoderStream())) {
-    buffered += text;
+  const decoder = new TextDecoder();
+  for await (const chunk of stream) {
+    buffered += decoder.decode(chunk, { stream: true });
     const lines = buffered.split("\n");
     buffered = lines.pop() ?? "";
     for (const line of lines) print(`[${id}] ${humanize(line)}`);

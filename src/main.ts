@@ -1,5 +1,5 @@
 /**
- * `deno task node`: flags and environment → config → storage, transport, node and the
+ * `deno task node` (or `bun run src/main.ts`): flags and environment → config → storage, transport, node and the
  * HTTP front door. SIGINT/SIGTERM stop accepting requests, hand leadership away,
  * flush, and exit 0.
  *
@@ -17,6 +17,7 @@ import { createApp } from "./http/app.ts";
 import { checkHostPort, isLoopbackHost } from "./node/config.ts";
 import { joinCluster } from "./node/join.ts";
 import { restoreBackup } from "./node/restore.ts";
+import { runtime } from "./runtime/current.ts";
 
 /**
  * Opens the data directory, seeding it with the bootstrap membership when new.
@@ -71,9 +72,10 @@ export async function openNodeStorage(
  * that. It also trusts --tls-ca in addition to the system CAs.
  */
 async function fetchForMembers(config: NodeConfig): Promise<typeof fetch> {
-  const caCerts = config.tlsCaFile === null ? [] : [await Deno.readTextFile(config.tlsCaFile)];
-  const client = Deno.createHttpClient({ poolMaxIdlePerHost: 0, caCerts });
-  return (input, init) => fetch(input, { ...init, client });
+  const caCerts = config.tlsCaFile === null
+    ? []
+    : [await runtime.fs.readTextFile(config.tlsCaFile)];
+  return runtime.memberFetch(caCerts);
 }
 
 /** Starts a node and its HTTP server; resolves with a stop function. */
@@ -84,9 +86,9 @@ export async function runNode(config: NodeConfig, log: Logger): Promise<() => Pr
   const { storage, fresh } = await openNodeStorage(config, log);
   const peerTls = config.peerTls && config.tls && config.tlsCaFile
     ? {
-      cert: await Deno.readTextFile(config.tls.certFile),
-      key: await Deno.readTextFile(config.tls.keyFile),
-      caCerts: [await Deno.readTextFile(config.tlsCaFile)],
+      cert: await runtime.fs.readTextFile(config.tls.certFile),
+      key: await runtime.fs.readTextFile(config.tls.keyFile),
+      caCerts: [await runtime.fs.readTextFile(config.tlsCaFile)],
     }
     : null;
   const transport = new TcpTransport({
@@ -113,10 +115,12 @@ export async function runNode(config: NodeConfig, log: Logger): Promise<() => Pr
   }, node);
   const [hostname, port] = checkHostPort(config.httpAddr, "--http-addr");
   const tls = config.tls === null ? {} : {
-    cert: await Deno.readTextFile(config.tls.certFile),
-    key: await Deno.readTextFile(config.tls.keyFile),
+    tls: {
+      cert: await runtime.fs.readTextFile(config.tls.certFile),
+      key: await runtime.fs.readTextFile(config.tls.keyFile),
+    },
   };
-  const server = Deno.serve({ hostname, port, onListen: () => {}, ...tls }, app.fetch);
+  const server = await runtime.serve({ hostname, port, ...tls }, (request) => app.fetch(request));
   if (config.tokens.length === 0) {
     const local = isLoopbackHost(hostname);
     log.log(
@@ -131,6 +135,7 @@ export async function runNode(config: NodeConfig, log: Logger): Promise<() => Pr
     http: config.advertiseHttpUrl,
     peer: config.peerAddr,
     dataDir: config.dataDir,
+    runtime: runtime.name,
   });
   // Only an empty node asks to join; a restarted one already has its membership in its log.
   if (config.join !== null && fresh) {
@@ -151,15 +156,15 @@ export async function runNode(config: NodeConfig, log: Logger): Promise<() => Pr
 if (import.meta.main) {
   let config: NodeConfig | "help";
   try {
-    config = parseNodeArgs(Deno.args, (name) => Deno.env.get(name));
+    config = parseNodeArgs(runtime.args, (name) => runtime.env(name));
   } catch (e) {
     if (!(e instanceof ConfigError)) throw e;
     console.error(`raftkv: ${e.message}`);
-    Deno.exit(2);
+    runtime.exit(2);
   }
   if (config === "help") {
     console.log(helpText());
-    Deno.exit(0);
+    runtime.exit(0);
   }
   const log = createLogger(config.id, config.logLevel);
   let stop: () => Promise<void>;
@@ -167,8 +172,9 @@ if (import.meta.main) {
     stop = await runNode(config, log);
   } catch (e) {
     log.log("error", "could not start", { error: e instanceof Error ? e.message : String(e) });
-    Deno.exit(1);
+    runtime.exit(1);
   }
+  const offSignals: (() => void)[] = [];
   let stopping = false;
   const onSignal = async () => {
     if (stopping) return;
@@ -178,10 +184,8 @@ if (import.meta.main) {
     log.log("info", "stopped cleanly");
     // Leave by draining the event loop (lets --cpu-prof write a full profile); a handle
     // left open by mistake must not keep a stopped node alive, hence the fallback.
-    Deno.removeSignalListener("SIGINT", onSignal);
-    Deno.removeSignalListener("SIGTERM", onSignal);
-    Deno.unrefTimer(setTimeout(() => Deno.exit(0), 2_000));
+    for (const off of offSignals) off();
+    runtime.unrefTimer(setTimeout(() => runtime.exit(0), 2_000));
   };
-  Deno.addSignalListener("SIGINT", onSignal);
-  Deno.addSignalListener("SIGTERM", onSignal);
+  offSignals.push(runtime.onSignal("SIGINT", onSignal), runtime.onSignal("SIGTERM", onSignal));
 }

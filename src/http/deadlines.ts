@@ -11,6 +11,7 @@
  */
 
 import { assert } from "../assert.ts";
+import { runtime } from "../runtime/current.ts";
 
 /** A pending deadline; {@link cancel} it once the work finished in time. */
 export interface Deadline {
@@ -64,14 +65,14 @@ export class DeadlineQueue {
     // the process open, or a test's leak check.
     this.#entries.length = 0;
     this.#head = 0;
-    if (this.#timer !== undefined) Deno.unrefTimer(this.#timer);
+    if (this.#timer !== undefined) runtime.unrefTimer(this.#timer);
   }
 
   /** Calls `onExpire` once, `lengthMs` from now, unless cancelled first. */
   add(onExpire: () => void): Deadline {
     const entry = new Entry(this, this.now() + this.lengthMs, onExpire);
     this.#entries.push(entry);
-    if (this.#live++ === 0 && this.#timer !== undefined) Deno.refTimer(this.#timer);
+    if (this.#live++ === 0 && this.#timer !== undefined) runtime.refTimer(this.#timer);
     if (this.#timer === undefined) this.#arm(entry.dueMs);
     return entry;
   }
@@ -87,7 +88,7 @@ export class DeadlineQueue {
 
   #arm(dueMs: number): void {
     this.#timer = setTimeout(() => this.#fire(), Math.max(0, dueMs - this.now()));
-    if (this.#live === 0) Deno.unrefTimer(this.#timer);
+    if (this.#live === 0) runtime.unrefTimer(this.#timer);
   }
 
   #fire(): void {

@@ -12,9 +12,12 @@ import type * as sortedBtreeTypes from "sorted-btree";
 /** The B+ tree class's instance type (kv code has this one import point). */
 export type BTree<K, V> = sortedBtreeTypes.default<K, V>;
 
-// The package is CommonJS (`exports.default = BTree`): Deno's npm interop hands over
-// the whole `exports` object as the default import, so the class sits at `.default`.
-const BTreeClass = sortedBtree.default;
+// The package is CommonJS (`exports.default = BTree`, marked __esModule): Deno's npm
+// interop hands over the whole `exports` object as the default import, so the class
+// sits at `.default`; Bun honours __esModule and hands over the class itself.
+const BTreeClass: typeof sortedBtree.default =
+  (sortedBtree as { default?: typeof sortedBtree.default }).default ??
+    (sortedBtree as unknown as typeof sortedBtree.default);
 
 /** Orders keys by UTF-16 code units: total, deterministic and cheap. */
 export function compareKeys(a: string, b: string): number {

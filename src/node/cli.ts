@@ -17,6 +17,7 @@ import {
   parseInitialCluster,
 } from "./config.ts";
 import { isValidNodeId } from "../node_id.ts";
+import { runtime } from "../runtime/current.ts";
 
 /** One documented option. */
 interface OptionSpec {
@@ -302,7 +303,7 @@ function parseAuth(get: (flag: string) => string | undefined): {
   if (file !== undefined) {
     let text: string;
     try {
-      text = Deno.readTextFileSync(file);
+      text = runtime.fs.readTextFileSync(file);
     } catch (e) {
       throw new ConfigError(`--token-file ${file}: ${(e as Error).message}`);
     }

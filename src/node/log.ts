@@ -5,6 +5,8 @@
  * @module
  */
 
+import { runtime } from "../runtime/current.ts";
+
 /** Severity, lowest first. */
 export type LogLevel = "debug" | "info" | "warn" | "error";
 
@@ -20,7 +22,7 @@ export interface Logger {
 export function createLogger(
   node: string,
   minLevel: LogLevel = "info",
-  pretty = Deno.stdout.isTerminal(),
+  pretty = runtime.stdoutIsTerminal(),
 ): Logger {
   const encoder = new TextEncoder();
   return {
@@ -32,8 +34,7 @@ export function createLogger(
           fields && Object.keys(fields).length > 0 ? " " + JSON.stringify(fields) : ""
         }\n`
         : JSON.stringify({ time, level, node, msg, ...fields }) + "\n";
-      const out = LEVEL_RANK[level] >= LEVEL_RANK.warn ? Deno.stderr : Deno.stdout;
-      out.writeSync(encoder.encode(line));
+      runtime.writeSync(LEVEL_RANK[level] >= LEVEL_RANK.warn ? 2 : 1, encoder.encode(line));
     },
   };
 }

@@ -9,6 +9,7 @@
 
 import type { NodeId } from "../raft/messages.ts";
 import type { MemberAddress } from "./config.ts";
+import { runtime } from "../runtime/current.ts";
 
 /** The file's contents. */
 export interface MemberBook {
@@ -36,11 +37,11 @@ export function mergeAddress(
 /** Reads the book, or null when there is none. */
 export async function loadMemberBook(dataDir: string): Promise<MemberBook | null> {
   try {
-    const book = JSON.parse(await Deno.readTextFile(`${dataDir}/${FILE}`)) as MemberBook;
+    const book = JSON.parse(await runtime.fs.readTextFile(`${dataDir}/${FILE}`)) as MemberBook;
     if (!Array.isArray(book.members)) throw new Error("members is not a list");
     return book;
   } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return null;
+    if (runtime.fs.isNotFound(e)) return null;
     throw new Error(`${dataDir}/${FILE} is unreadable: ${(e as Error).message}`);
   }
 }
@@ -48,13 +49,12 @@ export async function loadMemberBook(dataDir: string): Promise<MemberBook | null
 /** Replaces the book atomically: temp file, fsync, rename. */
 export async function saveMemberBook(dataDir: string, book: MemberBook): Promise<void> {
   const tmp = `${dataDir}/${FILE}.tmp`;
-  const file = await Deno.open(tmp, { write: true, create: true, truncate: true });
+  const file = await runtime.fs.open(tmp, { write: true, create: true, truncate: true });
   try {
-    const bytes = new TextEncoder().encode(JSON.stringify(book, null, 2));
-    for (let done = 0; done < bytes.length;) done += await file.write(bytes.subarray(done));
+    await file.write(new TextEncoder().encode(JSON.stringify(book, null, 2)));
     await file.syncData();
   } finally {
     file.close();
   }
-  await Deno.rename(tmp, `${dataDir}/${FILE}`);
+  await runtime.fs.rename(tmp, `${dataDir}/${FILE}`);
 }

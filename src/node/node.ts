@@ -42,6 +42,7 @@ import { DeadlineQueue } from "../http/deadlines.ts";
 import { WatchHub } from "./watch_hub.ts";
 import { PROGRESS_EVERY_MS, withProgress } from "./progress.ts";
 import { type NodeSample, RaftkvMetrics } from "./metrics.ts";
+import { runtime } from "../runtime/current.ts";
 
 /** Most writes waiting for their entry to apply; beyond it writes get 429. */
 export const MAX_PENDING_WRITES = 100_000;
@@ -128,7 +129,7 @@ export class RaftkvNode implements NodeApi, AdminApi {
       this.#log.log("error", "fatal error (storage failure or broken invariant): exiting", {
         error: e instanceof Error ? e.stack ?? e.message : String(e),
       });
-      Deno.exit(1);
+      runtime.exit(1);
     });
     this.#kv = kv;
     for (const [id, addr] of members) this.#members.set(id, addr);

@@ -11,6 +11,7 @@ import type { RaftStorage } from "../storage/raft_storage.ts";
 import type { NodeConfig } from "./config.ts";
 import { KvStore } from "../kv/store.ts";
 import { decodeNodeSnapshot, encodeNodeSnapshot } from "./snapshot_format.ts";
+import { runtime } from "../runtime/current.ts";
 
 /** Index and term the restored state sits at. */
 const RESTORE_INDEX = 1;
@@ -18,12 +19,12 @@ const RESTORE_TERM = 1;
 
 /** Streams a file in chunks (never whole into memory). */
 async function* readFile(path: string): AsyncIterable<Uint8Array> {
-  const file = await Deno.open(path, { read: true });
+  const file = await runtime.fs.open(path, { read: true });
   try {
     const buffer = new Uint8Array(1024 * 1024);
     for (;;) {
       const n = await file.read(buffer);
-      if (n === null) return;
+      if (n === null || n === 0) return;
       yield buffer.slice(0, n);
     }
   } finally {

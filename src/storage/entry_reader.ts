@@ -13,6 +13,8 @@ import { StorageCorruptionError } from "./errors.ts";
 import type { BatchLocation } from "./log_index.ts";
 import { readRecordAt } from "./record.ts";
 import { segmentPath } from "./segment_files.ts";
+import { runtime } from "../runtime/current.ts";
+import type { FileHandle } from "../runtime/runtime.ts";
 
 /** Bytes charged per cached entry on top of the record's size (object overhead). */
 export const CACHE_ENTRY_OVERHEAD_BYTES = 64;
@@ -20,7 +22,7 @@ export const CACHE_ENTRY_OVERHEAD_BYTES = 64;
 /** Reads and caches decoded batch records. */
 export class EntryReader {
   readonly #cache: LRUCache<string, Entry[]>;
-  readonly #files = new Map<number, Deno.FsFile>();
+  readonly #files = new Map<number, FileHandle>();
   /** Reads served from the cache. */
   hits = 0;
   /** Reads that went to disk. */
@@ -63,18 +65,11 @@ export class EntryReader {
   #readBytes(loc: BatchLocation): Uint8Array {
     let file = this.#files.get(loc.segment);
     if (file === undefined) {
-      file = Deno.openSync(segmentPath(this.dir, loc.segment), { read: true });
+      file = runtime.fs.openSync(segmentPath(this.dir, loc.segment), { read: true });
       this.#files.set(loc.segment, file);
     }
-    file.seekSync(loc.offset, Deno.SeekMode.Start);
     const buf = new Uint8Array(loc.length);
-    let done = 0;
-    while (done < buf.length) {
-      const n = file.readSync(buf.subarray(done));
-      if (n === null) break;
-      done += n;
-    }
-    return buf.subarray(0, done);
+    return buf.subarray(0, file.readAtSync(buf, loc.offset));
   }
 
   /** Forgets a deleted segment: closes its handle and drops its cached batches. */

@@ -38,6 +38,7 @@ import {
   writeSnapshotFile,
 } from "./snapshot_store.ts";
 import { concat, WalWriter } from "./wal_writer.ts";
+import { runtime } from "../runtime/current.ts";
 
 export { FatalStorageError, SaveQueueFullError, StorageCorruptionError } from "./errors.ts";
 export { MAX_GROUP_SAVES, MAX_PENDING_SAVES, MAX_WAITING_SAVES } from "./commit_queue.ts";
@@ -161,7 +162,7 @@ function settings(o: StorageOptions = {}): Settings {
 /** Opens (creating if missing) and recovers the storage in `dir`. */
 export async function openStorage(dir: string, options?: StorageOptions): Promise<RaftStorage> {
   const s = settings(options);
-  await Deno.mkdir(dir, { recursive: true });
+  await runtime.fs.mkdir(dir, { recursive: true });
   const r = await recover(dir);
   const writer = new WalWriter(dir, s.fsync === "always", s.segmentBytes, r.active, r.segments);
   const storage = new FileStorage(dir, s, writer, r.index, r.hardState, r.snapshot, r.snapshotMeta);
@@ -179,7 +180,7 @@ export async function bootstrapStorage(
   options?: StorageOptions,
 ): Promise<void> {
   const s = settings(options);
-  await Deno.mkdir(dir, { recursive: true });
+  await runtime.fs.mkdir(dir, { recursive: true });
   if ((await listSegments(dir)).length > 0 || (await listSnapshots(dir)).length > 0) {
     throw new Error(`cannot bootstrap ${dir}: it already holds Raft data`);
   }
@@ -451,14 +452,14 @@ class FileStorage implements RaftStorage {
     //    meta.index + 1 so later segment names keep increasing with the log.
     const path = segmentPath(this.dir, active);
     const temp = path + ".tmp";
-    await Deno.writeFile(temp, records);
+    await runtime.fs.writeFile(temp, records);
     await this.#durable(temp);
-    await Deno.rename(temp, path);
+    await runtime.fs.rename(temp, path);
     await this.#syncDir();
     this.#reader.dropSegment(active);
     const target = meta.index + 1;
     if (target !== active) {
-      await Deno.rename(path, segmentPath(this.dir, target));
+      await runtime.fs.rename(path, segmentPath(this.dir, target));
       await this.#syncDir();
     }
     this.writer.segments.splice(0, this.writer.segments.length, target);
@@ -477,7 +478,7 @@ class FileStorage implements RaftStorage {
 
   async #durable(path: string): Promise<void> {
     if (this.settings.fsync !== "always") return;
-    const f = await Deno.open(path, { read: true, write: true });
+    const f = await runtime.fs.open(path, { read: true, write: true });
     try {
       await f.syncData();
     } finally {
@@ -491,7 +492,7 @@ class FileStorage implements RaftStorage {
 
   async #delete(segment: number): Promise<void> {
     this.#reader.dropSegment(segment);
-    await Deno.remove(segmentPath(this.dir, segment));
+    await runtime.fs.remove(segmentPath(this.dir, segment));
     await this.#syncDir();
     const k = this.writer.segments.indexOf(segment);
     if (k >= 0) this.writer.segments.splice(k, 1);

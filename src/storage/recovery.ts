@@ -20,6 +20,7 @@ import { LogIndex } from "./log_index.ts";
 import { readRecordAt, RECORD_HEADER_BYTES, RecordType } from "./record.ts";
 import { listSegments, removeSegmentTemps, segmentPath, syncDir } from "./segment_files.ts";
 import { listSnapshots, removeSnapshotTemps, type SnapshotFile } from "./snapshot_store.ts";
+import { runtime } from "../runtime/current.ts";
 
 /** What recovery found: the durable state as of the last acknowledged write. */
 export interface Recovered {
@@ -94,7 +95,7 @@ export async function recover(dir: string): Promise<Recovered> {
   // Validation passed: only now touch the directory.
   const active = await repair(dir, segments, state);
   const stale = snapshots.filter((s) => s.meta.index > snapshotMeta.index && s !== chosen);
-  for (const s of stale) await Deno.remove(s.path); // received but never installed
+  for (const s of stale) await runtime.fs.remove(s.path); // received but never installed
   await removeSnapshotTemps(dir);
   await removeSegmentTemps(dir);
   const recovered = {
@@ -125,7 +126,7 @@ async function scanSegment(
   s: ScanState,
 ): Promise<void> {
   const path = segmentPath(dir, segment);
-  const buf = await Deno.readFile(path);
+  const buf = await runtime.fs.readFile(path);
   const fail = (offset: number, detail: string): never => {
     throw new StorageCorruptionError({ file: path, offset, index: s.index.last() + 1 }, detail);
   };
@@ -266,10 +267,10 @@ async function repair(
 ): Promise<{ segment: number; sizeBytes: number } | null> {
   const last = segments[segments.length - 1];
   if (last === undefined) return null;
-  if (s.torn !== null) await Deno.truncate(s.torn.path, s.torn.offset);
+  if (s.torn !== null) await runtime.fs.truncate(s.torn.path, s.torn.offset);
   if (s.lastSizeBytes > 0) return { segment: last, sizeBytes: s.lastSizeBytes };
   // An empty newest segment holds nothing; the next write starts a fresh one.
-  await Deno.remove(segmentPath(dir, last));
+  await runtime.fs.remove(segmentPath(dir, last));
   await syncDir(dir);
   return null;
 }

@@ -7,6 +7,7 @@
 
 import { join } from "node:path";
 import { assert } from "../assert.ts";
+import { runtime } from "../runtime/current.ts";
 
 /** Digits in a zero-padded index (enough for any safe integer). */
 const INDEX_DIGITS = 20;
@@ -35,7 +36,7 @@ export function segmentPath(dir: string, firstIndex: number): string {
 /** Segment names (their first indexes) present in `dir`, ascending. */
 export async function listSegments(dir: string): Promise<number[]> {
   const out: number[] = [];
-  for await (const e of Deno.readDir(dir)) {
+  for (const e of await runtime.fs.readDir(dir)) {
     const m = e.isFile ? SEGMENT_PATTERN.exec(e.name) : null;
     if (m?.[1] !== undefined) out.push(Number(m[1]));
   }
@@ -44,7 +45,7 @@ export async function listSegments(dir: string): Promise<number[]> {
 
 /** Makes renames, creations and deletions in `dir` durable (fsync on the directory). */
 export async function syncDir(dir: string): Promise<void> {
-  const d = await Deno.open(dir, { read: true });
+  const d = await runtime.fs.open(dir, { read: true });
   try {
     await d.sync();
   } finally {
@@ -54,7 +55,9 @@ export async function syncDir(dir: string): Promise<void> {
 
 /** Deletes temp files of segment rewrites that never completed (applySnapshot). */
 export async function removeSegmentTemps(dir: string): Promise<void> {
-  for await (const e of Deno.readDir(dir)) {
-    if (e.isFile && e.name.endsWith(SEGMENT_SUFFIX + ".tmp")) await Deno.remove(join(dir, e.name));
+  for (const e of await runtime.fs.readDir(dir)) {
+    if (e.isFile && e.name.endsWith(SEGMENT_SUFFIX + ".tmp")) {
+      await runtime.fs.remove(join(dir, e.name));
+    }
   }
 }

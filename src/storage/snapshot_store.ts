@@ -16,6 +16,8 @@ import { assert } from "../assert.ts";
 import { crc32c } from "./crc32c.ts";
 import { FatalStorageError, StorageCorruptionError } from "./errors.ts";
 import { padIndex, syncDir } from "./segment_files.ts";
+import { runtime } from "../runtime/current.ts";
+import type { FileHandle } from "../runtime/runtime.ts";
 
 const MAGIC = new TextEncoder().encode("RKVSNAP1");
 const END_MAGIC = new TextEncoder().encode("RKVSEND1");
@@ -48,11 +50,6 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   return a.length === b.length && a.every((x, i) => x === b[i]);
 }
 
-async function writeAll(file: Deno.FsFile, bytes: Uint8Array): Promise<void> {
-  let done = 0;
-  while (done < bytes.length) done += await file.write(bytes.subarray(done));
-}
-
 /**
  * Streams `chunks` into a new snapshot file for `meta` and makes it durable (unless
  * `fsync` is false). Returns its path.
@@ -73,16 +70,16 @@ export async function writeSnapshotFile(
   const pv = new DataView(prefix.buffer);
   pv.setUint32(MAGIC.length, header.length, true);
   pv.setUint32(MAGIC.length + 4, crc32c(header), true);
-  const file = await Deno.open(temp, { write: true, create: true, truncate: true });
+  const file = await runtime.fs.open(temp, { write: true, create: true, truncate: true });
   try {
-    await writeAll(file, prefix);
-    await writeAll(file, header);
+    await file.write(prefix);
+    await file.write(header);
     let crc = 0;
     let dataBytes = 0;
     for await (const chunk of chunks) {
       crc = crc32c(chunk, crc);
       dataBytes += chunk.length;
-      await writeAll(file, chunk);
+      await file.write(chunk);
     }
     const trailer = new Uint8Array(TRAILER_BYTES);
     const tv = new DataView(trailer.buffer);
@@ -91,12 +88,12 @@ export async function writeSnapshotFile(
     tv.setUint32(8, Math.floor(dataBytes / 0x100000000), true);
     trailer.set(END_MAGIC, 12);
     assert(Number.isSafeInteger(dataBytes), "snapshot data length is a safe integer");
-    await writeAll(file, trailer);
+    await file.write(trailer);
     if (fsync) await fatalOnError("snapshot fdatasync", () => file.syncData());
   } finally {
     file.close();
   }
-  await Deno.rename(temp, path);
+  await runtime.fs.rename(temp, path);
   if (fsync) await fatalOnError("directory fsync", () => syncDir(dir));
   return path;
 }
@@ -112,9 +109,9 @@ async function fatalOnError(operation: string, f: () => Promise<void>): Promise<
 
 /** Reads and validates a snapshot file's header and trailer; null if malformed. */
 export async function readSnapshotFile(path: string): Promise<SnapshotFile | null> {
-  const file = await Deno.open(path, { read: true });
+  const file = await runtime.fs.open(path, { read: true });
   try {
-    const size = (await file.stat()).size;
+    const size = await file.size();
     const prefix = new Uint8Array(PREFIX_BYTES);
     if (size < PREFIX_BYTES + TRAILER_BYTES) return null;
     await readExactly(file, prefix, 0);
@@ -140,14 +137,9 @@ export async function readSnapshotFile(path: string): Promise<SnapshotFile | nul
   }
 }
 
-async function readExactly(file: Deno.FsFile, buf: Uint8Array, at: number): Promise<void> {
-  await file.seek(at, Deno.SeekMode.Start);
-  let done = 0;
-  while (done < buf.length) {
-    const n = await file.read(buf.subarray(done));
-    if (n === null) throw new RangeError(`unexpected end of file at ${at + done}`);
-    done += n;
-  }
+async function readExactly(file: FileHandle, buf: Uint8Array, at: number): Promise<void> {
+  const done = await file.readAt(buf, at);
+  if (done < buf.length) throw new RangeError(`unexpected end of file at ${at + done}`);
 }
 
 /**
@@ -155,19 +147,20 @@ async function readExactly(file: Deno.FsFile, buf: Uint8Array, at: number): Prom
  * its CRC at the end (throws {@link StorageCorruptionError} on mismatch).
  */
 export async function* readSnapshotData(snap: SnapshotFile): AsyncIterable<Uint8Array> {
-  const file = await Deno.open(snap.path, { read: true });
+  const file = await runtime.fs.open(snap.path, { read: true });
   try {
     let left = snap.dataBytes;
     let crc = 0;
-    await file.seek(snap.dataOffset, Deno.SeekMode.Start);
+    let at = snap.dataOffset;
     while (left > 0) {
       const chunk = new Uint8Array(Math.min(left, SNAPSHOT_READ_CHUNK_BYTES));
-      const n = await file.read(chunk);
-      if (n === null) throw new RangeError(`snapshot ${snap.path} ends early`);
+      const n = await file.readAt(chunk, at);
+      if (n === 0) throw new RangeError(`snapshot ${snap.path} ends early`);
       const got = chunk.subarray(0, n);
       crc = crc32c(got, crc);
       left -= n;
       assert(left >= 0, "a snapshot read stays within its data");
+      at += n;
       yield got;
     }
     const trailer = new Uint8Array(4);
@@ -186,7 +179,7 @@ export async function* readSnapshotData(snap: SnapshotFile): AsyncIterable<Uint8
 /** Valid snapshot files in `dir`, oldest first. */
 export async function listSnapshots(dir: string): Promise<SnapshotFile[]> {
   const out: SnapshotFile[] = [];
-  for await (const e of Deno.readDir(dir)) {
+  for (const e of await runtime.fs.readDir(dir)) {
     if (!e.isFile || !NAME_PATTERN.test(e.name)) continue;
     const snap = await readSnapshotFile(join(dir, e.name));
     if (snap !== null) out.push(snap);
@@ -202,15 +195,15 @@ export async function pruneSnapshots(
 ): Promise<void> {
   const all = await listSnapshots(dir);
   for (const snap of all.slice(0, Math.max(0, all.length - keep))) {
-    if (snap.path !== protect) await Deno.remove(snap.path);
+    if (snap.path !== protect) await runtime.fs.remove(snap.path);
   }
 }
 
 /** Deletes temp files of snapshot writes that never completed (never acknowledged). */
 export async function removeSnapshotTemps(dir: string): Promise<void> {
-  for await (const e of Deno.readDir(dir)) {
+  for (const e of await runtime.fs.readDir(dir)) {
     if (e.isFile && e.name.startsWith("snapshot-") && e.name.endsWith(TEMP_SUFFIX)) {
-      await Deno.remove(join(dir, e.name));
+      await runtime.fs.remove(join(dir, e.name));
     }
   }
 }

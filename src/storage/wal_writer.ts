@@ -18,6 +18,8 @@
 import { assert } from "../assert.ts";
 import { FatalStorageError } from "./errors.ts";
 import { segmentPath, syncDir } from "./segment_files.ts";
+import { runtime } from "../runtime/current.ts";
+import type { FileHandle } from "../runtime/runtime.ts";
 
 /** Where a staged record will land. */
 export interface RecordLocation {
@@ -43,7 +45,7 @@ const ZEROS = new Uint8Array(1024 * 1024);
 
 /** The newest segment plus a group of staged records not yet written. */
 export class WalWriter {
-  #file: Deno.FsFile | null = null;
+  #file: FileHandle | null = null;
   /** Bytes in the open file, preallocated zeros included. */
   #fileBytes = 0;
   /** End of the records written to the open file. */
@@ -153,15 +155,16 @@ export class WalWriter {
         this.#file = await this.#io(
           "create segment",
           // createNew: a name clash is a bug and must fail, never truncate a segment.
-          () => Deno.open(segmentPath(this.dir, part.segment), { write: true, createNew: true }),
+          () =>
+            runtime.fs.open(segmentPath(this.dir, part.segment), { write: true, createNew: true }),
         );
         this.#fileBytes = 0;
         this.#writtenBytes = 0;
         created = true;
       } else if (this.#file === null) {
         const path = segmentPath(this.dir, part.segment);
-        this.#file = await this.#io("open segment", () => Deno.open(path, { write: true }));
-        this.#fileBytes = (await this.#io("stat segment", () => this.#file!.stat())).size;
+        this.#file = await this.#io("open segment", () => runtime.fs.open(path, { write: true }));
+        this.#fileBytes = await this.#io("stat segment", () => this.#file!.size());
         this.#writtenBytes = part.start;
       }
       const bytes = concat(part.chunks);
@@ -169,14 +172,10 @@ export class WalWriter {
       const end = part.start + bytes.length;
       await this.#io("write", async () => {
         if (this.fsync && end > this.#fileBytes) await this.#preallocate(file, end);
-        file.seekSync(part.start, Deno.SeekMode.Start);
-        let done = 0;
         // A small write only copies into the page cache: done in place it saves a trip
         // through the runtime's blocking-I/O threads (tens of µs on every commit).
-        if (bytes.length <= SYNC_WRITE_MAX_BYTES) {
-          while (done < bytes.length) done += file.writeSync(bytes.subarray(done));
-        }
-        while (done < bytes.length) done += await file.write(bytes.subarray(done));
+        if (bytes.length <= SYNC_WRITE_MAX_BYTES) file.writeAtSync(bytes, part.start);
+        else await file.writeAt(bytes, part.start);
       });
       this.#writtenBytes = end;
       this.#fileBytes = Math.max(this.#fileBytes, end);
@@ -190,14 +189,12 @@ export class WalWriter {
   }
 
   /** Zero-fills the file from its end to past `end` (made durable by the next sync). */
-  async #preallocate(file: Deno.FsFile, end: number): Promise<void> {
+  async #preallocate(file: FileHandle, end: number): Promise<void> {
     const target = Math.max(end, Math.min(this.#fileBytes + PREALLOCATE_BYTES, this.segmentBytes));
-    file.seekSync(this.#fileBytes, Deno.SeekMode.Start);
     while (this.#fileBytes < target) {
-      const n = await file.write(
-        ZEROS.subarray(0, Math.min(ZEROS.length, target - this.#fileBytes)),
-      );
-      this.#fileBytes += n;
+      const zeros = ZEROS.subarray(0, Math.min(ZEROS.length, target - this.#fileBytes));
+      await file.writeAt(zeros, this.#fileBytes);
+      this.#fileBytes += zeros.length;
     }
   }
 

@@ -21,6 +21,8 @@ import {
   parseVerdict,
   PROTOCOL_VERSION,
 } from "./handshake.ts";
+import { runtime } from "../runtime/current.ts";
+import type { Conn } from "../runtime/runtime.ts";
 
 /** A TCP connect that has not completed within this long is abandoned. */
 export const DIAL_TIMEOUT_MS = 3_000;
@@ -88,7 +90,7 @@ async function dialVersion(
 ): Promise<FramedConn> {
   signal?.throwIfAborted();
   const conn = await connectWithTimeout(addr, signal, me.tlsCaCerts);
-  if ("setNoDelay" in conn) conn.setNoDelay(true);
+  conn.setNoDelay(true);
   const fc = new FramedConn(conn, MAX_HANDSHAKE_FRAME_BYTES, me.counter);
   const abort = () => fc.close();
   signal?.addEventListener("abort", abort, { once: true });
@@ -163,16 +165,14 @@ async function connectWithTimeout(
   addr: string,
   signal?: AbortSignal,
   tlsCaCerts?: string[],
-): Promise<Deno.TcpConn | Deno.TlsConn> {
+): Promise<Conn> {
   const { hostname, port } = parseHostPort(addr);
-  const pending: Promise<Deno.TcpConn | Deno.TlsConn> = tlsCaCerts
-    ? Deno.connectTls({ hostname, port, caCerts: tlsCaCerts })
-    : Deno.connect({
-      hostname,
-      port,
-      transport: "tcp",
-      ...(signal === undefined ? {} : { signal }),
-    });
+  const pending = runtime.connect({
+    hostname,
+    port,
+    ...(tlsCaCerts ? { caCerts: tlsCaCerts } : {}),
+    ...(signal === undefined ? {} : { signal }),
+  });
   let timer: ReturnType<typeof setTimeout> | undefined;
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new Error(`connect to ${addr} timed out`)), DIAL_TIMEOUT_MS);

@@ -6,6 +6,7 @@
  */
 
 import { FrameReader, ProtocolError } from "./frame.ts";
+import type { Conn } from "../runtime/runtime.ts";
 
 /** Counts bytes crossing a connection. */
 export interface ByteCounter {
@@ -21,7 +22,7 @@ export class FramedConn {
 
   /** Wraps `conn`; frames longer than `maxFrameBytes` are refused until the limit is raised. */
   constructor(
-    readonly conn: Deno.Conn,
+    readonly conn: Conn,
     maxFrameBytes: number,
     private readonly counter: ByteCounter,
   ) {

@@ -25,6 +25,7 @@ import {
 import { answerSnapshot, receiveChunks } from "./snapshot_channel.ts";
 import { bump, type TransportLog, type TransportStats } from "./transport.ts";
 import { decodeMessage } from "./wire.ts";
+import type { Conn } from "../runtime/runtime.ts";
 
 /** What an inbound session needs from its transport. */
 export interface InboundHost {
@@ -52,7 +53,7 @@ export interface InboundHost {
  */
 export async function serveInbound(
   host: InboundHost,
-  conn: Deno.Conn,
+  conn: Conn,
   onAuthenticated: () => void = () => {},
 ): Promise<void> {
   const fc = new FramedConn(conn, MAX_HANDSHAKE_FRAME_BYTES, host.stats);
@@ -79,9 +80,8 @@ export async function serveInbound(
 }
 
 /** The remote address of a connection, for logs. */
-export function addrOf(conn: Deno.Conn): string {
-  const a = conn.remoteAddr;
-  return a.transport === "tcp" ? `${a.hostname}:${a.port}` : a.transport;
+export function addrOf(conn: Conn): string {
+  return conn.remoteAddr;
 }
 
 /** Challenges the client and checks its hello; on mismatch answers with the reason. */

@@ -25,6 +25,8 @@ import {
   type TransportLog,
   type TransportStats,
 } from "./transport.ts";
+import { runtime } from "../runtime/current.ts";
+import type { Conn, Listener } from "../runtime/runtime.ts";
 
 /** Most inbound connections served at once; more are closed at accept. */
 export const MAX_INBOUND_CONNECTIONS = 256;
@@ -80,10 +82,10 @@ export class TcpTransport implements Transport {
   readonly #links = new Map<NodeId, PeerLink>();
   readonly #peers = new Map<NodeId, string>();
   readonly #snapshotConns = new Set<FramedConn>();
-  readonly #inbound = new Map<Promise<void>, Deno.Conn>();
+  readonly #inbound = new Map<Promise<void>, Conn>();
   /** Inbound connections still in their handshake, oldest first (Set keeps insertion order). */
-  readonly #handshaking = new Set<Deno.Conn>();
-  #listener: Deno.TcpListener | Deno.TlsListener | null = null;
+  readonly #handshaking = new Set<Conn>();
+  #listener: Listener | null = null;
   readonly #tls: { cert: string; key: string } | null;
   #acceptLoop: Promise<void> | null = null;
   #listenAddr = "";
@@ -143,13 +145,15 @@ export class TcpTransport implements Transport {
   }
 
   /** Starts listening. */
-  // deno-lint-ignore require-await -- async so that a bind failure rejects instead of throwing
   async start(): Promise<void> {
     assert(this.#listener === null && !this.#closing, "start once, before close");
     const { hostname, port } = parseHostPort(this.#requestedAddr);
-    const listener = this.#tls
-      ? Deno.listenTls({ hostname, port, transport: "tcp", ...this.#tls })
-      : Deno.listen({ hostname, port, transport: "tcp" });
+    const listener = await runtime.listen({
+      hostname,
+      port,
+      ...(this.#tls ? { tls: this.#tls } : {}),
+    });
+    if (this.#closing) return listener.close(); // closed while binding
     this.#listener = listener;
     const addr = listener.addr;
     this.#listenAddr = addr.hostname.includes(":")
@@ -160,9 +164,9 @@ export class TcpTransport implements Transport {
   }
 
   /** Accepts until closed; a failed accept (e.g. out of file descriptors) pauses, never stops it. */
-  async #accept(listener: Deno.TcpListener | Deno.TlsListener): Promise<void> {
+  async #accept(listener: Listener): Promise<void> {
     while (!this.#closing) {
-      let conn: Deno.TcpConn | Deno.TlsConn;
+      let conn: Conn;
       try {
         conn = await listener.accept();
       } catch (e) {
@@ -196,7 +200,7 @@ export class TcpTransport implements Transport {
         closeQuietly(evictedConn);
       }
       try {
-        if ("setNoDelay" in conn) conn.setNoDelay(true);
+        conn.setNoDelay(true);
       } catch {
         // The peer already reset the connection; the session will notice on its first read.
       }
@@ -314,7 +318,7 @@ export class TcpTransport implements Transport {
   }
 }
 
-function closeQuietly(conn: Deno.Conn): void {
+function closeQuietly(conn: Conn): void {
   try {
     conn.close();
   } catch {

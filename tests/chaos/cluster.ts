@@ -10,6 +10,8 @@
 import { waitFor } from "../integration/harness.ts";
 import assert from "node:assert/strict";
 import type { NetnsNetwork } from "./netns.ts";
+import { runArgs, runtimeExecutable } from "../../src/runtime/command.ts";
+import type { RuntimeName } from "../../src/runtime/runtime.ts";
 
 const MAIN = new URL("../../src/main.ts", import.meta.url).pathname;
 
@@ -30,6 +32,8 @@ export interface ChaosNode {
   dataDir: string;
   logPath: string;
   process: Deno.ChildProcess | null;
+  /** What the node runs on. */
+  runtime: RuntimeName;
   paused: boolean;
   /** Bumped on every start: readers use it to tell restarts apart. */
   incarnation: number;
@@ -55,6 +59,8 @@ export interface ClusterOptions {
   network: NetnsNetwork | null;
   /** Extra flags for every node. */
   flags: string[];
+  /** Runtime of each node in turn (n1 gets the first); Deno when absent. */
+  runtimes?: RuntimeName[];
 }
 
 /** Ids of a cluster's nodes: voters n1..nV, then learners. */
@@ -91,6 +97,7 @@ export class ChaosCluster {
         dataDir: `${options.root}/data/${id}`,
         logPath: `${options.root}/logs/${id}.log`,
         process: null,
+        runtime: options.runtimes?.[i % options.runtimes.length] ?? "deno",
         paused: false,
         incarnation: 0,
         stopping: false,
@@ -131,10 +138,8 @@ export class ChaosCluster {
     const seed = this.voters()[0];
     assert(seed !== undefined, "a cluster has voters");
     const argv = [
-      Deno.execPath(),
-      "run",
-      "-A",
-      MAIN,
+      runtimeExecutable(node.runtime),
+      ...runArgs(node.runtime, MAIN),
       "--id",
       node.id,
       "--peer-addr",

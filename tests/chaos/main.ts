@@ -13,13 +13,15 @@
  */
 
 import { parseArgs } from "node:util";
+import { parseRuntimeName } from "../../src/runtime/command.ts";
 import { DEFAULT_OPTIONS, runChaos } from "./run.ts";
 import { FAULT_KINDS, type FaultKind } from "./nemesis.ts";
 
 const USAGE = `Usage: deno task chaos [--time SECONDS] [--seed N] [--schedules kill,pause,partition]
   [--clients N] [--keys N] [--learner-readers N] [--check-timeout SECONDS] [--node-flag F]...
   [--distrust-503]   record writes refused with 503 as unknown instead of leaving them out
-  [--no-netns]       run on 127.0.0.1 without namespaces (kill and pause only)`;
+  [--no-netns]       run on 127.0.0.1 without namespaces (kill and pause only)
+  [--runtimes deno,bun]  runtime of each node in turn (n1, n2, …): a mixed cluster`;
 
 function intFlag(values: Record<string, unknown>, name: string, fallback: number): number {
   const text = values[name];
@@ -46,6 +48,7 @@ async function main(): Promise<number> {
       "node-flag": { type: "string", multiple: true },
       "distrust-503": { type: "boolean" },
       "no-netns": { type: "boolean" },
+      runtimes: { type: "string" },
       help: { type: "boolean" },
     },
   });
@@ -73,6 +76,7 @@ async function main(): Promise<number> {
     trustRefusals: !values["distrust-503"],
     netns: !values["no-netns"],
     nodeFlags: [...DEFAULT_OPTIONS.nodeFlags, ...(values["node-flag"] ?? [])],
+    ...(values.runtimes ? { runtimes: values.runtimes.split(",").map(parseRuntimeName) } : {}),
     log: (line: string) => console.log(line),
   };
   console.log(
@@ -113,7 +117,8 @@ async function main(): Promise<number> {
     console.log(`results saved in ${report.resultsPath}`);
     console.log(
       `reproduce: deno task chaos --time ${options.timeSec} --seed ${seed} ` +
-        `--schedules ${kinds.join(",")}`,
+        `--schedules ${kinds.join(",")}` +
+        (options.runtimes ? ` --runtimes ${options.runtimes.join(",")}` : ""),
     );
     return 1;
   }

@@ -15,6 +15,7 @@ import { newHttpClient, Workload, type WorkloadStats, type WriteRecord } from ".
 import { kvGet, type ReadAnswer } from "./kv_http.ts";
 import { reduceUnknowns } from "./reduce.ts";
 import { checkAckedWrites, checkObservedValues, checkStoreRevision, summarize } from "./checks.ts";
+import type { RuntimeName } from "../../src/runtime/runtime.ts";
 
 /** The cluster must take a write within this long after everything is healed. */
 export const WRITE_AFTER_HEAL_MS = 5000;
@@ -36,6 +37,8 @@ export interface ChaosOptions {
   keys: number;
   /** Extra node flags. */
   nodeFlags: string[];
+  /** Runtime of each node in turn (`--runtimes deno,bun` mixes them); Deno when absent. */
+  runtimes?: RuntimeName[];
   checkTimeoutMs: number;
   /** Run nodes in network namespaces when possible (false: 127.0.0.1, no partitions). */
   netns: boolean;
@@ -128,13 +131,16 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       root,
       network,
       flags: options.nodeFlags,
+      ...(options.runtimes ? { runtimes: options.runtimes } : {}),
     });
-    log(`cluster up: ${
-      cluster.nodes.map((n) =>
-        `${n.id}${n.learner ? "(learner)" : ""}=` +
-        n.httpUrl
-      ).join(" ")
-    }`);
+    log(
+      `cluster up: ${
+        cluster.nodes.map((n) =>
+          `${n.id}${n.learner ? "(learner)" : ""}${n.runtime === "deno" ? "" : `(${n.runtime})`}=` +
+          n.httpUrl
+        ).join(" ")
+      }`,
+    );
     const report = await exercise(options, kinds, cluster, network);
     report.networkNote = networkNote;
     if (!report.passed) report.resultsPath = await saveResults(options, root, report);

@@ -6,10 +6,20 @@
  */
 
 import assert from "node:assert/strict";
+import { parseRuntimeName, runArgs, runtimeExecutable } from "../../src/runtime/command.ts";
+import type { RuntimeName } from "../../src/runtime/runtime.ts";
 
 const MAIN = new URL("../../src/main.ts", import.meta.url).pathname;
 
-/** How {@link TestCluster.launch} starts a cluster. */
+/**
+ * The runtime test nodes run on unless a test says otherwise: `RAFTKV_TEST_RUNTIME=bun`
+ * runs the integration suite against Bun nodes (the test process itself stays on Deno).
+ */
+export const TEST_RUNTIME: RuntimeName = parseRuntimeName(
+  Deno.env.get("RAFTKV_TEST_RUNTIME") ?? "deno",
+);
+
+/** Options of {@link TestCluster.start} and {@link TestCluster.launch}. */
 export interface LaunchOptions {
   scheme?: "http" | "https";
   caCert?: string;
@@ -19,6 +29,8 @@ export interface LaunchOptions {
    * optional), so members must learn each other's HTTP URLs themselves. Default true.
    */
   httpUrlsInInitialCluster?: boolean;
+  /** Runtime of each node in turn (n1 gets the first); defaults to {@link TEST_RUNTIME}. */
+  runtimes?: RuntimeName[];
 }
 
 /** One node process of a test cluster. */
@@ -28,6 +40,8 @@ export interface TestNode {
   httpUrl: string;
   dataDir: string;
   process: Deno.ChildProcess | null;
+  /** What the node's process runs on (change it between stop and spawn to switch). */
+  runtime: RuntimeName;
   /** Extra flags this node is started with. */
   flags: string[];
   /** Joined an existing cluster rather than founding it. */
@@ -117,6 +131,7 @@ export class TestCluster {
     flags: string[] = [],
     options: LaunchOptions = {},
   ): TestCluster {
+    const runtimes = options.runtimes ?? [TEST_RUNTIME];
     const scheme = options.scheme ?? "http";
     const cluster = new TestCluster(Deno.makeTempDirSync({ prefix: "raftkv-it-" }));
     cluster.#httpUrlsInInitialCluster = options.httpUrlsInInitialCluster ?? true;
@@ -130,6 +145,7 @@ export class TestCluster {
         httpUrl: `${scheme}://127.0.0.1:${ports[2 * i + 1]}`,
         dataDir: `${cluster.root}/n${i + 1}`,
         process: null,
+        runtime: runtimes[i % runtimes.length] ?? TEST_RUNTIME,
         flags,
       });
     }
@@ -148,7 +164,10 @@ export class TestCluster {
    * Adds a fresh node that joins through `via` (a learner unless `voter`). It is not in
    * --initial-cluster; restarts of it rejoin with the same flags.
    */
-  join(via: TestNode, options: { voter?: boolean; flags?: string[] } = {}): TestNode {
+  join(
+    via: TestNode,
+    options: { voter?: boolean; flags?: string[]; runtime?: RuntimeName } = {},
+  ): TestNode {
     const [peerPort, httpPort] = freePorts(2);
     const id = `n${this.nodes.length + 1}`;
     const node: TestNode = {
@@ -157,6 +176,7 @@ export class TestCluster {
       httpUrl: `http://127.0.0.1:${httpPort}`,
       dataDir: `${this.root}/${id}`,
       process: null,
+      runtime: options.runtime ?? TEST_RUNTIME,
       flags: [
         "--join",
         via.httpUrl,
@@ -174,9 +194,7 @@ export class TestCluster {
   spawn(node: TestNode): void {
     assert.equal(node.process, null, `${node.id} is already running`);
     const args = [
-      "run",
-      "-A",
-      MAIN,
+      ...runArgs(node.runtime, MAIN),
       "--id",
       node.id,
       "--peer-addr",
@@ -188,7 +206,7 @@ export class TestCluster {
       ...(node.joined ? [] : ["--initial-cluster", this.initialCluster()]),
       ...node.flags,
     ];
-    const child = new Deno.Command(Deno.execPath(), {
+    const child = new Deno.Command(runtimeExecutable(node.runtime), {
       args,
       stdout: "piped",
       stderr: "piped",

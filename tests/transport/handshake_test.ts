@@ -19,6 +19,8 @@ import {
   type Verdict,
 } from "../../src/transport/handshake.ts";
 import { TcpTransport } from "../../src/transport/tcp_transport.ts";
+import { runtime } from "../../src/runtime/current.ts";
+import type { Conn } from "../../src/runtime/runtime.ts";
 import { newStats } from "../../src/transport/transport.ts";
 import { MAX_NODE_ID_LENGTH, wireDecoder, wireEncoder } from "../../src/transport/wire.ts";
 import { RawClient, waitFor } from "./helpers.ts";
@@ -211,13 +213,19 @@ Deno.test("a version-1 client is welcomed in version 1 (no URL either way)", asy
 });
 
 /** A node from before version 2: it refuses any hello that is not 8 elements long. */
-function oldServer(): { addr: string; hellos: number[]; close(): Promise<void> } {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+async function oldServer(): Promise<{ addr: string; hellos: number[]; close(): Promise<void> }> {
+  const listener = await runtime.listen({ hostname: "127.0.0.1", port: 0 });
   const hellos: number[] = [];
   const sessions: Promise<void>[] = [];
-  const conns: Deno.Conn[] = [];
+  const conns: Conn[] = [];
   const accepting = (async () => {
-    for await (const conn of listener) {
+    while (true) {
+      let conn: Conn;
+      try {
+        conn = await listener.accept();
+      } catch {
+        return; // closed
+      }
       conns.push(conn);
       sessions.push((async () => {
         const fc = new FramedConn(conn, MAX_HANDSHAKE_FRAME_BYTES, newStats());
@@ -240,7 +248,7 @@ function oldServer(): { addr: string; hellos: number[]; close(): Promise<void> }
     }
   })();
   return {
-    addr: `127.0.0.1:${(listener.addr as Deno.NetAddr).port}`,
+    addr: `127.0.0.1:${listener.addr.port}`,
     hellos,
     async close() {
       listener.close();
@@ -256,7 +264,7 @@ function oldServer(): { addr: string; hellos: number[]; close(): Promise<void> }
 }
 
 Deno.test("dialing a node before version 2 falls back to a version-1 hello", async () => {
-  const old = oldServer();
+  const old = await oldServer();
   const learned: Learned = [];
   try {
     const fc = await dial(

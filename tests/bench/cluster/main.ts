@@ -5,12 +5,15 @@
  * Every run is bounded in time; every process started here is stopped here.
  *
  * Options: --seconds 10  --conns 1,16,64,256  --rss-keys 1000000 (0 skips)  --workloads put,get,stale,mix
+ *          --runtimes deno,bun (one raftkv cluster per runtime, measured one after the other
+ *          beside the same etcd)
  *
  * @module
  */
 
 import { parseArgs } from "node:util";
 import { TestCluster, waitFor } from "../../integration/harness.ts";
+import { parseRuntimeName } from "../../../src/runtime/command.ts";
 import { startEtcd } from "./etcd.ts";
 import { fdatasyncP50Us, loopbackRttP50Us, rssMiB, startHelloServer } from "./floors.ts";
 import { bestEtcd, markdownTable, type Row, svgChart } from "./report.ts";
@@ -24,8 +27,12 @@ const { values } = parseArgs({
     "rss-keys": { type: "string", default: "1000000" },
     workloads: { type: "string", default: "put,get,stale,mix" },
     out: { type: "string", default: "results" },
+    runtimes: { type: "string", default: "deno" },
   },
 });
+const runtimes = values.runtimes.split(",").filter((r) => r !== "").map(parseRuntimeName);
+/** Rows are labelled with their runtime only when more than one is compared. */
+const labelled = runtimes.length > 1;
 const seconds = Number(values.seconds);
 const connections = values.conns.split(",").map(Number);
 const rssKeys = Number(values["rss-keys"]);
@@ -120,14 +127,17 @@ async function main(): Promise<void> {
         }`,
     );
 
-    console.log("starting raftkv (3 nodes, fsync always)…");
-    const raftkv = TestCluster.launch(3, ["--fsync", "always"]);
-    cleanup.push(() => raftkv.stop());
-    const raftkvUrl = (await raftkv.leader()).httpUrl;
-    await preload(
-      READ_KEYS,
-      (k) => fetch(`${raftkvUrl}/v1/kv/${k}`, { method: "PUT", body: VALUE }),
-    );
+    const clusters: { runtime: string; cluster: TestCluster; url: string }[] = [];
+    for (const runtime of runtimes) {
+      console.log(`starting raftkv on ${runtime} (3 nodes, fsync always)…`);
+      const cluster = TestCluster.launch(3, ["--fsync", "always"], { runtimes: [runtime] });
+      cleanup.push(() => cluster.stop());
+      const url = (await cluster.leader(30_000)).httpUrl;
+      await preload(READ_KEYS, (k) => fetch(`${url}/v1/kv/${k}`, { method: "PUT", body: VALUE }));
+      clusters.push({ runtime, cluster, url });
+    }
+    const raftkv = clusters[0]!.cluster;
+    const raftkvUrl = clusters[0]!.url;
 
     console.log("starting etcd 3.4 (3 members)…");
     const etcd = startEtcd(`${root}/etcd`);
@@ -160,26 +170,33 @@ async function main(): Promise<void> {
             seconds,
             readKeys: READ_KEYS,
           });
-        const row: Row = {
-          workload,
-          connections: c,
-          raftkv: await run(raftkvUrl, "raftkv"),
-          etcd2: await run(etcdUrl, "etcd2"),
-          etcd3: await run(etcdUrl, "etcd3"),
-        };
-        results.push(row);
-        const best = bestEtcd(row)!;
-        console.log(
-          `${workload.padEnd(5)} c=${String(c).padStart(3)}  raftkv ${
-            Math.round(row.raftkv!.opsPerSec)
-          }/s ` +
-            `p50 ${(row.raftkv!.p50Us / 1000).toFixed(2)} ms   etcd ${best.api} ${
-              Math.round(best.result.opsPerSec)
-            }/s ` +
-            `p50 ${(best.result.p50Us / 1000).toFixed(2)} ms   ratio ${
-              (row.raftkv!.opsPerSec / best.result.opsPerSec).toFixed(2)
-            }×`,
-        );
+        const raftkvRuns = [];
+        for (const k of clusters) raftkvRuns.push(await run(k.url, "raftkv"));
+        const etcd2 = await run(etcdUrl, "etcd2");
+        const etcd3 = await run(etcdUrl, "etcd3");
+        for (const [i, k] of clusters.entries()) {
+          const row: Row = {
+            workload,
+            connections: c,
+            ...(labelled ? { runtime: k.runtime } : {}),
+            raftkv: raftkvRuns[i]!,
+            etcd2,
+            etcd3,
+          };
+          results.push(row);
+          const best = bestEtcd(row)!;
+          console.log(
+            `${workload.padEnd(5)} c=${String(c).padStart(3)}  raftkv${
+              labelled ? ` (${k.runtime})` : ""
+            } ${Math.round(row.raftkv!.opsPerSec)}/s ` +
+              `p50 ${(row.raftkv!.p50Us / 1000).toFixed(2)} ms   etcd ${best.api} ${
+                Math.round(best.result.opsPerSec)
+              }/s ` +
+              `p50 ${(best.result.p50Us / 1000).toFixed(2)} ms   ratio ${
+                (row.raftkv!.opsPerSec / best.result.opsPerSec).toFixed(2)
+              }×`,
+          );
+        }
       }
     }
 

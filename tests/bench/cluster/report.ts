@@ -10,6 +10,8 @@ import type { WrkResult } from "./wrk.ts";
 export interface Row {
   workload: string;
   connections: number;
+  /** The runtime raftkv ran on in this row (`--runtimes`); etcd figures are shared. */
+  runtime?: string;
   raftkv: WrkResult | null;
   etcd2: WrkResult | null;
   etcd3: WrkResult | null;
@@ -47,7 +49,9 @@ export function markdownTable(rows: Row[]): string {
       ? (row.raftkv.opsPerSec / best.result.opsPerSec).toFixed(2) + "×"
       : "–";
     lines.push(
-      `| ${row.workload} | ${row.connections} | ${cell(row.raftkv)} | ${
+      `| ${row.workload}${
+        row.runtime ? ` (raftkv on ${row.runtime})` : ""
+      } | ${row.connections} | ${cell(row.raftkv)} | ${
         best ? `${cell(best.result).replace(" |", ` (${best.api}) |`)}` : cell(null)
       } | ${ratio} |`,
     );

@@ -1,0 +1,50 @@
+/**
+ * Only src/runtime/ may talk to the runtime directly: any `Deno.*`, `Bun.*` or a check
+ * for either global elsewhere in src/ fails here, so a node keeps running on both.
+ */
+
+import { ok } from "node:assert/strict";
+
+const SRC = new URL("../../src/", import.meta.url);
+const SEAM = "runtime/";
+
+/** Direct uses of a runtime global (comments stripped first). */
+const PATTERNS = [
+  /\b(?:Deno|Bun)\s*[.\[]/,
+  /globalThis\s*[.\[]\s*["']?(?:Deno|Bun)\b/,
+  /["'](?:Deno|Bun)["']\s+in\b/,
+  /\btypeof\s+(?:Deno|Bun)\b/,
+];
+
+function stripComments(src: string): string {
+  return src.replace(/\/\*[\s\S]*?\*\//g, "").replace(/(^|[^:"'`])\/\/.*$/gm, "$1");
+}
+
+function walk(dir: URL, prefix: string, out: string[]): void {
+  for (const e of Deno.readDirSync(dir)) {
+    if (e.isDirectory) walk(new URL(`${e.name}/`, dir), `${prefix}${e.name}/`, out);
+    else if (e.isFile && e.name.endsWith(".ts")) out.push(`${prefix}${e.name}`);
+  }
+}
+
+Deno.test("nothing in src/ outside src/runtime/ calls Deno.* or Bun.*", () => {
+  const files: string[] = [];
+  walk(SRC, "", files);
+  ok(files.includes("main.ts") && files.includes("runtime/current.ts"), "src/ found");
+  const problems: string[] = [];
+  for (const path of files) {
+    if (path.startsWith(SEAM)) continue;
+    const lines = stripComments(Deno.readTextFileSync(new URL(path, SRC))).split("\n");
+    lines.forEach((line, k) => {
+      if (PATTERNS.some((p) => p.test(line))) problems.push(`src/${path}:${k + 1}: ${line.trim()}`);
+    });
+  }
+  ok(problems.length === 0, `runtime calls outside src/runtime/:\n${problems.join("\n")}`);
+});
+
+Deno.test("the seam check catches the forms it is meant to", () => {
+  for (const line of ["Deno.exit(1)", "await Bun.write(p, b)", "globalThis.Deno", '"Bun" in x']) {
+    ok(PATTERNS.some((p) => p.test(stripComments(line))), line);
+  }
+  ok(!PATTERNS.some((p) => p.test(stripComments("// Deno.serve drains bodies"))));
+});
