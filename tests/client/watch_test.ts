@@ -132,12 +132,14 @@ Deno.test("heartbeats keep an idle stream open", async () => {
     const kv = testClient(cluster.urls);
     const controller = new AbortController();
     const done = (async () => {
-      const options = { fromRevision: 1, idleTimeoutMs: 100, signal: controller.signal };
+      // 10 ms heartbeats against a 400 ms idle timeout: a 40× margin, so a loaded machine's
+      // scheduling pauses do not pass for a dead stream.
+      const options = { fromRevision: 1, idleTimeoutMs: 400, signal: controller.signal };
       for await (const _ of kv.watch("", options)) { /* none expected */ }
     })();
-    // Ten idle timeouts' worth of heartbeats: the stream must stay the first one.
+    // Five idle timeouts' worth of heartbeats: the stream must stay the first one.
     const heartbeatsBefore = Date.now();
-    await waitFor(() => Date.now() - heartbeatsBefore > 1_000, "time to pass", 2_000);
+    await waitFor(() => Date.now() - heartbeatsBefore > 2_000, "time to pass", 4_000);
     assert.equal(cluster.requests("GET", "/v1/watch").length, 1);
     controller.abort();
     await done;
