@@ -22,6 +22,7 @@ import { RaftkvError } from "../errors.ts";
 import { type BTree, compareKeys, newKeyTree } from "./btree.ts";
 import type { DedupEntry } from "./dedup.ts";
 import type { KvLimits } from "./limits.ts";
+import { maxTxnResultBytes } from "./txn.ts";
 import type { ApplyResult, KeyValue } from "./types.ts";
 import { leaseIdOf, MAX_LEASES } from "./leases.ts";
 
@@ -92,10 +93,21 @@ export async function* encodeSnapshot(state: SnapshotState): AsyncGenerator<Uint
     leases.length,
     lastLeaseId,
   ]);
-  for (let i = 0; i < dedup.length; i += SNAPSHOT_CHUNK_MAX_DEDUP) {
-    const slice = dedup.slice(i, i + SNAPSHOT_CHUNK_MAX_DEDUP);
-    yield chunk(["dedup", slice.map((e) => [e.key, e.atMs, e.result])]);
+  // Cut by bytes too: a remembered result can be large (a transaction's reads), and a
+  // chunk over the reader's bound makes the whole snapshot unrestorable.
+  let entries: unknown[] = [];
+  let entriesBytes = 0;
+  for (const e of dedup) {
+    const wire = [e.key, e.atMs, e.result];
+    entries.push(wire);
+    entriesBytes += cbor.encode(wire).byteLength;
+    if (entries.length >= SNAPSHOT_CHUNK_MAX_DEDUP || entriesBytes >= SNAPSHOT_CHUNK_TARGET_BYTES) {
+      yield chunk(["dedup", entries]);
+      entries = [];
+      entriesBytes = 0;
+    }
   }
+  if (entries.length > 0) yield chunk(["dedup", entries]);
   for (let i = 0; i < leases.length; i += SNAPSHOT_CHUNK_MAX_LEASES) {
     yield chunk(["leases", leases.slice(i, i + SNAPSHOT_CHUNK_MAX_LEASES)]);
   }
@@ -127,7 +139,10 @@ export async function decodeSnapshot(
   chunks: AsyncIterable<Uint8Array>,
   limits: KvLimits,
 ): Promise<RestoredState> {
-  const maxChunkBytes = SNAPSHOT_CHUNK_TARGET_BYTES + limits.maxKeyBytes + limits.maxValueBytes +
+  // A chunk is cut once it reaches the target, so it exceeds it by one item at most: a
+  // key with its value, or a remembered result (a transaction's the largest).
+  const maxChunkBytes = SNAPSHOT_CHUNK_TARGET_BYTES +
+    Math.max(limits.maxKeyBytes + limits.maxValueBytes, maxTxnResultBytes(limits)) +
     CHUNK_OVERHEAD_BYTES;
   let state: RestoredState | null = null;
   let expected = { keys: 0, dedup: 0, leases: 0 };

@@ -38,7 +38,13 @@ import {
   MAX_LEASES,
   parseLeaseId,
 } from "./leases.ts";
-import { compareHolds, isReadOnlyTxn } from "./txn.ts";
+import {
+  compareHolds,
+  isReadOnlyTxn,
+  MAX_TXN_READ_BYTES,
+  TXN_RESULT_ITEM_OVERHEAD_BYTES,
+  txnReadItemBytes,
+} from "./txn.ts";
 import type { TxnOp, TxnOpResult, TxnRequest, TxnResult } from "./txn_types.ts";
 import { DEFAULT_WATCH_HISTORY, DEFAULT_WATCH_HISTORY_BYTES, WatchRing } from "./watch_ring.ts";
 
@@ -221,24 +227,7 @@ export class KvStore {
         `limit must be an integer in 1..${MAX_STORE_LIST_LIMIT}`,
       );
     }
-    const start = after !== null && compareKeys(after, prefix) > 0 ? after : prefix;
-    const items: KeyValue[] = [];
-    let more = false;
-    let bytes = 0;
-    for (const [key, kv] of this.#tree.entries(start)) {
-      if (!key.startsWith(prefix)) break;
-      if (key === after) continue;
-      // A page also ends before MAX_LIST_PAGE_BYTES of keys and values (but always holds
-      // at least one key): a thousand 1 MiB values would otherwise be one gigabyte answer.
-      const size = key.length + kv.value.byteLength;
-      if (items.length === limit || (items.length > 0 && bytes + size > MAX_LIST_PAGE_BYTES)) {
-        more = true;
-        break;
-      }
-      bytes += size;
-      items.push(kv);
-    }
-    return { items, more };
+    return listPage(this.#tree, prefix, after, limit);
   }
 
   /**
@@ -287,7 +276,8 @@ export class KvStore {
       throw new RaftkvError("bad_request", "a transaction that writes must go through the log");
     }
     const result = this.#txn(txn, []);
-    invariant(result.ok, "a read-only transaction cannot be refused");
+    // Only its size can refuse a read-only transaction (a get past the read budget).
+    if (!result.ok) throw new RaftkvError(result.code, result.message);
     return result.value as TxnResult;
   }
 
@@ -542,14 +532,69 @@ export class KvStore {
       const refused = this.#checkAttach(id, keys);
       if (refused !== null) return refused;
     }
+    // Checked before anything is written: a get past the read budget refuses it all.
+    if (!this.#txnReadsFit(ops)) {
+      return refusal(
+        "too_large",
+        `the transaction reads more than ${MAX_TXN_READ_BYTES} bytes (each record counted ` +
+          `as key × 3 + value + ${TXN_RESULT_ITEM_OVERHEAD_BYTES}); read the rest in another request`,
+      );
+    }
+    const reads = { bytes: 0 };
     let revision = 0;
     const next = () => (revision ||= ++this.#revision);
-    const results = ops.map((o) => this.#txnOp(o, next, events));
+    const results = ops.map((o) => this.#txnOp(o, next, events, reads));
     const value: TxnResult = { succeeded, revision: this.#revision, results };
     return { ok: true, value };
   }
 
-  #txnOp(o: TxnOp, revision: () => number, events: WatchEvent[]): TxnOpResult {
+  /**
+   * Whether every `get` of `ops`, run in order, fits the read budget. When a write comes
+   * before a get, the writes are played on a copy-on-write clone of the tree, so each
+   * read is sized against the state it will see.
+   */
+  #txnReadsFit(ops: TxnOp[]): boolean {
+    // Only a get can refuse (a list ends early instead): up to the last one matters.
+    const lastGet = ops.findLastIndex((o) => o.op === "get");
+    if (lastGet < 0) return true;
+    const writesFirst = ops.slice(0, lastGet).some((o) => o.op !== "get" && o.op !== "list");
+    const tree = writesFirst ? this.#tree.clone() : this.#tree;
+    const reads = { bytes: 0 };
+    for (const o of ops.slice(0, lastGet + 1)) {
+      switch (o.op) {
+        case "put":
+          tree.set(o.key, { ...PLACEHOLDER_RECORD, key: o.key, value: o.value });
+          break;
+        case "delete":
+          tree.delete(o.key);
+          break;
+        case "deletePrefix": {
+          const keys: string[] = [];
+          for (const [key] of tree.entries(o.prefix)) {
+            if (!key.startsWith(o.prefix)) break;
+            keys.push(key);
+          }
+          for (const key of keys) tree.delete(key);
+          break;
+        }
+        case "get": {
+          const kv = tree.get(o.key);
+          if (kv !== undefined && !fitsReads(kv, reads)) return false;
+          break;
+        }
+        case "list":
+          txnList(tree, o, reads);
+      }
+    }
+    return true;
+  }
+
+  #txnOp(
+    o: TxnOp,
+    revision: () => number,
+    events: WatchEvent[],
+    reads: { bytes: number },
+  ): TxnOpResult {
     switch (o.op) {
       case "put": {
         const existing = this.#tree.get(o.key);
@@ -569,12 +614,13 @@ export class KvStore {
         }
         return { op: "deletePrefix", deleted: records.length };
       }
-      case "get":
-        return { op: "get", kv: this.#tree.get(o.key) ?? null };
-      case "list": {
-        const page = this.list(o.prefix, null, o.limit);
-        return { op: "list", items: page.items, more: page.more };
+      case "get": {
+        const kv = this.#tree.get(o.key) ?? null;
+        invariant(kv === null || fitsReads(kv, reads), "reads were checked before writing");
+        return { op: "get", kv };
       }
+      case "list":
+        return { op: "list", ...txnList(this.#tree, o, reads) };
     }
   }
 
@@ -764,7 +810,71 @@ function leaseNotFound(id: string): ApplyResult {
   );
 }
 
-function refusal(code: "bad_request" | "lease_not_found", message: string): ApplyResult {
+/** A page of `tree` (see {@link KvStore.list}; `limit` already checked). */
+function listPage(
+  tree: BTree<string, KeyValue>,
+  prefix: string,
+  after: string | null,
+  limit: number,
+): ListPage {
+  const start = after !== null && compareKeys(after, prefix) > 0 ? after : prefix;
+  const items: KeyValue[] = [];
+  let more = false;
+  let bytes = 0;
+  for (const [key, kv] of tree.entries(start)) {
+    if (!key.startsWith(prefix)) break;
+    if (key === after) continue;
+    // A page also ends before MAX_LIST_PAGE_BYTES of keys and values (but always holds
+    // at least one key): a thousand 1 MiB values would otherwise be one gigabyte answer.
+    const size = key.length + kv.value.byteLength;
+    if (items.length === limit || (items.length > 0 && bytes + size > MAX_LIST_PAGE_BYTES)) {
+      more = true;
+      break;
+    }
+    bytes += size;
+    items.push(kv);
+  }
+  return { items, more };
+}
+
+/** A transaction's `list`: a page, cut short (`more`) where the read budget runs out. */
+function txnList(
+  tree: BTree<string, KeyValue>,
+  o: { prefix: string; limit: number },
+  reads: { bytes: number },
+): ListPage {
+  const page = listPage(tree, o.prefix, null, o.limit);
+  const cut = page.items.findIndex((kv) => !fitsReads(kv, reads));
+  return cut < 0 ? page : { items: page.items.slice(0, cut), more: true };
+}
+
+/**
+ * Counts `kv` against a transaction's reads so far; false (nothing counted) when it
+ * would take them past MAX_TXN_READ_BYTES. The first record always fits, as a list
+ * page always holds its first key.
+ */
+function fitsReads(kv: KeyValue, reads: { bytes: number }): boolean {
+  const size = txnReadItemBytes(kv);
+  if (reads.bytes > 0 && reads.bytes + size > MAX_TXN_READ_BYTES) return false;
+  reads.bytes += size;
+  return true;
+}
+
+/** Stands in for a record a transaction will put, when sizing its reads beforehand. */
+const PLACEHOLDER_RECORD: KeyValue = Object.freeze({
+  key: "",
+  value: new Uint8Array(),
+  createRevision: 0,
+  modRevision: 0,
+  version: 0,
+  expiresAtMs: null,
+  lease: null,
+});
+
+function refusal(
+  code: "bad_request" | "lease_not_found" | "too_large",
+  message: string,
+): ApplyResult {
   return { ok: false, code, message, current: null };
 }
 

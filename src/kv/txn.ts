@@ -20,6 +20,16 @@ export const MAX_TXN_OPS = 128;
 export const MAX_TXN_LIST_LIMIT = 1_000;
 /** Page size of a `list` operation without `limit`. */
 export const DEFAULT_TXN_LIST_LIMIT = 100;
+/**
+ * Most bytes the `get` and `list` results of one transaction hold together (see
+ * {@link txnReadItemBytes}), unless its first item alone is bigger. A `list` ends early
+ * (`more`) at it; a `get` past it refuses the transaction (`too_large`). Without it,
+ * 128 reads of a 1 MiB value made a 128 MiB answer, and a remembered result (an
+ * `Idempotency-Key`) that large, kept in snapshots, made them unrestorable.
+ */
+export const MAX_TXN_READ_BYTES = 1024 * 1024;
+/** What one result item costs besides its key and value (CBOR field names, numbers). */
+export const TXN_RESULT_ITEM_OVERHEAD_BYTES = 192;
 
 const TARGETS: ReadonlySet<string> = new Set<CompareTarget>([
   "value",
@@ -47,6 +57,23 @@ export function checkTxn(txn: unknown, limits: KvLimits): TxnRequest {
   checkOneWritePerKey(out.success, "success");
   checkOneWritePerKey(out.failure, "failure");
   return out;
+}
+
+/** Bytes a read record counts against {@link MAX_TXN_READ_BYTES}: its encoded size at most. */
+export function txnReadItemBytes(kv: KeyValue): number {
+  return kv.key.length * 3 + kv.value.byteLength + TXN_RESULT_ITEM_OVERHEAD_BYTES;
+}
+
+/**
+ * Upper bound of a transaction result's encoded size under `limits`: the reads (the
+ * budget, or one item of the largest key and value), plus one result per write.
+ * Snapshots size their chunks by it, since remembered results are kept in them.
+ */
+export function maxTxnResultBytes(limits: KvLimits): number {
+  const largestItem = limits.maxKeyBytes * 3 + limits.maxValueBytes +
+    TXN_RESULT_ITEM_OVERHEAD_BYTES;
+  const writes = MAX_TXN_OPS * (limits.maxKeyBytes + TXN_RESULT_ITEM_OVERHEAD_BYTES);
+  return MAX_TXN_READ_BYTES + largestItem + writes;
 }
 
 /** True when neither branch writes: such a transaction needs no log entry. */

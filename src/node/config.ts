@@ -14,6 +14,12 @@ export interface MemberAddress {
   peerAddr: string;
   /** HTTP base URL, e.g. "http://127.0.0.1:8001", or null when not known. */
   httpUrl: string | null;
+  /**
+   * True when `httpUrl` is what the member announced in its peer handshake (none came
+   * from flags or a membership change): its next announcement replaces it, so a member
+   * restarted on another `--http-addr` is found there.
+   */
+  learned?: boolean;
 }
 
 /** Everything a node needs to start. */

@@ -31,7 +31,8 @@ export function mergeAddress(
   incoming: MemberAddress,
 ): MemberAddress {
   if (incoming.httpUrl !== null || known?.peerAddr !== incoming.peerAddr) return incoming;
-  return { peerAddr: incoming.peerAddr, httpUrl: known.httpUrl };
+  const { httpUrl, learned } = known;
+  return { peerAddr: incoming.peerAddr, httpUrl, ...(learned === true ? { learned } : {}) };
 }
 
 /** Reads the book, or null when there is none. */

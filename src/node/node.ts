@@ -1005,13 +1005,15 @@ export class RaftkvNode implements NodeApi, AdminApi {
 
   /**
    * Records the HTTP URL a member announced in its peer handshake, when this node has
-   * none for it (a URL from flags or the membership change is kept), so followers can
-   * forward to a leader started without `@http://…` in `--initial-cluster`.
+   * none for it or only an earlier announcement (a URL from flags or the membership
+   * change is kept), so followers can forward to a leader started without `@http://…`
+   * in `--initial-cluster`, also after it restarted on another `--http-addr`.
    */
   learnHttpUrl(id: NodeId, httpUrl: string): void {
     const addr = this.#members.get(id);
-    if (id === this.id || addr === undefined || addr.httpUrl !== null) return;
-    this.#members.set(id, { peerAddr: addr.peerAddr, httpUrl });
+    if (id === this.id || addr === undefined || addr.httpUrl === httpUrl) return;
+    if (addr.httpUrl !== null && addr.learned !== true) return;
+    this.#members.set(id, { peerAddr: addr.peerAddr, httpUrl, learned: true });
     this.#log.log("info", "learned a member's HTTP URL from its handshake", { id, httpUrl });
     this.#saveBook();
   }

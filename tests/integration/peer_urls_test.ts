@@ -5,7 +5,7 @@
  */
 
 import assert from "node:assert/strict";
-import { TestCluster, type TestNode, waitFor } from "./harness.ts";
+import { freePorts, TestCluster, type TestNode, waitFor } from "./harness.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
 
@@ -82,6 +82,49 @@ Deno.test(
       await knowsLeaderUrl(cluster, survivor, next);
       await putThrough(survivor, "after-change", "1");
       assert.equal(await readThrough(survivor, "after-change"), "1");
+    } catch (error) {
+      for (const node of cluster.nodes) console.error(`--- ${node.id}\n${cluster.logs(node)}`);
+      throw error;
+    } finally {
+      await cluster.stop();
+    }
+  },
+);
+
+// Found by the outside audit: a member restarted on another --http-addr kept its old
+// URL in every other member's book (the first URL learned was never replaced), so once
+// it led, writes through followers answered 503 "could not reach the leader at <old>".
+Deno.test(
+  "without @http, a member restarted on another HTTP port is found there once it leads",
+  opts,
+  async () => {
+    const cluster = await TestCluster.start(3, [], { httpUrlsInInitialCluster: false });
+    try {
+      const leader = await cluster.leader();
+      const [moved, via] = cluster.nodes.filter((n) => n !== leader) as [TestNode, TestNode];
+      await knowsLeaderUrl(cluster, via, leader);
+      await waitFor(`${via.id} to learn ${moved.id}'s first URL`, async () => {
+        const info = await (await cluster.fetch(`${via.httpUrl}/v1/cluster`)).json() as {
+          members: { id: string; httpUrl: string | null }[];
+        };
+        const url = info.members.find((m) => m.id === moved.id)?.httpUrl;
+        return url === moved.httpUrl ? true : undefined;
+      });
+      await cluster.kill(moved, "SIGTERM");
+      moved.httpUrl = `http://127.0.0.1:${freePorts(1)[0]}`;
+      cluster.spawn(moved);
+      await waitFor(`${moved.id} to be ready on its new port`, async () => {
+        const res = await cluster.fetch(`${moved.httpUrl}/ready`).catch(() => null);
+        await res?.body?.cancel();
+        return res?.status === 200 ? true : undefined;
+      }, 15_000);
+      await waitFor(`leadership to move to ${moved.id}`, async () => {
+        const answer = await cluster.admin("POST", "/v1/cluster/leader", { to: moved.id });
+        return answer.status === 200 && (await cluster.leader()) === moved ? true : undefined;
+      }, 15_000);
+      await knowsLeaderUrl(cluster, via, moved);
+      await putThrough(via, "after-move", "1");
+      assert.equal(await readThrough(via, "after-move"), "1");
     } catch (error) {
       for (const node of cluster.nodes) console.error(`--- ${node.id}\n${cluster.logs(node)}`);
       throw error;

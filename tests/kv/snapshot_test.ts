@@ -3,6 +3,7 @@ import { Encoder } from "cbor-x";
 import { RaftkvError } from "../../src/errors.ts";
 import { SNAPSHOT_FORMAT } from "../../src/kv/snapshot.ts";
 import { KvStore } from "../../src/kv/store.ts";
+import type { KvCommand } from "../../src/kv/types.ts";
 import { collect, delCmd, Driver, dump, entry, putCmd, replay, T0 } from "./helpers.ts";
 
 const cbor = new Encoder({ useRecords: false, tagUint8Array: false });
@@ -141,4 +142,45 @@ Deno.test("truncated, reordered or garbage snapshot streams are refused", async 
   for (const [i, attempt] of attempts.entries()) {
     await assert.rejects(KvStore.restore(replay(attempt)), isCorrupt, `attempt ${i}`);
   }
+});
+
+// Found by the outside audit: dedup chunks were cut by count only (5,000 entries), so
+// remembered results bigger than the reader's chunk bound made the snapshot unrestorable
+// ("corrupt kv snapshot: chunk of 3000416 bytes"), and the node refused to start.
+Deno.test("remembered results of any size are cut into chunks the reader accepts", async () => {
+  const d = new Driver(new KvStore({ dedupEntries: 10_000 }));
+  const longKey = (i: number) => `${String(i).padStart(4, "0")}/${"k".repeat(4000)}`;
+  for (let i = 0; i < 700; i++) d.run(putCmd(longKey(i), "v"), { idempotencyKey: `put-${i}` });
+  const big = new Uint8Array(1024 * 1024).fill(98);
+  d.run(putCmd("big", big));
+  for (let i = 0; i < 3; i++) {
+    const txn: KvCommand = {
+      op: "txn",
+      txn: {
+        compare: [],
+        success: [
+          { op: "put", key: `t/${i}`, value: new Uint8Array([1]), lease: null },
+          { op: "get", key: "big" },
+          ...Array.from({ length: 120 }, (_, j) => ({
+            op: "delete" as const,
+            key: `${j}/${"d".repeat(4000)}`,
+          })),
+        ],
+        failure: [],
+      },
+    };
+    assert.equal(d.run(txn, { idempotencyKey: `txn-${i}` }).ok, true);
+  }
+  const chunks = await collect(d.store.snapshot().chunks);
+  const restored = await KvStore.restore(replay(chunks), { dedupEntries: 10_000 });
+  assert.deepEqual(dump(restored), dump(d.store));
+  // The remembered answers survived: a retry answers them again.
+  const again = new Driver(restored);
+  const retried = again.run(putCmd("other", "x"), { idempotencyKey: "txn-2" });
+  assert.ok(retried.ok && retried.value !== null && "results" in retried.value);
+  assert.equal(retried.value.results.length, 122);
+  assert.deepEqual(again.run(putCmd("zz", "x"), { idempotencyKey: "put-5" }), {
+    ok: true,
+    value: { key: longKey(5), createRevision: 6, modRevision: 6, version: 1 },
+  });
 });

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { RaftkvError } from "../../src/errors.ts";
 import { checkTxn, MAX_TXN_COMPARES, MAX_TXN_OPS } from "../../src/kv/txn.ts";
 import { DEFAULT_KV_LIMITS } from "../../src/kv/limits.ts";
 import type { TxnCompare, TxnOp, TxnRequest, TxnResult } from "../../src/kv/txn_types.ts";
@@ -174,4 +175,63 @@ Deno.test("checkTxn: limits, one write per key, shapes; apply refuses a bad entr
   assert.equal(!refused.ok && refused.code, "bad_request");
   assert.equal(d.store.size, 0);
   assert.throws(() => entry(txn({ success: [putOp("a", "1"), putOp("a", "2")] })), /twice/);
+});
+
+// Found by the outside audit: 128 gets of a 1 MiB value answered 128 MiB, and such a
+// result remembered under an Idempotency-Key made every later snapshot unrestorable.
+Deno.test("a transaction's reads are bounded: a list ends early, a get past the budget refuses it", () => {
+  const d = new Driver();
+  const mib = (n: number) => new Uint8Array(Math.round(n * 1024 * 1024)).fill(97);
+  d.run(putCmd("big/1", mib(0.6)));
+  d.run(putCmd("big/2", mib(0.6)));
+  const before = d.store.revision;
+  // One record beyond the budget still fits when it is the first read.
+  const one = txnResult(d.run(txn({ success: [{ op: "get", key: "big/1" }] })));
+  assert.equal(one.results[0]?.op === "get" && one.results[0].kv?.key, "big/1");
+  // A list ends early with `more`; a later list gets nothing, and says so.
+  const lists = txnResult(d.run(txn({
+    success: [{ op: "list", prefix: "big/", limit: 10 }, { op: "list", prefix: "big/", limit: 10 }],
+  })));
+  assert.deepEqual(
+    lists.results.map((r) => r.op === "list" && [r.items.map((kv) => kv.key), r.more]),
+    [[["big/1"], true], [[], true]],
+  );
+  // A get past the budget refuses the whole transaction, its put included.
+  const refused = d.run(txn({
+    success: [putOp("x", "1"), { op: "get", key: "big/1" }, { op: "get", key: "big/2" }],
+  }));
+  assert.equal(!refused.ok && refused.code, "too_large", JSON.stringify(refused));
+  assert.equal(d.store.revision, before);
+  assert.equal(d.store.get("x"), null);
+  assert.throws(
+    () =>
+      d.store.readTxn({
+        compare: [],
+        success: [{ op: "get", key: "big/1" }, { op: "get", key: "big/2" }],
+        failure: [],
+      }),
+    (e: unknown) => e instanceof RaftkvError && e.code === "too_large",
+  );
+  // Reads are sized against the state they see: a put earlier in the branch counts.
+  const small = d.run(txn({
+    success: [putOp("big/1", "tiny"), { op: "get", key: "big/1" }, { op: "get", key: "big/2" }],
+  }));
+  assert.equal(small.ok, true, JSON.stringify(small));
+  assert.equal(text(d.store.get("big/1")), "tiny");
+  const grown = d.run(txn({
+    success: [
+      { op: "put", key: "big/1", value: mib(0.6), lease: null },
+      { op: "get", key: "big/1" },
+      { op: "get", key: "big/2" },
+    ],
+  }));
+  assert.equal(!grown.ok && grown.code, "too_large");
+  assert.equal(text(d.store.get("big/1")), "tiny");
+  const gone = d.run(txn({
+    success: [{ op: "deletePrefix", prefix: "big/" }, { op: "list", prefix: "", limit: 10 }],
+  }));
+  assert.deepEqual(
+    txnResult(gone).results[1],
+    { op: "list", items: [d.store.get("x")].filter((kv) => kv !== null), more: false },
+  );
 });

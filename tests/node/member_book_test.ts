@@ -16,3 +16,12 @@ Deno.test("a configured HTTP URL or a moved peer address replaces what was known
   const moved = { peerAddr: "127.0.0.1:7102", httpUrl: null };
   assert.deepEqual(mergeAddress(learned, moved), moved, "a URL of the old address is dropped");
 });
+
+Deno.test("a URL learned from a handshake stays marked learned when a URL-less entry replays", () => {
+  const announced = { ...learned, learned: true };
+  const replayed = { peerAddr: "127.0.0.1:7002", httpUrl: null };
+  assert.deepEqual(mergeAddress(announced, replayed), announced);
+  // A configured URL is not a learned one: the next announcement may not replace it.
+  const configured = { peerAddr: "127.0.0.1:7002", httpUrl: "http://lb.test:8002" };
+  assert.deepEqual(mergeAddress(announced, configured), configured);
+});
