@@ -32,7 +32,7 @@ function corrupt(history: Operation[], seed: number): Operation[] {
   const gets = history.filter((op) => op.input.op === "get" && op.ret !== null);
   const victim = gets[seed % Math.max(1, gets.length)];
   const other = history.find((op) =>
-    op.input.op === "put" && victim !== undefined && op.input.key === victim.input.key &&
+    op.input.op === "put" && victim?.input.op === "get" && op.input.key === victim.input.key &&
     op.call > victim.call
   );
   if (victim === undefined || other === undefined || other.input.op !== "put") return history;
