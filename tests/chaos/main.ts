@@ -89,9 +89,10 @@ async function main(): Promise<number> {
     `network:  ${report.network}${report.networkNote ? ` (${report.networkNote})` : ""}`,
   );
   console.log(
-    `ops:      ${report.ops} checked: ${c.ok} ok, ${c.failed} failed (CAS lost), ` +
+    `ops:      ${report.ops} checked: ${c.ok} ok, ${c.failed} failed (CAS/compare lost), ` +
       `${c.unknown} unknown; ${report.leftOut} left out (never sent, refused, unanswered reads)`,
   );
+  console.log(`txns:     ${s.txns} answered, ${s.txnFailed} took the failure branch`);
   console.log(
     `requests: without a definite answer: ` +
       Object.entries(s.unknown).map(([k, v]) => `${k} ${v}`).join(", "),

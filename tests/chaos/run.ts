@@ -73,7 +73,7 @@ export interface ChaosReport {
   failures: string[];
   /** Operations in the checked history. */
   ops: number;
-  /** Of those: answered (ok), answered "CAS lost" (failed), outcome unknown. */
+  /** Of those: answered (ok), answered "CAS or txn compare lost" (failed), outcome unknown. */
   counts: { ok: number; failed: number; unknown: number };
   /** Recorded operations left out of the check (never sent, unanswered reads). */
   leftOut: number;
@@ -245,6 +245,7 @@ async function exercise(
         ),
       ],
       ["learner stale reads are monotonic per reader", workload.monotonicViolations],
+      ["a transaction's writes land at its one revision", workload.txnViolations],
     ] as const
   ) {
     if (found.length > 0) failures.push(`${name}: FAILED\n  ${summarize(found).join("\n  ")}`);
@@ -311,6 +312,7 @@ function countOutcomes(history: readonly Operation[]): ChaosReport["counts"] {
   for (const op of history) {
     if (op.output === null) counts.unknown++;
     else if ("ok" in op.output && !op.output.ok) counts.failed++;
+    else if ("succeeded" in op.output && !op.output.succeeded) counts.failed++;
     else counts.ok++;
   }
   return counts;
