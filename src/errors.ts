@@ -11,6 +11,7 @@ export type ErrorCode =
   | "unauthorized" // 401
   | "forbidden" // 403
   | "not_found" // 404: no such key or route
+  | "lease_not_found" // 404: the lease expired, was revoked or never existed
   | "method_not_allowed" // 405: the route exists, the method does not
   | "conflict" // 409: the request conflicts with cluster state (e.g. a membership change in progress)
   | "revision_compacted" // 410: watch history no longer reaches back that far

@@ -108,6 +108,7 @@ export async function runNode(config: NodeConfig, log: Logger): Promise<() => Pr
     fetch: memberFetch,
     auth: { tokens: config.tokens, adminToken: config.adminToken },
     metrics: node.metrics,
+    minLeaseTtlMs: 1.5 * config.tickMs * config.electionTicks,
   }, node);
   const [hostname, port] = checkHostPort(config.httpAddr, "--http-addr");
   const tls = config.tls === null ? {} : {

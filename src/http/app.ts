@@ -20,6 +20,8 @@ import type { HttpOptions } from "./options.ts";
 import { kvRoutes, REVISION_HEADER } from "./routes/kv.ts";
 import { statusRoutes } from "./routes/status.ts";
 import { watchRoutes } from "./routes/watch.ts";
+import { leaseRoutes } from "./routes/leases.ts";
+import { txnRoutes } from "./routes/txn.ts";
 import { clusterRoutes } from "./routes/cluster.ts";
 import { authEnabled, authMiddleware } from "./auth.ts";
 import { directLane } from "./direct.ts";
@@ -43,6 +45,8 @@ export function createApp(node: NodeApi, options: HttpOptions, admin?: AdminApi)
   if (options.auth && authEnabled(options.auth)) app.use("*", authMiddleware(options.auth));
   app.route("/v1", kvRoutes(node, options));
   app.route("/v1", watchRoutes(node, options));
+  app.route("/v1", leaseRoutes(node, options));
+  app.route("/v1", txnRoutes(node, options));
   if (admin) app.route("/v1", clusterRoutes(node, admin, options));
   app.route("/", statusRoutes(node));
   if (options.metrics) {
@@ -110,6 +114,7 @@ function corsFor(origins: string[]): MiddlewareHandler {
       "X-Raftkv-Create-Revision",
       "X-Raftkv-Version",
       "X-Raftkv-Expires-At",
+      "X-Raftkv-Lease",
     ],
     maxAge: 600,
   });

@@ -16,6 +16,7 @@ export const STATUS_BY_CODE: Readonly<Record<ErrorCode, ContentfulStatusCode>> =
   unauthorized: 401,
   forbidden: 403,
   not_found: 404,
+  lease_not_found: 404,
   method_not_allowed: 405,
   conflict: 409,
   revision_compacted: 410,
@@ -37,7 +38,9 @@ export interface ErrorBody {
 
 /** Statuses Hono or the runtime may raise as HTTPException, mapped back to codes. */
 const CODE_BY_STATUS: ReadonlyMap<number, ErrorCode> = new Map(
-  Object.entries(STATUS_BY_CODE).map(([code, status]) => [status, code as ErrorCode]),
+  Object.entries(STATUS_BY_CODE)
+    .filter(([code]) => code !== "lease_not_found") // 404 stays not_found
+    .map(([code, status]) => [status, code as ErrorCode]),
 );
 
 /** Builds the error answer for `error`: status, JSON body, and Retry-After for 503. */

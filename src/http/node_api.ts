@@ -6,6 +6,14 @@
  */
 
 import type { ApplyResult, Consistency, KeyValue, KvCommand, WatchEvent } from "../kv/types.ts";
+import type { TxnRequest, TxnResult } from "../kv/txn_types.ts";
+
+/** A lease as the API shows it: remaining time on the answering node's clock. */
+export interface LeaseView {
+  id: string;
+  ttlMs: number;
+  remainingMs: number;
+}
 
 /** What a node reports about itself: served by `GET /v1/status` and used for routing. */
 export interface NodeStatus {
@@ -71,4 +79,24 @@ export interface NodeApi {
   watch(prefix: string, fromRevision: number, signal: AbortSignal): AsyncIterable<WatchEvent>;
   /** A cheap, synchronous snapshot of the node's state. */
   status(): NodeStatus;
+  /**
+   * Renews lease `id` (on the leader): answered once the keepalive entry that carries it
+   * has applied; null when the lease is gone. Throws like `write`.
+   */
+  keepalive(id: string, signal: AbortSignal): Promise<LeaseView | null>;
+  /** One lease with its attached keys, or null when it does not exist. */
+  lease(
+    id: string,
+    consistency: Consistency,
+    signal: AbortSignal,
+  ): Promise<{ lease: LeaseView; keys: string[] } | null>;
+  /** Up to `limit` leases after lease id `after`, in id order. */
+  leases(
+    after: string | null,
+    limit: number,
+    consistency: Consistency,
+    signal: AbortSignal,
+  ): Promise<{ items: LeaseView[]; more: boolean }>;
+  /** Evaluates a transaction that writes in neither branch, on the read path. */
+  readTxn(txn: TxnRequest, consistency: Consistency, signal: AbortSignal): Promise<TxnResult>;
 }

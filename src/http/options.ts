@@ -27,7 +27,16 @@ export interface HttpOptions {
   auth?: AuthConfig;
   /** Where request counts and latencies go, and what `GET /metrics` serves; absent: no /metrics. */
   metrics?: HttpMetrics;
+  /**
+   * Shortest lease TTL a grant may ask for, in ms: 1.5 × the base election timeout, so a
+   * lease outlives the leader change it may have to survive. Default
+   * {@link DEFAULT_MIN_LEASE_TTL_MS} (the default flags' value).
+   */
+  minLeaseTtlMs?: number;
 }
+
+/** Shortest lease TTL with the default flags: 1.5 × (10 ticks × 100 ms). */
+export const DEFAULT_MIN_LEASE_TTL_MS = 1_500;
 
 /** Default longest key: 4 KiB. */
 export const DEFAULT_MAX_KEY_BYTES = 4 * 1024;

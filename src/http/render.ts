@@ -21,6 +21,8 @@ export interface KeyValueJson extends EncodedValue {
   version: number;
   /** Expiry as an ISO 8601 instant, or null. */
   expiresAt: string | null;
+  /** The lease the key is attached to, or null. */
+  lease: string | null;
 }
 
 /** One watch event, as the SSE `data:` line and long-poll items carry it. */
@@ -33,6 +35,8 @@ export interface WatchEventJson {
   revision: number;
   createRevision: number;
   version: number;
+  /** The key's lease after a put; null for deletes and keys without one. */
+  lease: string | null;
 }
 
 const strictDecoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
@@ -65,6 +69,7 @@ export function renderKeyValue(kv: KeyValue): KeyValueJson {
     modRevision: kv.modRevision,
     version: kv.version,
     expiresAt: kv.expiresAtMs === null ? null : new Date(kv.expiresAtMs).toISOString(),
+    lease: kv.lease,
   };
 }
 
@@ -78,6 +83,7 @@ export function renderWatchEvent(event: WatchEvent): WatchEventJson {
     revision: event.revision,
     createRevision: event.createRevision,
     version: event.version,
+    lease: event.lease,
   };
 }
 

@@ -4,10 +4,15 @@
  * in the log becomes a clear `RaftkvError`, never a crash or a half-built command.
  *
  * Layout: `[ENVELOPE_FORMAT, nowMs, idempotencyKey | null, opcode, ...arguments]`
- * - put:          `1, key, value, ttlMs | null, ifModRevision | null, createOnly`
+ * - put:          `1, key, value, ttlMs | null, ifModRevision | null, createOnly[, lease]`
+ *   (the lease argument is written only when set, so lease-free puts keep the old bytes)
  * - delete:       `2, key, ifModRevision | null`
  * - deletePrefix: `3, prefix`
  * - expire:       `4`
+ * - leaseGrant:   `5, ttlMs`
+ * - leaseKeepalive: `6, [leaseId, ...]`
+ * - leaseRevoke:  `7, leaseId`
+ * - txn:          `8, compare, success, failure` (plain CBOR maps, checked by `checkTxn`)
  *
  * @module
  */
@@ -15,6 +20,8 @@
 import { Encoder } from "cbor-x";
 import { RaftkvError } from "../errors.ts";
 import type { KvCommand, KvEnvelope } from "./types.ts";
+import { canonicalLeaseId, MAX_KEEPALIVE_BATCH_IDS, validateLeaseTtlMs } from "./leases.ts";
+import { checkTxn } from "./txn.ts";
 import {
   DEFAULT_KV_LIMITS,
   ENVELOPE_OVERHEAD_BYTES,
@@ -33,6 +40,10 @@ const OP_PUT = 1;
 const OP_DELETE = 2;
 const OP_DELETE_PREFIX = 3;
 const OP_EXPIRE = 4;
+const OP_LEASE_GRANT = 5;
+const OP_LEASE_KEEPALIVE = 6;
+const OP_LEASE_REVOKE = 7;
+const OP_TXN = 8;
 
 // Plain byte strings (no typed-array tag) and plain arrays (no record extension) keep
 // the format readable by any CBOR decoder.
@@ -48,7 +59,15 @@ export function encodeEnvelope(env: KvEnvelope, limits: KvLimits = DEFAULT_KV_LI
   const wire = toWire(env);
   checkEnvelope(wire, limits);
   // cbor-x returns a view on its reusable buffer: copy so the caller owns the bytes.
-  return new Uint8Array(cbor.encode(wire));
+  const bytes = new Uint8Array(cbor.encode(wire));
+  // A transaction of many values may outgrow what apply decodes: refuse it here, once.
+  if (bytes.byteLength > maxEnvelopeBytes(limits)) {
+    throw new RaftkvError(
+      "too_large",
+      `the change is ${bytes.byteLength} bytes encoded; the limit is ${maxEnvelopeBytes(limits)}`,
+    );
+  }
+  return bytes;
 }
 
 /**
@@ -78,14 +97,24 @@ function toWire(env: KvEnvelope): unknown[] {
   const head = [ENVELOPE_FORMAT, env.nowMs, env.idempotencyKey];
   const c = env.command;
   switch (c.op) {
-    case "put":
-      return [...head, OP_PUT, c.key, c.value, c.ttlMs, c.ifModRevision, c.createOnly];
+    case "put": {
+      const put = [...head, OP_PUT, c.key, c.value, c.ttlMs, c.ifModRevision, c.createOnly];
+      return c.lease === undefined || c.lease === null ? put : [...put, c.lease];
+    }
     case "delete":
       return [...head, OP_DELETE, c.key, c.ifModRevision];
     case "deletePrefix":
       return [...head, OP_DELETE_PREFIX, c.prefix];
     case "expire":
       return [...head, OP_EXPIRE];
+    case "leaseGrant":
+      return [...head, OP_LEASE_GRANT, c.ttlMs];
+    case "leaseKeepalive":
+      return [...head, OP_LEASE_KEEPALIVE, c.ids];
+    case "leaseRevoke":
+      return [...head, OP_LEASE_REVOKE, c.id];
+    case "txn":
+      return [...head, OP_TXN, c.txn.compare, c.txn.success, c.txn.failure];
   }
   throw new RaftkvError("bad_request", `malformed envelope: unknown op`);
 }
@@ -104,13 +133,15 @@ function checkEnvelope(wire: unknown, limits: KvLimits): KvEnvelope {
 function checkCommand(opcode: unknown, args: unknown[], limits: KvLimits): KvCommand {
   switch (opcode) {
     case OP_PUT: {
-      expectArity("put", args, 5);
-      const [key, value, ttlMs, ifModRevision, createOnly] = args;
+      if (args.length !== 6) expectArity("put", args, 5);
+      const [key, value, ttlMs, ifModRevision, createOnly, leaseArg] = args;
       validateKey(key, limits.maxKeyBytes);
       validateValue(value, limits.maxValueBytes);
       validateTtlMs(ttlMs);
       checkIfModRevision(ifModRevision);
       if (typeof createOnly !== "boolean") malformed("createOnly must be a boolean");
+      const lease = leaseArg === undefined || leaseArg === null ? null : canonicalLeaseId(leaseArg);
+      if (lease !== null && ttlMs !== null) malformed("a put takes a ttl or a lease, not both");
       return {
         op: "put",
         key: key as string,
@@ -119,6 +150,8 @@ function checkCommand(opcode: unknown, args: unknown[], limits: KvLimits): KvCom
         ttlMs: ttlMs as number | null,
         ifModRevision: ifModRevision as number | null,
         createOnly,
+        // Only when set: a lease-free put decodes exactly as before leases existed.
+        ...(lease === null ? {} : { lease }),
       };
     }
     case OP_DELETE: {
@@ -136,6 +169,26 @@ function checkCommand(opcode: unknown, args: unknown[], limits: KvLimits): KvCom
     case OP_EXPIRE:
       expectArity("expire", args, 0);
       return { op: "expire" };
+    case OP_LEASE_GRANT:
+      expectArity("leaseGrant", args, 1);
+      validateLeaseTtlMs(args[0]);
+      return { op: "leaseGrant", ttlMs: args[0] as number };
+    case OP_LEASE_KEEPALIVE: {
+      expectArity("leaseKeepalive", args, 1);
+      const ids = args[0];
+      if (!Array.isArray(ids) || ids.length === 0 || ids.length > MAX_KEEPALIVE_BATCH_IDS) {
+        malformed(`leaseKeepalive takes 1..${MAX_KEEPALIVE_BATCH_IDS} lease ids`);
+      }
+      return { op: "leaseKeepalive", ids: ids.map((id) => canonicalLeaseId(id)) };
+    }
+    case OP_LEASE_REVOKE:
+      expectArity("leaseRevoke", args, 1);
+      return { op: "leaseRevoke", id: canonicalLeaseId(args[0]) };
+    case OP_TXN: {
+      expectArity("txn", args, 3);
+      const [compare, success, failure] = args;
+      return { op: "txn", txn: checkTxn({ compare, success, failure }, limits) };
+    }
   }
   return malformed(`unknown opcode ${String(opcode)}`);
 }

@@ -50,4 +50,24 @@ export {
   type WatchListener,
 } from "./store.ts";
 export { DEFAULT_WATCH_HISTORY, DEFAULT_WATCH_HISTORY_BYTES } from "./watch_ring.ts";
+export {
+  canonicalLeaseId,
+  MAX_KEEPALIVE_BATCH_IDS,
+  MAX_KEYS_PER_LEASE,
+  MAX_LEASE_TTL_MS,
+  MAX_LEASES,
+  MIN_LEASE_TTL_FLOOR_MS,
+  parseLeaseId,
+  validateLeaseTtlMs,
+} from "./leases.ts";
+export {
+  checkTxn,
+  compareHolds,
+  DEFAULT_TXN_LIST_LIMIT,
+  isReadOnlyTxn,
+  MAX_TXN_COMPARES,
+  MAX_TXN_LIST_LIMIT,
+  MAX_TXN_OPS,
+} from "./txn.ts";
 export type * from "./types.ts";
+export type * from "./txn_types.ts";

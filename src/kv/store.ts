@@ -25,9 +25,21 @@ import type {
   DeleteResult,
   KeyValue,
   KvCommand,
+  LeaseInfo,
+  LeaseRevokeResult,
   PutResult,
   WatchEvent,
 } from "./types.ts";
+import {
+  type Lease,
+  leaseInfo,
+  LeaseTable,
+  MAX_KEYS_PER_LEASE,
+  MAX_LEASES,
+  parseLeaseId,
+} from "./leases.ts";
+import { compareHolds, isReadOnlyTxn } from "./txn.ts";
+import type { TxnOp, TxnOpResult, TxnRequest, TxnResult } from "./txn_types.ts";
 import { DEFAULT_WATCH_HISTORY, DEFAULT_WATCH_HISTORY_BYTES, WatchRing } from "./watch_ring.ts";
 
 /** Default bound on concurrent watch subscribers. */
@@ -101,6 +113,7 @@ export class KvStore {
   // Records are frozen and replaced, never mutated: snapshot clones share them.
   #tree: BTree<string, KeyValue> = newKeyTree<KeyValue>();
   #expiry: BTree<ExpiryKey, true> = newTree<ExpiryKey, true>(compareExpiry);
+  #leases = new LeaseTable();
   #revision = 0;
   #appliedIndex = 0;
   #clockMs = 0;
@@ -144,6 +157,11 @@ export class KvStore {
   /** Number of keys. */
   get size(): number {
     return this.#tree.size;
+  }
+
+  /** Number of leases. */
+  get leaseCount(): number {
+    return this.#leases.size;
   }
 
   /** Rough memory held by keys and values, in bytes. */
@@ -220,9 +238,51 @@ export class KvStore {
     return { items, more };
   }
 
-  /** Earliest expiry of any key, so the leader can propose `expire` when due; or null. */
+  /**
+   * Earliest expiry of any key or lease deadline, so the leader can propose `expire`
+   * when due; or null.
+   */
   nextExpiryMs(): number | null {
-    return this.#expiry.minKey()?.[0] ?? null;
+    const key = this.#expiry.minKey()?.[0] ?? null;
+    const lease = this.#leases.nextDeadlineMs();
+    if (key === null) return lease;
+    return lease === null ? key : Math.min(key, lease);
+  }
+
+  /**
+   * A lease and its attached keys (in key order, at most {@link MAX_KEYS_PER_LEASE}),
+   * or null when no lease has that id. A lease past its deadline is shown until the
+   * leader's expiry entry removes it.
+   */
+  lease(id: string): { lease: LeaseInfo; keys: string[] } | null {
+    const lease = this.#leases.get(id);
+    if (lease === undefined) return null;
+    const keys = [...lease.keys].sort(compareKeys).slice(0, MAX_KEYS_PER_LEASE);
+    return { lease: leaseInfo(lease), keys };
+  }
+
+  /** Up to `limit` leases with ids after `after` (null: from the first), in id order. */
+  leases(after: string | null, limit: number): { items: LeaseInfo[]; more: boolean } {
+    const afterId = after === null ? 0 : parseLeaseId(after);
+    if (afterId === null) throw new RaftkvError("bad_request", "after must be a lease id");
+    if (!Number.isSafeInteger(limit) || limit < 1 || limit > MAX_LIST_LIMIT) {
+      throw new RaftkvError("bad_request", `limit must be an integer in 1..${MAX_LIST_LIMIT}`);
+    }
+    const page = this.#leases.page(afterId, limit);
+    return { items: page.leases.map(leaseInfo), more: page.more };
+  }
+
+  /**
+   * Evaluates a transaction that writes nothing in either branch against the current
+   * state (the read path: no log entry). Throws on a transaction that writes.
+   */
+  readTxn(txn: TxnRequest): TxnResult {
+    if (!isReadOnlyTxn(txn)) {
+      throw new RaftkvError("bad_request", "a transaction that writes must go through the log");
+    }
+    const result = this.#txn(txn, []);
+    invariant(result.ok, "a read-only transaction cannot be refused");
+    return result.value as TxnResult;
   }
 
   /**
@@ -268,6 +328,10 @@ export class KvStore {
       clockMs: this.#clockMs,
       dedup: this.#dedup.entries(),
       tree: this.#tree.clone(),
+      // Leases change in place (deadlines, keys), so they are copied now; keys are
+      // derived from the records on restore.
+      leases: this.#leases.rows(),
+      lastLeaseId: this.#leases.lastId,
     };
     return { index: state.index, revision: state.revision, chunks: encodeSnapshot(state) };
   }
@@ -296,6 +360,7 @@ export class KvStore {
     store.#revision = state.revision;
     store.#clockMs = state.clockMs;
     store.#tree = state.tree;
+    store.#leases = LeaseTable.from(state.lastLeaseId, state.leases);
     for (const [, kv] of state.tree.entries()) store.#index(kv);
     store.#dedup = DedupTable.from(
       state.dedup,
@@ -364,7 +429,146 @@ export class KvStore {
       case "deletePrefix":
         return this.#deleteAll(this.#keysWithPrefix(command.prefix), events);
       case "expire":
-        return this.#deleteAll(this.#expiredKeys(), events);
+        return this.#expire(events);
+      case "leaseGrant": {
+        if (this.#leases.size >= MAX_LEASES) {
+          return refusal(
+            "bad_request",
+            `at most ${MAX_LEASES} leases may exist; revoke some first`,
+          );
+        }
+        return {
+          ok: true,
+          value: { lease: leaseInfo(this.#leases.grant(command.ttlMs, this.#clockMs)) },
+        };
+      }
+      case "leaseKeepalive":
+        return { ok: true, value: { renewed: command.ids.map((id) => this.#keepalive(id)) } };
+      case "leaseRevoke":
+        return this.#revoke(command.id, events);
+      case "txn":
+        return this.#txn(command.txn, events);
+    }
+  }
+
+  /** Expires due keys and due leases (with their keys), at one revision. */
+  #expire(events: WatchEvent[]): ApplyResult {
+    const leases = this.#leases.expired(this.#clockMs);
+    const records = this.#expiredKeys();
+    for (const lease of leases) records.push(...this.#attached(lease));
+    const result = this.#deleteAll(records, events);
+    for (const lease of leases) this.#leases.remove(lease);
+    return result;
+  }
+
+  /** Renews a live lease to the entry's clock + TTL; null when it is gone or past due. */
+  #keepalive(id: string): LeaseInfo | null {
+    const lease = this.#live(id);
+    if (lease === undefined) return null;
+    this.#leases.renew(lease, this.#clockMs);
+    return leaseInfo(lease);
+  }
+
+  #revoke(id: string, events: WatchEvent[]): ApplyResult {
+    const lease = this.#leases.get(id);
+    if (lease === undefined) return leaseNotFound(id);
+    const records = this.#attached(lease);
+    this.#deleteAll(records, events);
+    this.#leases.remove(lease);
+    const value: LeaseRevokeResult = {
+      id,
+      revoked: true,
+      deleted: records.length,
+      revision: this.#revision,
+    };
+    return { ok: true, value };
+  }
+
+  /** A lease's key records in key order: the same delete events on every replica. */
+  #attached(lease: Lease): KeyValue[] {
+    return [...lease.keys].sort(compareKeys).map((key) => {
+      const kv = this.#tree.get(key);
+      invariant(kv !== undefined && kv.lease === leaseInfo(lease).id, "lease keys exist");
+      return kv;
+    });
+  }
+
+  /** The lease if it exists and its deadline is after the store clock. */
+  #live(id: string): Lease | undefined {
+    const lease = this.#leases.get(id);
+    return lease !== undefined && lease.deadlineMs > this.#clockMs ? lease : undefined;
+  }
+
+  /**
+   * Why `keys` may not be attached to lease `id`: it is gone (404 lease_not_found) or
+   * would exceed {@link MAX_KEYS_PER_LEASE} (400); null when they may.
+   */
+  #checkAttach(id: string, keys: readonly string[]): ApplyResult | null {
+    const lease = this.#live(id);
+    if (lease === undefined) return leaseNotFound(id);
+    const added = keys.filter((key) => !lease.keys.has(key)).length;
+    if (lease.keys.size + added > MAX_KEYS_PER_LEASE) {
+      return refusal(
+        "bad_request",
+        `lease ${id} may hold at most ${MAX_KEYS_PER_LEASE} keys (it holds ${lease.keys.size})`,
+      );
+    }
+    return null;
+  }
+
+  /**
+   * Runs a transaction: compares on the state before it, then the chosen branch's
+   * operations in order, every change at one new revision. Lease checks come first, so
+   * a put naming a gone lease refuses the whole transaction with nothing written.
+   */
+  #txn(txn: TxnRequest, events: WatchEvent[]): ApplyResult {
+    const succeeded = txn.compare.every((c) => compareHolds(this.#tree.get(c.key) ?? null, c));
+    const ops = succeeded ? txn.success : txn.failure;
+    const byLease = new Map<string, string[]>();
+    for (const o of ops) {
+      if (o.op === "put" && o.lease !== null) {
+        const keys = byLease.get(o.lease) ?? [];
+        keys.push(o.key);
+        byLease.set(o.lease, keys);
+      }
+    }
+    for (const [id, keys] of byLease) {
+      const refused = this.#checkAttach(id, keys);
+      if (refused !== null) return refused;
+    }
+    let revision = 0;
+    const next = () => (revision ||= ++this.#revision);
+    const results = ops.map((o) => this.#txnOp(o, next, events));
+    const value: TxnResult = { succeeded, revision: this.#revision, results };
+    return { ok: true, value };
+  }
+
+  #txnOp(o: TxnOp, revision: () => number, events: WatchEvent[]): TxnOpResult {
+    switch (o.op) {
+      case "put": {
+        const existing = this.#tree.get(o.key);
+        const record = this.#write(o.key, o.value, null, o.lease, revision(), existing, events);
+        return { op: "put", ...toPutResult(record) };
+      }
+      case "delete": {
+        const existing = this.#tree.get(o.key);
+        if (existing !== undefined) this.#remove(existing, revision(), events);
+        return { op: "delete", key: o.key, deleted: existing !== undefined };
+      }
+      case "deletePrefix": {
+        const records = this.#keysWithPrefix(o.prefix);
+        if (records.length > 0) {
+          const at = revision();
+          for (const record of records) this.#remove(record, at, events);
+        }
+        return { op: "deletePrefix", deleted: records.length };
+      }
+      case "get":
+        return { op: "get", kv: this.#tree.get(o.key) ?? null };
+      case "list": {
+        const page = this.list(o.prefix, null, o.limit);
+        return { op: "list", items: page.items, more: page.more };
+      }
     }
   }
 
@@ -375,14 +579,42 @@ export class KvStore {
     }
     const lost = compareModRevision(command.key, command.ifModRevision, existing);
     if (lost !== null) return lost;
+    const lease = command.lease ?? null;
+    if (lease !== null) {
+      const refused = this.#checkAttach(lease, [command.key]);
+      if (refused !== null) return refused;
+    }
     const revision = ++this.#revision;
+    const record = this.#write(
+      command.key,
+      command.value,
+      command.ttlMs,
+      lease,
+      revision,
+      existing,
+      events,
+    );
+    return { ok: true, value: toPutResult(record) };
+  }
+
+  /** Stores a new record for `key` at `revision` (checks done) and emits its event. */
+  #write(
+    key: string,
+    value: Uint8Array,
+    ttlMs: number | null,
+    lease: string | null,
+    revision: number,
+    existing: KeyValue | undefined,
+    events: WatchEvent[],
+  ): KeyValue {
     const record: KeyValue = Object.freeze({
-      key: command.key,
-      value: command.value,
+      key,
+      value,
       createRevision: existing?.createRevision ?? revision,
       modRevision: revision,
       version: (existing?.version ?? 0) + 1,
-      expiresAtMs: command.ttlMs === null ? null : this.#clockMs + command.ttlMs,
+      expiresAtMs: ttlMs === null ? null : this.#clockMs + ttlMs,
+      lease,
     });
     if (existing !== undefined) this.#unindex(existing);
     this.#tree.set(record.key, record);
@@ -394,8 +626,9 @@ export class KvStore {
       revision,
       createRevision: record.createRevision,
       version: record.version,
+      lease,
     }));
-    return { ok: true, value: toPutResult(record) };
+    return record;
   }
 
   #delete(key: string, ifModRevision: number | null, events: WatchEvent[]): ApplyResult {
@@ -434,6 +667,7 @@ export class KvStore {
       revision,
       createRevision: 0,
       version: 0,
+      lease: null,
     }));
   }
 
@@ -462,6 +696,11 @@ export class KvStore {
   #index(record: KeyValue): void {
     this.#bytes += recordBytes(record);
     if (record.expiresAtMs !== null) this.#expiry.set([record.expiresAtMs, record.key], true);
+    if (record.lease !== null) {
+      const lease = this.#leases.get(record.lease);
+      invariant(lease !== undefined, "keys are attached to existing leases");
+      lease.keys.add(record.key);
+    }
   }
 
   #unindex(record: KeyValue): void {
@@ -469,6 +708,10 @@ export class KvStore {
     if (record.expiresAtMs !== null) {
       const removed = this.#expiry.delete([record.expiresAtMs, record.key]);
       invariant(removed, "expiring keys are in the expiry index");
+    }
+    if (record.lease !== null) {
+      const detached = this.#leases.get(record.lease)?.keys.delete(record.key);
+      invariant(detached === true, "attached keys are in their lease's key set");
     }
   }
 
@@ -506,6 +749,17 @@ function compareModRevision(
       ifModRevision === 0 ? "no key" : `modRevision ${ifModRevision}`
     }`,
   );
+}
+
+function leaseNotFound(id: string): ApplyResult {
+  return refusal(
+    "lease_not_found",
+    `lease ${id} not found: it expired, was revoked or never existed`,
+  );
+}
+
+function refusal(code: "bad_request" | "lease_not_found", message: string): ApplyResult {
+  return { ok: false, code, message, current: null };
 }
 
 function preconditionFailed(existing: KeyValue | undefined, message: string): ApplyResult {

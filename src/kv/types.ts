@@ -6,6 +6,8 @@
  * @module
  */
 
+import type { TxnRequest, TxnResult } from "./txn_types.ts";
+
 /** A stored key with its revisions. */
 export interface KeyValue {
   key: string;
@@ -18,6 +20,8 @@ export interface KeyValue {
   version: number;
   /** Expiry on the leader-stamped clock (ms since epoch), or null. */
   expiresAtMs: number | null;
+  /** Id of the lease the key is attached to, or null. */
+  lease: string | null;
 }
 
 /** How fresh a read must be. */
@@ -35,11 +39,24 @@ export type KvCommand =
     ifModRevision: number | null;
     /** Apply only if the key does not exist. */
     createOnly: boolean;
+    /** Attach the key to this lease (absent or null: no lease, which detaches). */
+    lease?: string | null;
   }
   | { op: "delete"; key: string; ifModRevision: number | null }
   | { op: "deletePrefix"; prefix: string }
-  /** Expire every key whose expiry is at or before the envelope's `nowMs`. */
-  | { op: "expire" };
+  /**
+   * Expire every key whose expiry, and every lease whose deadline, is at or before the
+   * envelope's `nowMs` (with the lease's attached keys), at one revision.
+   */
+  | { op: "expire" }
+  /** Create a lease; its id comes from the store's counter at apply. */
+  | { op: "leaseGrant"; ttlMs: number }
+  /** Renew these leases to `nowMs + ttl` (one entry for a tick's worth of keepalives). */
+  | { op: "leaseKeepalive"; ids: string[] }
+  /** Delete a lease and every key attached to it, at one revision. */
+  | { op: "leaseRevoke"; id: string }
+  /** A multi-key transaction, applied at one revision (see `txn.ts`). */
+  | { op: "txn"; txn: TxnRequest };
 
 /**
  * What one Normal log entry holds (encoded with CBOR). `nowMs` is the proposing
@@ -74,13 +91,52 @@ export interface DeletePrefixResult {
   revision: number;
 }
 
+/** A lease as lookups and grants show it. */
+export interface LeaseInfo {
+  id: string;
+  ttlMs: number;
+  /** Deadline on the leader-stamped clock (ms since epoch). */
+  deadlineMs: number;
+}
+
+/** Result of a lease grant. */
+export interface LeaseGrantResult {
+  lease: LeaseInfo;
+}
+
+/** Result of a keepalive batch: per requested id, the renewed lease or null (gone). */
+export interface LeaseKeepaliveResult {
+  renewed: (LeaseInfo | null)[];
+}
+
+/** Result of a revoke. */
+export interface LeaseRevokeResult {
+  id: string;
+  revoked: true;
+  /** Keys deleted with the lease. */
+  deleted: number;
+  /** Store revision after the revoke. */
+  revision: number;
+}
+
 /** Outcome of applying one command: a result, or a typed refusal (e.g. CAS lost). */
 export type ApplyResult =
-  | { ok: true; value: PutResult | DeleteResult | DeletePrefixResult | null }
+  | {
+    ok: true;
+    value:
+      | PutResult
+      | DeleteResult
+      | DeletePrefixResult
+      | LeaseGrantResult
+      | LeaseKeepaliveResult
+      | LeaseRevokeResult
+      | TxnResult
+      | null;
+  }
   | {
     ok: false;
     /** `bad_request`/`too_large`: an entry that should never have been proposed, refused alike everywhere. */
-    code: "precondition_failed" | "not_found" | "bad_request" | "too_large";
+    code: "precondition_failed" | "not_found" | "bad_request" | "too_large" | "lease_not_found";
     message: string;
     current: PutResult | null;
   };
@@ -95,4 +151,6 @@ export interface WatchEvent {
   revision: number;
   createRevision: number;
   version: number;
+  /** The key's lease after a put; null for deletes and keys without a lease. */
+  lease: string | null;
 }

@@ -29,7 +29,9 @@ import { KvStore } from "../kv/store.ts";
 import { encodeEnvelope } from "../kv/codec.ts";
 import type { ApplyResult, Consistency, KeyValue, KvCommand, WatchEvent } from "../kv/types.ts";
 import { RaftkvError, removedMemberError } from "../errors.ts";
-import type { NodeApi, NodeStatus } from "../http/node_api.ts";
+import type { LeaseView, NodeApi, NodeStatus } from "../http/node_api.ts";
+import type { TxnRequest, TxnResult } from "../kv/txn_types.ts";
+import { LeaseDriver } from "./lease_driver.ts";
 import type { AddMemberRequest, AdminApi, ClusterInfo, MemberInfo } from "../http/admin_api.ts";
 import { loadMemberBook, type MemberBook, saveMemberBook } from "./member_book.ts";
 import type { MemberAddress, NodeConfig } from "./config.ts";
@@ -85,6 +87,7 @@ export class RaftkvNode implements NodeApi, AdminApi {
   readonly #writeDeadlines: DeadlineQueue;
   readonly #reads: ReadBatcher;
   readonly #watches: WatchHub;
+  readonly #leases: LeaseDriver;
   #applied: number;
   #appliedTerm: number;
   #lastSnapshotIndex: number;
@@ -155,6 +158,12 @@ export class RaftkvNode implements NodeApi, AdminApi {
       timeoutMs: config.writeTimeoutMs,
     });
     this.#watches = new WatchHub(() => this.#kv);
+    this.#leases = new LeaseDriver({
+      propose: (command) => this.write(command, { idempotencyKey: null, signal: NEVER_ABORTED }),
+      now: this.#now,
+      kv: () => this.#kv,
+      awaitReadable: (consistency, signal) => this.#awaitReadable(consistency, signal),
+    });
     this.metrics = deps.metrics ?? new RaftkvMetrics();
     this.metrics.sampleWith(() => this.#metricsSample());
   }
@@ -252,6 +261,7 @@ export class RaftkvNode implements NodeApi, AdminApi {
     this.#progressWhilePersisting();
     this.#reads.expire();
     this.#maybeProposeExpiry();
+    this.#leases.tick();
     this.#maybePromote();
     this.#reportCatchUp();
     this.#maybeSnapshot();
@@ -630,6 +640,32 @@ export class RaftkvNode implements NodeApi, AdminApi {
     return this.#watches.watch(prefix, fromRevision, signal);
   }
 
+  /** Renews a lease through the next tick's keepalive entry (see `lease_driver.ts`). */
+  keepalive(id: string, signal: AbortSignal): Promise<LeaseView | null> {
+    if (this.#removed) return Promise.reject(removedMemberError(this.id));
+    return this.#leases.keepalive(id, signal);
+  }
+
+  /** One lease with its attached keys. */
+  lease(id: string, consistency: Consistency, signal: AbortSignal) {
+    return this.#leases.lease(id, consistency, signal);
+  }
+
+  /** A page of leases. */
+  leases(after: string | null, limit: number, consistency: Consistency, signal: AbortSignal) {
+    return this.#leases.leases(after, limit, consistency, signal);
+  }
+
+  /** A transaction that writes nothing, served by the read index without a log entry. */
+  async readTxn(
+    txn: TxnRequest,
+    consistency: Consistency,
+    signal: AbortSignal,
+  ): Promise<TxnResult> {
+    await this.#awaitReadable(consistency, signal);
+    return this.#kv.readTxn(txn);
+  }
+
   /** The node's view of the cluster. */
   status(): NodeStatus {
     const s = this.#raft.basicStatus();
@@ -911,6 +947,7 @@ export class RaftkvNode implements NodeApi, AdminApi {
     this.#kick();
     await this.#loopDone;
     this.#reads.failAll(notApplied("the node is shutting down"));
+    this.#leases.close(notApplied("the node is shutting down"));
     for (const waiter of this.#writes.values()) {
       waiter.reject(
         new RaftkvError("outcome_unknown", "the node shut down before the write applied"),
@@ -973,6 +1010,9 @@ export class RaftkvNode implements NodeApi, AdminApi {
     this.#saveBook();
   }
 }
+
+/** The signal of writes the node makes for itself: their deadline is the node's own. */
+const NEVER_ABORTED = new AbortController().signal;
 
 function notApplied(message: string): RaftkvError {
   return new RaftkvError("unavailable", `${message}; the write was not applied`, 1);

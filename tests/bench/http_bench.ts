@@ -45,6 +45,7 @@ const stored: KeyValue = {
   modRevision: 1,
   version: 1,
   expiresAtMs: null,
+  lease: null,
 };
 
 /** A node that has every key and applies every write at once. */
@@ -67,7 +68,15 @@ const node: NodeApi = {
     throw new Error("not benchmarked");
   },
   status: () => status,
+  keepalive: notBenchmarked,
+  lease: notBenchmarked,
+  leases: notBenchmarked,
+  readTxn: notBenchmarked,
 };
+
+function notBenchmarked(): never {
+  throw new Error("not benchmarked");
+}
 
 const app = createApp(node, { ...DEFAULT_HTTP_OPTIONS, metrics: new RaftkvMetrics() });
 const BASE = "http://127.0.0.1:8101";

@@ -89,9 +89,11 @@ Deno.test("a known path with the wrong method answers 405 JSON with Allow", asyn
   assert.equal(node.writes.length, 0);
 });
 
-Deno.test("every error code maps to one distinct HTTP status", () => {
-  const statuses = Object.values(STATUS_BY_CODE);
+Deno.test("every error code maps to one distinct HTTP status (lease_not_found refines 404)", () => {
+  const { lease_not_found: leaseNotFound, ...rest } = STATUS_BY_CODE;
+  const statuses = Object.values(rest);
   assert.equal(new Set(statuses).size, statuses.length);
+  assert.equal(leaseNotFound, STATUS_BY_CODE.not_found);
   assert.equal(STATUS_BY_CODE.revision_compacted, 410);
   assert.equal(STATUS_BY_CODE.outcome_unknown, 504);
 });

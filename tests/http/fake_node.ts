@@ -15,7 +15,15 @@ import type {
   PutResult,
   WatchEvent,
 } from "../../src/kv/types.ts";
-import type { NodeApi, NodeStatus } from "../../src/http/node_api.ts";
+import type { LeaseView, NodeApi, NodeStatus } from "../../src/http/node_api.ts";
+import type { TxnOpResult, TxnRequest, TxnResult } from "../../src/kv/txn_types.ts";
+import { compareHolds, isReadOnlyTxn } from "../../src/kv/txn.ts";
+
+/** A lease of the fake: TTL, deadline on `nowMs`, attached keys. */
+export interface FakeLease {
+  ttlMs: number;
+  deadlineMs: number;
+}
 
 /** One recorded write. */
 export interface WriteCall {
@@ -53,6 +61,12 @@ export class FakeNode implements NodeApi {
     removed: false,
   };
   #listeners = new Set<() => void>();
+  readonly leaseTable = new Map<string, FakeLease>();
+  #lastLeaseId = 0;
+  /** Keepalive calls received, by lease id. */
+  readonly keepalives: string[] = [];
+  /** Read-only transactions served without a write. */
+  readonly readTxns: TxnRequest[] = [];
 
   /** Makes this node a follower of `leader` (null: no leader known). */
   follow(leader: string | null, leaderHttpUrl: string | null): void {
@@ -74,7 +88,147 @@ export class FakeNode implements NodeApi {
       }
       case "expire":
         return { ok: true, value: null };
+      default:
+        return this.applyCoordination(command);
     }
+  }
+
+  /** Lease and transaction commands. */
+  applyCoordination(command: KvCommand): ApplyResult {
+    switch (command.op) {
+      case "leaseGrant": {
+        const id = (++this.#lastLeaseId).toString(16);
+        const lease = { ttlMs: command.ttlMs, deadlineMs: this.nowMs + command.ttlMs };
+        this.leaseTable.set(id, lease);
+        return { ok: true, value: { lease: { id, ...lease } } };
+      }
+      case "leaseKeepalive":
+        return {
+          ok: true,
+          value: {
+            renewed: command.ids.map((id) => {
+              const lease = this.leaseTable.get(id);
+              if (lease === undefined) return null;
+              lease.deadlineMs = this.nowMs + lease.ttlMs;
+              return { id, ...lease };
+            }),
+          },
+        };
+      case "leaseRevoke": {
+        if (!this.leaseTable.delete(command.id)) return this.#leaseNotFound(command.id);
+        const doomed = [...this.keys.values()].filter((kv) => kv.lease === command.id);
+        if (doomed.length > 0) this.revision++;
+        for (const kv of doomed) this.#remove(kv.key);
+        const value = { id: command.id, revoked: true as const, deleted: doomed.length };
+        return { ok: true, value: { ...value, revision: this.revision } };
+      }
+      case "txn":
+        return this.#txn(command.txn);
+      default:
+        throw new Error(`the fake does not apply ${command.op}`);
+    }
+  }
+
+  #leaseNotFound(id: string): ApplyResult {
+    return { ok: false, code: "lease_not_found", message: `lease ${id} not found`, current: null };
+  }
+
+  /** A loose transaction: compares as the store's, ops one by one (revisions not shared). */
+  #txn(txn: TxnRequest): ApplyResult {
+    const succeeded = txn.compare.every((c) => compareHolds(this.keys.get(c.key) ?? null, c));
+    const ops = succeeded ? txn.success : txn.failure;
+    for (const o of ops) {
+      if (o.op === "put" && o.lease !== null && !this.leaseTable.has(o.lease)) {
+        return this.#leaseNotFound(o.lease);
+      }
+    }
+    const results: TxnOpResult[] = ops.map((o): TxnOpResult => {
+      switch (o.op) {
+        case "put": {
+          const r = this.#put({
+            op: "put",
+            key: o.key,
+            value: o.value,
+            ttlMs: null,
+            ifModRevision: null,
+            createOnly: false,
+            lease: o.lease,
+          });
+          if (!r.ok || r.value === null || !("modRevision" in r.value)) throw new Error("fake put");
+          return { op: "put", ...r.value };
+        }
+        case "delete": {
+          const r = this.#delete(o.key, null);
+          return {
+            op: "delete",
+            key: o.key,
+            deleted: r.ok && r.value !== null && "deleted" in r.value && r.value.deleted === true,
+          };
+        }
+        case "deletePrefix": {
+          const r = this.apply({ op: "deletePrefix", prefix: o.prefix });
+          return {
+            op: "deletePrefix",
+            deleted: r.ok && r.value !== null && "deleted" in r.value ? Number(r.value.deleted) : 0,
+          };
+        }
+        case "get":
+          return { op: "get", kv: this.keys.get(o.key) ?? null };
+        case "list": {
+          const matching = [...this.keys.values()].filter((kv) => kv.key.startsWith(o.prefix))
+            .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+          return { op: "list", items: matching.slice(0, o.limit), more: matching.length > o.limit };
+        }
+      }
+    });
+    const value: TxnResult = { succeeded, revision: this.revision, results };
+    return { ok: true, value };
+  }
+
+  async keepalive(id: string, signal: AbortSignal): Promise<LeaseView | null> {
+    await this.#maybeFail(this.writeFailure, signal);
+    this.keepalives.push(id);
+    const r = this.apply({ op: "leaseKeepalive", ids: [id] });
+    const info = r.ok && r.value !== null && "renewed" in r.value ? r.value.renewed[0] : null;
+    return info ? { id, ttlMs: info.ttlMs, remainingMs: info.deadlineMs - this.nowMs } : null;
+  }
+
+  async lease(
+    id: string,
+    _consistency: Consistency,
+    signal: AbortSignal,
+  ): Promise<{ lease: LeaseView; keys: string[] } | null> {
+    await this.#maybeFail(this.readFailure, signal);
+    const lease = this.leaseTable.get(id);
+    if (lease === undefined) return null;
+    const keys = [...this.keys.values()].filter((kv) => kv.lease === id).map((kv) => kv.key).sort();
+    return { lease: { id, ttlMs: lease.ttlMs, remainingMs: lease.deadlineMs - this.nowMs }, keys };
+  }
+
+  async leases(
+    after: string | null,
+    limit: number,
+    _consistency: Consistency,
+    signal: AbortSignal,
+  ): Promise<{ items: LeaseView[]; more: boolean }> {
+    await this.#maybeFail(this.readFailure, signal);
+    const all = [...this.leaseTable.entries()]
+      .filter(([id]) => after === null || parseInt(id, 16) > parseInt(after, 16))
+      .map(([id, l]) => ({ id, ttlMs: l.ttlMs, remainingMs: l.deadlineMs - this.nowMs }));
+    return { items: all.slice(0, limit), more: all.length > limit };
+  }
+
+  async readTxn(
+    txn: TxnRequest,
+    _consistency: Consistency,
+    signal: AbortSignal,
+  ): Promise<TxnResult> {
+    await this.#maybeFail(this.readFailure, signal);
+    if (!isReadOnlyTxn(txn)) throw new Error("readTxn got a writing transaction");
+    this.readTxns.push(txn);
+    const r = this.#txn(txn);
+    if (!r.ok) throw new Error("a read-only transaction was refused");
+    return r.value as TxnResult;
   }
 
   async write(
@@ -179,6 +333,7 @@ export class FakeNode implements NodeApi {
       modRevision: this.revision,
       version: (existing?.version ?? 0) + 1,
       expiresAtMs: command.ttlMs === null ? null : this.nowMs + command.ttlMs,
+      lease: command.lease ?? null,
     };
     this.keys.set(command.key, kv);
     this.#emit({
@@ -188,6 +343,7 @@ export class FakeNode implements NodeApi {
       revision: this.revision,
       createRevision: kv.createRevision,
       version: kv.version,
+      lease: kv.lease,
     });
     return { ok: true, value: summary(kv) };
   }
@@ -221,6 +377,7 @@ export class FakeNode implements NodeApi {
       revision: this.revision,
       createRevision: existing.createRevision,
       version: 0,
+      lease: null,
     });
   }
 

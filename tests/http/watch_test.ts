@@ -34,6 +34,7 @@ Deno.test("SSE replays history from fromRevision, then streams live changes in o
       revision: 1,
       createRevision: 1,
       version: 1,
+      lease: null,
     });
     assert.deepEqual(JSON.parse(live[1]?.data ?? ""), {
       type: "delete",
@@ -42,6 +43,7 @@ Deno.test("SSE replays history from fromRevision, then streams live changes in o
       revision: 5,
       createRevision: 3,
       version: 0,
+      lease: null,
     });
   } finally {
     await sse.cancel();
@@ -59,7 +61,7 @@ Deno.test("SSE frames are event, data and id lines ended by a blank line", async
     assert.equal(
       new TextDecoder().decode(value),
       'event: put\ndata: {"type":"put","key":"k","value":"/w==","encoding":"base64",' +
-        '"revision":1,"createRevision":1,"version":1}\nid: 1\n\n',
+        '"revision":1,"createRevision":1,"version":1,"lease":null}\nid: 1\n\n',
     );
   } finally {
     await reader.cancel();

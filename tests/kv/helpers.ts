@@ -21,7 +21,7 @@ export function bytes(text: string): Uint8Array {
 export function putCmd(
   key: string,
   value: string | Uint8Array,
-  opts: { ttlMs?: number; ifModRevision?: number; createOnly?: boolean } = {},
+  opts: { ttlMs?: number; ifModRevision?: number; createOnly?: boolean; lease?: string } = {},
 ): KvCommand {
   return {
     op: "put",
@@ -30,6 +30,7 @@ export function putCmd(
     ttlMs: opts.ttlMs ?? null,
     ifModRevision: opts.ifModRevision ?? null,
     createOnly: opts.createOnly ?? false,
+    ...(opts.lease === undefined ? {} : { lease: opts.lease }),
   };
 }
 

@@ -29,6 +29,7 @@ Deno.test("put creates, then updates: revisions and versions follow etcd", () =>
     modRevision: 3,
     version: 2,
     expiresAtMs: null,
+    lease: null,
   });
   assert.equal(d.store.revision, 3);
   assert.equal(d.store.appliedIndex, 3);

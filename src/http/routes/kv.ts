@@ -23,6 +23,7 @@ import type { NodeApi } from "../node_api.ts";
 import { readWithDeadline, writeWithDeadline } from "../node_calls.ts";
 import type { HttpOptions } from "../options.ts";
 import { renderKeyValue, renderPutResult } from "../render.ts";
+import { canonicalLeaseId } from "../../kv/leases.ts";
 import {
   checkKey,
   etag,
@@ -40,6 +41,9 @@ export const KEY_PATH_PREFIX = "/v1/kv/";
 
 /** Header carrying the store revision a read saw. */
 export const REVISION_HEADER = "X-Raftkv-Revision";
+
+/** Header naming the lease a key is attached to (absent without one). */
+export const LEASE_HEADER = "X-Raftkv-Lease";
 
 /** The router for keys; mount it with `app.route("/v1", kvRoutes(node, options))`. */
 export function kvRoutes(node: NodeApi, options: HttpOptions): Hono {
@@ -124,6 +128,14 @@ export async function putKey(
 ): Promise<Response> {
   const key = keyOf(request, options);
   const ttlMs = parseTtlMs(queryParam(request.url, "ttl"));
+  const leaseText = queryParam(request.url, "lease");
+  if (leaseText !== undefined && ttlMs !== null) {
+    throw new RaftkvError(
+      "bad_request",
+      "give ttl or lease, not both: a lease decides when the key goes",
+    );
+  }
+  const lease = leaseText === undefined ? null : canonicalLeaseId(leaseText);
   const { ifModRevision, createOnly } = parsePreconditions(
     header(request, "If-Match"),
     header(request, "If-None-Match"),
@@ -132,7 +144,15 @@ export async function putKey(
   const value = await readBodyLimited(request, options.maxValueBytes);
   const forwarded = await forwardIfNotLeader(request, node, value, options);
   if (forwarded !== null) return forwarded;
-  const command: KvCommand = { op: "put", key, value, ttlMs, ifModRevision, createOnly };
+  const command: KvCommand = {
+    op: "put",
+    key,
+    value,
+    ttlMs,
+    ifModRevision,
+    createOnly,
+    ...(lease === null ? {} : { lease }),
+  };
   const result = await writeWithDeadline(
     node,
     command,
@@ -170,6 +190,7 @@ export async function getKey(
   if (kv.expiresAtMs !== null) {
     headers["X-Raftkv-Expires-At"] = new Date(kv.expiresAtMs).toISOString();
   }
+  if (kv.lease !== null) headers[LEASE_HEADER] = kv.lease;
   // A copy: the store's value may be a view into a larger shared buffer.
   return new Response(new Uint8Array(kv.value), {
     status: 200,
@@ -282,6 +303,10 @@ async function deletePrefix(c: Context, node: NodeApi, options: HttpOptions): Pr
 
 /** A typed refusal (CAS lost, key missing) as 412/404, naming the current revision. */
 function refusal(node: NodeApi, result: Extract<ApplyResult, { ok: false }>): Response {
+  if (result.code === "lease_not_found" || result.code === "bad_request") {
+    // About the lease, not the key: the key's state says nothing here.
+    return errorAnswer(new RaftkvError(result.code, result.message), withLeaderHeaders(node, {}));
+  }
   const current = result.current;
   const state = current === null
     ? "the key does not exist"

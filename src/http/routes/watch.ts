@@ -1,6 +1,6 @@
 /**
- * `GET /v1/watch?prefix=&fromRevision=`: changes as Server-Sent Events, or with
- * `wait=true` one long-poll JSON answer. Mounted under `/v1`.
+ * `GET /v1/watch?prefix=&fromRevision=` (or `?key=` for one exact key): changes as
+ * Server-Sent Events, or with `wait=true` one long-poll JSON answer. Mounted under `/v1`.
  *
  * @module
  */
@@ -9,6 +9,7 @@ import { type Context, Hono } from "hono";
 import { RaftkvError } from "../../errors.ts";
 import { methodNotAllowed } from "../errors.ts";
 import type { NodeApi } from "../node_api.ts";
+import type { WatchEvent } from "../../kv/types.ts";
 import { readWithDeadline } from "../node_calls.ts";
 import { DEFAULT_HEARTBEAT_MS, type HttpOptions } from "../options.ts";
 import { checkKey, parseInteger, parseRevision, queryParam } from "../validate.ts";
@@ -43,7 +44,14 @@ async function watch(
   options: HttpOptions,
   slots: WatcherSlots,
 ): Promise<Response> {
-  const prefix = checkKey(queryParam(c.req.url, "prefix") ?? "", "prefix", options.maxKeyBytes);
+  const prefixText = queryParam(c.req.url, "prefix");
+  const keyText = queryParam(c.req.url, "key");
+  if (prefixText !== undefined && keyText !== undefined) {
+    throw new RaftkvError("bad_request", "give key (one exact key) or prefix, not both");
+  }
+  const exactKey = keyText === undefined ? null : checkKey(keyText, "key", options.maxKeyBytes);
+  // An exact key watches its own prefix, with the other keys under it filtered out.
+  const prefix = exactKey ?? checkKey(prefixText ?? "", "prefix", options.maxKeyBytes);
   const wait = parseWait(queryParam(c.req.url, "wait"));
   const timeoutMs = parseLongPollSeconds(queryParam(c.req.url, "timeout")) * 1000;
   // Hono serves HEAD through the GET handler and drops the body unread: a stream
@@ -56,7 +64,7 @@ async function watch(
       `this node already serves ${slots.max} watches; retry later or on another node`,
     );
   }
-  const open = await openWatch(node, prefix, start, () => slots.release());
+  const open = await openWatch(node, prefix, exactKey, start, () => slots.release());
   if (!wait) return sseResponse(c, open, options.heartbeatMs ?? DEFAULT_HEARTBEAT_MS);
   return c.json(await longPollBody(open, timeoutMs, c.req.raw.signal));
 }
@@ -68,12 +76,14 @@ async function watch(
 async function openWatch(
   node: NodeApi,
   prefix: string,
+  exactKey: string | null,
   start: ResumePoint,
   onClose: () => void,
 ): Promise<OpenWatch> {
   const controller = new AbortController();
   try {
-    const events = node.watch(prefix, start.revision, controller.signal);
+    const all = node.watch(prefix, start.revision, controller.signal);
+    const events = exactKey === null ? all : onlyKey(all, exactKey);
     const iterator = (start.skip === 0 ? events : skipWithin(events, start))[
       Symbol.asyncIterator
     ]();
@@ -125,6 +135,11 @@ async function startPoint(
     (signal) => node.list(prefix, null, 1, "stale", signal),
   );
   return { revision: revision + 1, skip: 0 };
+}
+
+/** The events of one exact key (a prefix watch also sees longer keys). */
+async function* onlyKey(events: AsyncIterable<WatchEvent>, key: string): AsyncIterable<WatchEvent> {
+  for await (const event of events) if (event.key === key) yield event;
 }
 
 function parseWait(text: string | undefined): boolean {
