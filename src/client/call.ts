@@ -44,7 +44,7 @@ export interface CallContext {
 
 /** One logical request. */
 export interface CallSpec {
-  method: "GET" | "PUT" | "DELETE";
+  method: "GET" | "PUT" | "POST" | "DELETE";
   /** Path and query, starting with `/`. */
   path: string;
   headers?: Record<string, string>;

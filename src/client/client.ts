@@ -5,11 +5,14 @@
  * @module
  */
 
+import { AtomicOperation } from "./atomic.ts";
 import type { CallContext, FetchLike } from "./call.ts";
 import { fetchClusterInfo, fetchStatus } from "./cluster.ts";
 import { Endpoints } from "./endpoints.ts";
 import { BadRequest } from "./errors.ts";
+import { createElection, type Election, type ElectionOptions } from "./election.ts";
 import { deleteKey, deletePrefix, getKey, putKey } from "./keys.ts";
+import { grantLease, type LeaseHandle, type LeaseOptions } from "./lease.ts";
 import {
   DEFAULT_BACKOFF_BASE_MS,
   DEFAULT_BACKOFF_MAX_MS,
@@ -18,6 +21,7 @@ import {
   MAX_RETRIES,
 } from "./limits.ts";
 import { listItems } from "./list.ts";
+import { acquireLock, type LockHandle, type LockOptions } from "./lock.ts";
 import type {
   ClusterCallOptions,
   DeleteOptions,
@@ -37,6 +41,8 @@ import type {
   Status,
   WatchEvent,
 } from "./types.ts";
+import { runTxn } from "./txn.ts";
+import type { TxnOptions, TxnRequest, TxnResult } from "./txn_types.ts";
 import { watchEvents } from "./watch.ts";
 
 /**
@@ -114,8 +120,18 @@ export interface RaftkvClient {
   deletePrefix(prefix: string, options?: DeletePrefixOptions): Promise<DeletePrefixResult>;
   /** Every key starting with `prefix`, in key order, fetched page by page. */
   list(prefix: string, options?: ListOptions): AsyncIterable<ListItem>;
-  /** Changes under `prefix`, resuming across disconnects, until `options.signal` aborts. */
+  /** Changes under `prefix` (or of one key with `exact`), resuming across disconnects. */
   watch(prefix: string, options?: WatchOptions): AsyncIterable<WatchEvent>;
+  /** One transaction (etcd's Txn): compares, then the success or failure branch, at one revision. */
+  txn(request: TxnRequest, options?: TxnOptions): Promise<TxnResult>;
+  /** Deno KV style checks + mutations committed as one transaction. */
+  atomic(): AtomicOperation;
+  /** Grants a lease of `ttlSeconds` and keeps it alive until revoked or lost. */
+  lease(ttlSeconds: number, options?: LeaseOptions): Promise<LeaseHandle>;
+  /** Waits for and takes the distributed lock `name` (keys under `name/`). */
+  lock(name: string, options?: LockOptions): Promise<LockHandle>;
+  /** A campaigner in the leader election `name` (keys under `name/`). */
+  election(name: string, options?: ElectionOptions): Election;
   /** Node and membership introspection. */
   readonly cluster: ClusterClient;
   /** The normalized endpoints, in the caller's order. */
@@ -145,6 +161,11 @@ export function createClient(options: ClientOptions): RaftkvClient {
     deletePrefix: (prefix, opts) => deletePrefix(ctx, prefix, opts),
     list: (prefix, opts) => listItems(ctx, prefix, opts),
     watch: (prefix, opts) => watchEvents(ctx, prefix, opts),
+    txn: (request, opts) => runTxn(ctx, request, opts),
+    atomic: () => new AtomicOperation(ctx),
+    lease: (ttlSeconds, opts) => grantLease(ctx, ttlSeconds, opts),
+    lock: (name, opts) => acquireLock(ctx, name, opts),
+    election: (name, opts) => createElection(ctx, name, opts),
     cluster: {
       status: (opts) => fetchStatus(ctx, opts),
       info: (opts) => fetchClusterInfo(ctx, opts),

@@ -30,7 +30,10 @@ export type ClientErrorCode =
   | "too_many_requests"
   | "internal"
   | "unavailable"
-  | "outcome_unknown";
+  | "outcome_unknown"
+  | "lease_not_found"
+  | "lease_lost"
+  | "not_leader";
 
 /**
  * What every client error carries besides its message.
@@ -231,5 +234,75 @@ export class BadRequest extends RaftkvClientError {
   constructor(message: string, details: ClientErrorDetails) {
     super("bad_request", message, details);
     this.name = "BadRequest";
+  }
+}
+
+/**
+ * 404 `lease_not_found`: the lease expired or was revoked (or never existed); a write
+ * naming it wrote nothing.
+ *
+ * @example
+ * ```ts
+ * import { createClient, LeaseNotFound } from "./mod.ts";
+ * const kv = createClient({ endpoints: ["http://127.0.0.1:8080"] });
+ * await kv.put("session/a", "x", { lease: "7f" }).catch((error) => {
+ *   if (error instanceof LeaseNotFound) console.log("lease gone; grant a new one");
+ * });
+ * ```
+ */
+export class LeaseNotFound extends RaftkvClientError {
+  /** Creates a lease_not_found error. */
+  constructor(message: string, details: ClientErrorDetails) {
+    super("lease_not_found", message, details);
+    this.name = "LeaseNotFound";
+  }
+}
+
+/** Why a lease handle stopped: revoked by its owner, gone on the server, or not renewed in time. */
+export type LeaseLostReason = "revoked" | "not_found" | "deadline";
+
+/**
+ * A lease handle stopped holding its lease: what `lease.lost` resolves with, and what a
+ * lock or election throws when its lease went away underneath it. After `not_found` or
+ * `deadline`, anything the lease guarded (a lock, a leadership) must be treated as lost.
+ *
+ * @example
+ * ```ts
+ * import { createClient } from "./mod.ts";
+ * const kv = createClient({ endpoints: ["http://127.0.0.1:8080"] });
+ * const lease = await kv.lease(10);
+ * lease.lost.then((lost) => console.warn(`lease ${lease.id} lost: ${lost.reason}`));
+ * ```
+ */
+export class LeaseLost extends RaftkvClientError {
+  /** Why the lease was lost. */
+  readonly reason: LeaseLostReason;
+
+  /** Creates a lease_lost error. */
+  constructor(message: string, details: ClientErrorDetails & { reason: LeaseLostReason }) {
+    super("lease_lost", message, details);
+    this.name = "LeaseLost";
+    this.reason = details.reason;
+  }
+}
+
+/**
+ * An election call that needs leadership (`proclaim`) made by a campaigner that does not
+ * hold it (never won, resigned, or its key is gone).
+ *
+ * @example
+ * ```ts
+ * import { createClient, NotLeader } from "./mod.ts";
+ * const kv = createClient({ endpoints: ["http://127.0.0.1:8080"] });
+ * await kv.election("jobs/leader").proclaim("v2").catch((error) => {
+ *   if (error instanceof NotLeader) console.log("campaign first");
+ * });
+ * ```
+ */
+export class NotLeader extends RaftkvClientError {
+  /** Creates a not_leader error. */
+  constructor(message: string, details: ClientErrorDetails) {
+    super("not_leader", message, details);
+    this.name = "NotLeader";
   }
 }

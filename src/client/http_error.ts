@@ -9,6 +9,7 @@ import { readBytes } from "./body.ts";
 import {
   BadRequest,
   type ClientErrorDetails,
+  LeaseNotFound,
   NotFound,
   OutcomeUnknown,
   PreconditionFailed,
@@ -81,6 +82,8 @@ export function errorFor(
       return new Unavailable(message, details);
     case "outcome_unknown":
       return new OutcomeUnknown(message, details);
+    case "lease_not_found":
+      return new LeaseNotFound(message, details);
     default:
       return new RaftkvClientError(code, message, details);
   }

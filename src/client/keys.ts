@@ -18,10 +18,14 @@ import {
 } from "./limits.ts";
 import type { DeleteOptions, DeletePrefixOptions, GetOptions, PutOptions } from "./options.ts";
 import type { DeletePrefixResult, DeleteResult, GetResult, PutResult } from "./types.ts";
+import { leaseIdOf } from "./lease_id.ts";
 import { toBytes, utf8 } from "./values.ts";
 
 /** Header carrying the store revision an answer saw. */
 export const REVISION_HEADER = "X-Raftkv-Revision";
+
+/** Header naming the lease a key is attached to (absent: none). */
+export const LEASE_HEADER = "X-Raftkv-Lease";
 
 /** Reads one key; null when it does not exist. */
 export async function getKey(
@@ -47,11 +51,13 @@ export async function getKey(
     const version = headerInteger(response.headers, "X-Raftkv-Version", true);
     const expiresAt = parseInstant(response.headers.get("X-Raftkv-Expires-At"));
     const value = await readBytes(response, MAX_RESPONSE_BYTES);
+    const lease = response.headers.get(LEASE_HEADER);
     return {
       value,
       text: () => utf8(value),
       modRevision,
       revision,
+      lease,
       ...optional("createRevision", createRevision),
       ...optional("version", version),
       ...(version === undefined ? {} : { expiresAt }),
@@ -73,7 +79,11 @@ export async function putKey(
   }
   if (options.ifRevision !== undefined) headers["If-Match"] = etagOf(options.ifRevision);
   if (options.createOnly === true) headers["If-None-Match"] = "*";
-  const path = keyPath(key) + ttlQuery(options.ttlSeconds);
+  if (options.ttlSeconds !== undefined && options.lease !== undefined) {
+    throw new BadRequest("give either ttlSeconds or lease, not both", { status: 0 });
+  }
+  const lease = options.lease === undefined ? "" : `?lease=${leaseIdOf(options.lease)}`;
+  const path = keyPath(key) + ttlQuery(options.ttlSeconds) + lease;
   const body = toBytes(value);
   return await call(ctx, {
     method: "PUT",
@@ -164,7 +174,8 @@ async function isMissingKey(response: Response): Promise<boolean> {
   return true;
 }
 
-function writeHeaders(idempotencyKey: string | undefined): Record<string, string> {
+/** The Idempotency-Key header of a write: the caller's key, or a fresh random one. */
+export function writeHeaders(idempotencyKey: string | undefined): Record<string, string> {
   const key = idempotencyKey ?? crypto.randomUUID();
   if (typeof key !== "string" || key.length === 0 || key.length > MAX_IDEMPOTENCY_KEY_CHARS) {
     throw new BadRequest(

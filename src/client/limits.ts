@@ -40,3 +40,15 @@ export const MAX_LIST_PAGE_SIZE = 1_000;
 export const MAX_IDEMPOTENCY_KEY_CHARS = 256;
 /** Longest TTL the server accepts: ten years, in seconds. */
 export const MAX_TTL_SECONDS = 10 * 365 * 24 * 3600;
+/** Most compares in one transaction (the server's limit, checked before sending). */
+export const MAX_TXN_COMPARES = 128;
+/** Most operations in one transaction branch (the server's limit). */
+export const MAX_TXN_OPS = 128;
+/** Longest lease the client asks for: one day, in seconds (the server's default maximum). */
+export const MAX_LEASE_TTL_SECONDS = 24 * 3600;
+/** Keys one lock/election queue read fetches per page. */
+export const QUEUE_PAGE_SIZE = 1_000;
+/** Default lease of a lock or an election campaign, in seconds (etcd's session default). */
+export const DEFAULT_LOCK_TTL_SECONDS = 60;
+/** Shortest gap between two keepalive attempts of a lease, in milliseconds. */
+export const MIN_KEEPALIVE_RETRY_MS = 50;

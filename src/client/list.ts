@@ -107,7 +107,8 @@ function checkListOptions(
   checkConsistency(consistency);
 }
 
-function toListItem(raw: unknown): ListItem {
+/** A list item (in a page, or a transaction's get/list result) as the client returns it. */
+export function toListItem(raw: unknown): ListItem {
   const item = new JsonObject(raw, "list item");
   const value = decodeValue(item.string("value"), item.raw("encoding"));
   return {
@@ -118,5 +119,6 @@ function toListItem(raw: unknown): ListItem {
     modRevision: item.integer("modRevision"),
     version: item.integer("version"),
     expiresAt: parseInstant(item.nullableString("expiresAt")),
+    lease: item.nullableString("lease"),
   };
 }

@@ -25,16 +25,27 @@
  */
 
 export {
+  type AtomicCheck,
+  type AtomicCommitOptions,
+  AtomicOperation,
+  type AtomicResult,
+} from "./atomic.ts";
+export {
   type ClientOptions,
   type ClusterClient,
   createClient,
   type RaftkvClient,
 } from "./client.ts";
+export type { Election, ElectionLeader, ElectionOptions, Leadership } from "./election.ts";
 export {
   BadRequest,
   type ClientErrorCode,
   type ClientErrorDetails,
+  LeaseLost,
+  type LeaseLostReason,
+  LeaseNotFound,
   NotFound,
+  NotLeader,
   OutcomeUnknown,
   PreconditionFailed,
   RaftkvClientError,
@@ -42,6 +53,18 @@ export {
   Unauthorized,
   Unavailable,
 } from "./errors.ts";
+export type { LeaseHandle, LeaseOptions } from "./lease.ts";
+export type { LeaseRef } from "./lease_id.ts";
+export type { LockHandle, LockOptions } from "./lock.ts";
+export type {
+  CompareOp,
+  TxnCompare,
+  TxnOp,
+  TxnOpResult,
+  TxnOptions,
+  TxnRequest,
+  TxnResult,
+} from "./txn_types.ts";
 export type {
   ClusterCallOptions,
   DeleteOptions,

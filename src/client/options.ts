@@ -4,6 +4,7 @@
  * @module
  */
 
+import type { LeaseRef } from "./lease_id.ts";
 import type { Consistency } from "./types.ts";
 
 /**
@@ -36,6 +37,11 @@ export interface GetOptions {
 export interface PutOptions {
   /** The key expires this many seconds after the write (a positive integer). */
   ttlSeconds?: number;
+  /**
+   * Attach the key to this lease (an id or a `kv.lease()` handle): it is deleted when the
+   * lease expires or is revoked. Excludes `ttlSeconds`; a put without it detaches.
+   */
+  lease?: LeaseRef;
   /** Compare-and-set: write only if the key's modRevision is this (0: must not exist). */
   ifRevision?: number;
   /** Write only if the key does not exist. */
@@ -132,6 +138,8 @@ export interface WatchOptions {
   signal?: AbortSignal;
   /** Reconnect when the stream sends nothing, not even a heartbeat, for this long. */
   idleTimeoutMs?: number;
+  /** Watch exactly the key given instead of every key under that prefix (`?key=`). */
+  exact?: boolean;
 }
 
 /**

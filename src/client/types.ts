@@ -41,6 +41,8 @@ export interface GetResult {
   version?: number;
   /** When the key expires, or null for never; absent when the server did not say. */
   expiresAt?: Date | null;
+  /** The lease the key is attached to, or null. */
+  lease: string | null;
   /** The store revision the read observed. */
   revision: number;
 }
@@ -128,6 +130,8 @@ export interface ListItem {
   version: number;
   /** When the key expires, or null for never. */
   expiresAt: Date | null;
+  /** The lease the key is attached to, or null (also null from servers without leases). */
+  lease: string | null;
 }
 
 /**
@@ -157,6 +161,8 @@ export interface WatchEvent {
   createRevision: number;
   /** Number of changes since creation (0 for a delete). */
   version: number;
+  /** The lease the key is attached to after this change, or null. */
+  lease: string | null;
 }
 
 /**

@@ -13,6 +13,7 @@ import type { CallContext } from "./call.ts";
 import { BadRequest, RaftkvClientError, RevisionCompacted } from "./errors.ts";
 import { errorFor, errorFromResponse } from "./http_error.ts";
 import { JsonObject, malformed } from "./json_shape.ts";
+import { checkKey } from "./key_path.ts";
 import { DEFAULT_WATCH_IDLE_TIMEOUT_MS } from "./limits.ts";
 import { fetchPage } from "./list.ts";
 import type { WatchOptions } from "./options.ts";
@@ -37,6 +38,8 @@ export async function* watchEvents(
   const { signal } = options;
   const idleTimeoutMs = options.idleTimeoutMs ?? DEFAULT_WATCH_IDLE_TIMEOUT_MS;
   checkWatchOptions(prefix, options.fromRevision, idleTimeoutMs);
+  const exact = options.exact === true;
+  if (exact) checkKey(prefix);
   let start = options.fromRevision;
   try {
     start ??= await nextRevision(ctx, prefix, signal);
@@ -56,7 +59,7 @@ export async function* watchEvents(
     failures++;
     const stream = new SseStream(ctx, idleTimeoutMs, signal);
     try {
-      await stream.open(ctx.endpoints.url(index, watchPath(prefix, cursor.resumeAt)));
+      await stream.open(ctx.endpoints.url(index, watchPath(prefix, exact, cursor.resumeAt)));
       ctx.endpoints.answered(index);
       for await (const message of stream.messages()) {
         if (message.event === "error") throw streamError(message.data);
@@ -92,8 +95,9 @@ async function nextRevision(
   return page.revision + 1;
 }
 
-function watchPath(prefix: string, fromRevision: number): string {
-  return `/v1/watch?prefix=${encodeURIComponent(prefix)}&fromRevision=${fromRevision}`;
+function watchPath(prefix: string, exact: boolean, fromRevision: number): string {
+  const what = exact ? "key" : "prefix";
+  return `/v1/watch?${what}=${encodeURIComponent(prefix)}&fromRevision=${fromRevision}`;
 }
 
 /** Sleeps; false when the signal aborted meanwhile. */
@@ -144,6 +148,10 @@ class SseStream {
     const reader = this.#body.getReader();
     const decoder = new TextDecoder();
     const parser = new SseParser();
+    // Deno's fetch does not always fail a pending read when the request aborts after
+    // the body started: cancel the reader ourselves so an abort ends the wait at once.
+    const onAbort = () => void reader.cancel().catch(() => {});
+    this.#controller.signal.addEventListener("abort", onAbort, { once: true });
     try {
       for (;;) {
         this.#arm(this.#idleTimeoutMs);
@@ -154,6 +162,7 @@ class SseStream {
         yield* parser.feed(decoder.decode(value, { stream: true }));
       }
     } finally {
+      this.#controller.signal.removeEventListener("abort", onAbort);
       reader.releaseLock();
     }
   }
@@ -208,6 +217,7 @@ function parseEvent(data: string): WatchEvent {
     revision: json.integer("revision"),
     createRevision: json.integer("createRevision"),
     version: json.integer("version"),
+    lease: json.nullableString("lease"),
   };
 }
 

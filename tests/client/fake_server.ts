@@ -5,7 +5,8 @@
  * @module
  */
 
-import { type CachedAnswer, type FakeEvent, type FakeRecord, FakeStore } from "./fake_store.ts";
+import { type CachedAnswer, type FakeEvent, FakeStore } from "./fake_store.ts";
+import { applyTxn, encodeValue, renderItem } from "./fake_txn.ts";
 
 /** Faults of one node; counters count down as requests consume them. */
 export interface Faults {
@@ -91,7 +92,8 @@ export class FakeNode {
       search: url.searchParams,
       headers: request.headers,
     });
-    const body = request.method === "PUT" ? new Uint8Array(await request.arrayBuffer()) : null;
+    const hasBody = request.method === "PUT" || request.method === "POST";
+    const body = hasBody ? new Uint8Array(await request.arrayBuffer()) : null;
     if (this.faults.delayMs > 0) await this.#sleep(this.faults.delayMs);
     const token = this.#cluster.token;
     if (token !== null && request.headers.get("Authorization") !== `Bearer ${token}`) {
@@ -122,6 +124,11 @@ export class FakeNode {
   #watch(url: URL): Response {
     const store = this.#cluster.store;
     const prefix = url.searchParams.get("prefix") ?? "";
+    const exact = url.searchParams.get("key");
+    if (exact !== null && url.searchParams.has("prefix")) {
+      return error(400, "bad_request", "key and prefix exclude each other");
+    }
+    const matches = (key: string) => exact === null ? key.startsWith(prefix) : key === exact;
     const from = Number(url.searchParams.get("fromRevision") ?? store.revision + 1);
     if (from < store.compactedBelow) {
       return error(410, "revision_compacted", `revision ${from} is compacted`);
@@ -134,7 +141,7 @@ export class FakeNode {
       start: (controller) => {
         let sent = 0;
         const send = (event: FakeEvent) => {
-          if (!event.key.startsWith(prefix) || event.revision < from) return;
+          if (!matches(event.key) || event.revision < from) return;
           if (dropAfter !== null && sent >= dropAfter) return;
           controller.enqueue(encoder.encode(sseFrame(event)));
           sent++;
@@ -264,19 +271,28 @@ export class FakeCluster {
       const matching = store.keysUnder(prefix, url.searchParams.get("after"));
       const page = matching.slice(0, limit);
       return json(200, {
-        items: page.map((key) => renderItem(key, store.keys.get(key))),
+        items: page.map((key) => renderItem(key, store.keys.get(key)!)),
         more: matching.length > limit,
         next: matching.length > limit ? page.at(-1) : null,
         revision: store.revision,
       }, revisionHeader());
     }
+    if (url.pathname === "/v1/txn" && request.method === "POST") {
+      const answer = applyTxn(store, JSON.parse(new TextDecoder().decode(body ?? undefined)));
+      return json(answer.status, answer.body);
+    }
+    if (url.pathname.startsWith("/v1/leases")) return this.#lease(request, url, body);
     if (!url.pathname.startsWith("/v1/kv/")) return json(404, errorBody("not_found", "no route"));
     const key = decodeURIComponent(url.pathname.slice("/v1/kv/".length));
     const ifMatch = request.headers.get("If-Match");
     const ifModRevision = ifMatch === null ? null : Number(ifMatch.replaceAll('"', ""));
     if (request.method === "PUT") {
       const createOnly = request.headers.get("If-None-Match") === "*";
-      const put = store.put(key, body ?? new Uint8Array(), ifModRevision, createOnly);
+      const lease = url.searchParams.get("lease");
+      if (lease !== null && !store.leases.has(lease)) {
+        return json(404, errorBody("lease_not_found", `lease ${lease} not found`));
+      }
+      const put = store.put(key, body ?? new Uint8Array(), ifModRevision, createOnly, lease);
       if (!put.ok) {
         const headers: Record<string, string> = put.current === null
           ? {}
@@ -310,8 +326,32 @@ export class FakeCluster {
         ETag: `"${record.modRevision}"`,
         "X-Raftkv-Create-Revision": String(record.createRevision),
         "X-Raftkv-Version": String(record.version),
+        ...(record.lease === null ? {} : { "X-Raftkv-Lease": record.lease }),
       },
     };
+  }
+
+  #lease(request: Request, url: URL, body: Uint8Array | null): CachedAnswer {
+    const store = this.store;
+    const [, , , id, action] = url.pathname.split("/"); // "", v1, leases, id, keepalive
+    if (id === undefined && request.method === "POST") {
+      const { ttlSeconds } = JSON.parse(new TextDecoder().decode(body ?? undefined));
+      return json(201, { id: store.grantLease(ttlSeconds), ttlSeconds });
+    }
+    const lease = id === undefined ? undefined : store.leases.get(id);
+    if (id === undefined || lease === undefined) {
+      return json(404, errorBody("lease_not_found", `lease ${id} not found`));
+    }
+    const remainingMs = lease.ttlSeconds * 1000;
+    if (action === "keepalive" && request.method === "POST") {
+      lease.keepalives++;
+      return json(200, { id, ttlSeconds: lease.ttlSeconds, remainingMs });
+    }
+    if (request.method === "DELETE") {
+      const deleted = store.revokeLease(id);
+      return json(200, { id, revoked: true, deleted, revision: store.revision });
+    }
+    return json(200, { id, ttlSeconds: lease.ttlSeconds, remainingMs, keys: [...lease.keys] });
   }
 }
 
@@ -358,28 +398,9 @@ function sseFrame(event: FakeEvent): string {
     revision: event.revision,
     createRevision: event.createRevision,
     version: event.version,
+    lease: event.lease,
   });
   return `event: ${event.type}\nid: ${event.revision}\ndata: ${data}\n\n`;
-}
-
-function renderItem(key: string, record: FakeRecord | undefined) {
-  if (record === undefined) throw new Error(`listed key ${key} vanished`);
-  return {
-    key,
-    ...encodeValue(record.value),
-    createRevision: record.createRevision,
-    modRevision: record.modRevision,
-    version: record.version,
-    expiresAt: record.expiresAt,
-  };
-}
-
-function encodeValue(bytes: Uint8Array): { value: string; encoding?: "base64" } {
-  try {
-    return { value: new TextDecoder("utf-8", { fatal: true }).decode(bytes) };
-  } catch {
-    return { value: btoa(String.fromCharCode(...bytes)), encoding: "base64" };
-  }
 }
 
 /** A URL on which nothing listens: connections are refused. */

@@ -41,21 +41,23 @@ Deno.test("key paths encode each segment, and dot segments as one encoded key", 
   assert.equal(keyPath("q?x#y"), "/v1/kv/q%3Fx%23y");
 });
 
-Deno.test("the watch cursor resumes after a put's revision but at a delete's", () => {
+Deno.test("the watch cursor resumes at the last event's revision, skipping its keys", () => {
   const cursor = new WatchCursor(5);
   assert.equal(cursor.accept({ type: "put", revision: 5, key: "a" }), true);
-  assert.equal(cursor.resumeAt, 6);
+  assert.equal(cursor.resumeAt, 5);
   assert.equal(cursor.accept({ type: "put", revision: 5, key: "a" }), false);
+  // A transaction puts several keys at one revision: none may be dropped.
+  assert.equal(cursor.accept({ type: "put", revision: 5, key: "b" }), true);
   assert.equal(cursor.accept({ type: "delete", revision: 7, key: "a" }), true);
   assert.equal(cursor.accept({ type: "delete", revision: 7, key: "b" }), true);
   assert.equal(cursor.resumeAt, 7);
   // A reconnect at 7 replays a and b, then brings c of the same revision.
   assert.equal(cursor.accept({ type: "delete", revision: 7, key: "a" }), false);
   assert.equal(cursor.accept({ type: "delete", revision: 7, key: "b" }), false);
-  assert.equal(cursor.accept({ type: "delete", revision: 7, key: "c" }), true);
+  assert.equal(cursor.accept({ type: "put", revision: 7, key: "c" }), true);
   assert.equal(cursor.accept({ type: "put", revision: 6, key: "z" }), false);
   assert.equal(cursor.accept({ type: "put", revision: 8, key: "a" }), true);
-  assert.equal(cursor.resumeAt, 9);
+  assert.equal(cursor.resumeAt, 8);
 });
 
 Deno.test("lone surrogates are found wherever they sit; pairs pass", () => {
