@@ -15,6 +15,8 @@ import { newHttpClient, Workload, type WorkloadStats, type WriteRecord } from ".
 import { kvGet, type ReadAnswer } from "./kv_http.ts";
 import { reduceUnknowns } from "./reduce.ts";
 import { checkAckedWrites, checkObservedValues, checkStoreRevision, summarize } from "./checks.ts";
+import { COUNTER_KEY, LockWorkload } from "./lock_workload.ts";
+import { checkFencedCounter, type LockSummary } from "./lock_checks.ts";
 
 /** The cluster must take a write within this long after everything is healed. */
 export const WRITE_AFTER_HEAL_MS = 5000;
@@ -33,6 +35,8 @@ export interface ChaosOptions {
   kinds: readonly FaultKind[];
   clients: number;
   learnerReaders: number;
+  /** Clients of the fenced-lock workload (0: none). */
+  lockClients: number;
   keys: number;
   /** Extra node flags. */
   nodeFlags: string[];
@@ -52,6 +56,7 @@ export const DEFAULT_OPTIONS: Omit<ChaosOptions, "seed" | "log"> = {
   kinds: ["kill", "pause", "partition"],
   clients: 10,
   learnerReaders: 2,
+  lockClients: 3,
   keys: 5,
   nodeFlags: ["--snapshot-entries", "2000", "--snapshot-trailing", "500"],
   checkTimeoutMs: 120_000,
@@ -78,6 +83,8 @@ export interface ChaosReport {
   /** Recorded operations left out of the check (never sent, unanswered reads). */
   leftOut: number;
   stats: WorkloadStats;
+  /** The fenced-lock workload's figures (null without lock clients). */
+  lock: (LockSummary & { acquired: number; acquireFailed: number }) | null;
   faults: FaultRecord[];
   checkerMs: number;
   checker: string;
@@ -184,6 +191,10 @@ async function exercise(
   for (let r = 0; r < options.learnerReaders; r++) {
     running.push(workload.runLearnerReader(r, seedOf()));
   }
+  const locks = new LockWorkload(cluster);
+  for (let l = 0; l < options.lockClients; l++) {
+    running.push(locks.runClient(options.clients + 2 + l, seedOf()));
+  }
   // Without network namespaces partitions are skipped, which may leave no fault kind.
   const nemesis = kinds.length > 0
     ? new Nemesis(cluster, network, new FaultPlan(options.seed, kinds))
@@ -193,6 +204,7 @@ async function exercise(
   nemesis?.stop();
   await nemesisDone;
   workload.stop();
+  locks.stop();
   await Promise.all(running);
 
   const failures: string[] = [];
@@ -219,6 +231,30 @@ async function exercise(
   const allKeys = workload.keys;
   if (finals.size < allKeys.length) failures.push("final reads did not all succeed");
   failures.push(...await learnerConverges(workload, cluster));
+  let lock: ChaosReport["lock"] = null;
+  if (options.lockClients > 0) {
+    const final = await finalCounter(locks, cluster);
+    if (final === undefined) failures.push(`the final read of ${COUNTER_KEY} did not succeed`);
+    else {
+      const verdict = checkFencedCounter(locks.increments, locks.reads, final);
+      lock = {
+        ...verdict.summary,
+        acquired: locks.stats.acquired,
+        acquireFailed: locks.stats.acquireFailed,
+      };
+      if (verdict.violations.length > 0) {
+        failures.push(
+          `fenced lock counter is exact: FAILED\n  ${summarize(verdict.violations).join("\n  ")}`,
+        );
+      }
+      if (verdict.summary.acked === 0) {
+        failures.push(
+          `the lock workload acknowledged no fenced increment (${locks.stats.acquired} ` +
+            `acquired, ${locks.stats.acquireFailed} failed: ${locks.acquireErrors.join("; ")})`,
+        );
+      }
+    }
+  }
 
   for (const exit of cluster.unexpectedExits) {
     failures.push(
@@ -260,6 +296,7 @@ async function exercise(
     counts: countOutcomes(history),
     leftOut: recorder.history().length - history.length,
     stats: workload.stats,
+    lock,
     faults: nemesis?.faults ?? [],
     checkerMs: verdict.elapsedMs,
     checker:
@@ -372,6 +409,23 @@ async function finalReads(
     http.close();
   }
   return finals;
+}
+
+/** The counter's final value through the leader (null: missing), or undefined if unread. */
+async function finalCounter(
+  locks: LockWorkload,
+  cluster: ChaosCluster,
+): Promise<string | null | undefined> {
+  let final: string | null | undefined;
+  await waitFor("final counter read", async () => {
+    const leader = await cluster.leader();
+    if (leader === null) return undefined;
+    const read = await locks.finalRead(leader.httpUrl);
+    if (read === null) return undefined;
+    final = read.value;
+    return true;
+  }, SETTLE_TIMEOUT_MS).catch(() => {});
+  return final;
 }
 
 /** Once healed, every learner's stale reads catch up with the leader's linearizable ones. */
