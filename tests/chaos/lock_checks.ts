@@ -13,8 +13,10 @@
  *   (two holders inside the read-modify-write at once).
  * - **No interleaving**: ordered by revision, the acknowledged writes of one holding
  *   (one lock key) are contiguous; another holder's write never lands between them.
- * - Every acknowledged write landed at a revision above the one before it of the same
- *   holding, and the final value is one some increment wrote.
+ * - No two acknowledged writes share a revision, and every value the counter held is
+ *   one some increment wrote and was not refused.
+ * - **The fence holds**: a write sent after its holder's lease was revoked (a stalled
+ *   holder, see lock_workload.ts) is never acknowledged.
  *
  * @module
  */
@@ -37,12 +39,16 @@ export interface IncrementRecord {
   outcome: "acked" | "fenced" | "unknown" | "notApplied";
   /** The txn's revision when acknowledged. */
   revision: number | null;
+  /** Sent after the holder's lease was revoked (acknowledged): it must be fenced out. */
+  stale?: boolean;
 }
 
 /** Figures of a lock run. */
 export interface LockSummary {
   acked: number;
   fenced: number;
+  /** Of the fenced ones: writes of a stalled holder whose lease was revoked. */
+  staleFenced: number;
   unknown: number;
   /** Unknown-outcome increments seen applied by a later read. */
   unknownApplied: number;
@@ -115,11 +121,20 @@ export function checkFencedCounter(
     }
   }
   violations.push(...interleavings(applied.filter((i) => i.outcome === "acked")));
+  for (const i of increments) {
+    if (i.stale && i.outcome === "acked") {
+      violations.push(
+        `increment ${i.tag} was acknowledged although its holder's lease had been revoked ` +
+          `(holding ${i.holding}): the fence did not hold`,
+      );
+    }
+  }
   return {
     violations,
     summary: {
       acked: increments.filter((i) => i.outcome === "acked").length,
       fenced: increments.filter((i) => i.outcome === "fenced").length,
+      staleFenced: increments.filter((i) => i.stale && i.outcome === "fenced").length,
       unknown: increments.filter((i) => i.outcome === "unknown").length,
       unknownApplied: applied.filter((i) => i.outcome === "unknown").length,
       finalCount,

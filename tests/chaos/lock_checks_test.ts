@@ -24,6 +24,7 @@ Deno.test("a clean run of fenced increments passes and is counted", () => {
   assert.deepEqual(summary, {
     acked: 3,
     fenced: 1,
+    staleFenced: 0,
     unknown: 0,
     unknownApplied: 0,
     finalCount: 3,
@@ -72,4 +73,13 @@ Deno.test("a value from a fenced-out write, or from nowhere, is rejected", () =>
   const nowhere = checkFencedCounter([], [], "5/x");
   assert(nowhere.violations.some((v) => v.includes("no increment wrote")));
   assert(nowhere.violations.some((v) => v.includes("doubled")));
+});
+
+Deno.test("a write acknowledged after its holder's lease was revoked breaks the fence", () => {
+  const stale = { ...inc("a", "L1", null, "acked", 10), stale: true };
+  const { violations } = checkFencedCounter([stale], [null], "1/a");
+  assert.equal(violations.length, 1, violations.join("\n"));
+  assert.match(violations[0] ?? "", /the fence did not hold/);
+  const fenced = { ...inc("b", "L2", null, "fenced"), stale: true };
+  assert.equal(checkFencedCounter([fenced], [null], null).summary.staleFenced, 1);
 });

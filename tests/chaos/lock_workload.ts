@@ -11,13 +11,21 @@
  * classified exactly as the rest of the chaos history is; only taking and releasing
  * the lock goes through the library.
  *
+ * Faults rarely make a holder lose its lease while it still believes it holds the
+ * lock (its keepalives reach any live voter), so some holdings stall on purpose
+ * ({@link STALL_SHARE}): after reading the counter, the holder's lease is revoked
+ * behind its back, as an expiry during a long GC pause would, and the holder sends its
+ * now stale write only after a pause in which another holder can take the lock and
+ * increment. That write must be fenced out; were it not, the counter check would see
+ * the other holder's increment lost.
+ *
  * @module
  */
 
 import { createClient, type RaftkvClient } from "../../mod.ts";
 import type { ChaosCluster } from "./cluster.ts";
 import { mulberry32 } from "./history.ts";
-import { kvGet, kvTxn, type ReadAnswer } from "./kv_http.ts";
+import { kvGet, kvTxn, leaseRevoke, type ReadAnswer } from "./kv_http.ts";
 import { newHttpClient, OP_TIMEOUT_MS } from "./clients.ts";
 import { countOf, type IncrementRecord } from "./lock_checks.ts";
 
@@ -36,6 +44,18 @@ export const ACQUIRE_TIMEOUT_MS = 15_000;
 export const MAX_INCREMENTS_PER_HOLDING = 3;
 /** Pause after a failed acquire, so a client does not spin while the cluster is down. */
 const RETRY_PAUSE_MS = 100;
+/** Share of holdings that stall with their lease revoked behind their back. */
+export const STALL_SHARE = 0.1;
+/** How long a stalled holder waits before its stale write (others take the lock meanwhile). */
+export const STALL_MS = 300;
+
+/** A held lock, as the workload uses it. */
+interface Held {
+  key: string;
+  revision: number;
+  lease: { id: string };
+  release(): Promise<void>;
+}
 
 /** Counters printed at the end. */
 export interface LockStats {
@@ -44,6 +64,8 @@ export interface LockStats {
   releaseFailed: number;
   /** Counter reads without an answer (the holding then ends without a write). */
   readsUnanswered: number;
+  /** Holdings stalled on purpose (their lease revoked before their write). */
+  stalls: number;
 }
 
 /** State shared by the lock clients of a run. */
@@ -56,6 +78,7 @@ export class LockWorkload {
     acquireFailed: 0,
     releaseFailed: 0,
     readsUnanswered: 0,
+    stalls: 0,
   };
   /** Examples of why acquires failed (for the report). */
   readonly acquireErrors: string[] = [];
@@ -93,9 +116,11 @@ export class LockWorkload {
         }
         const holding = `${lock.key}@${lock.revision}`;
         const count = 1 + Math.floor(rand() * MAX_INCREMENTS_PER_HOLDING);
+        const stallAt = rand() < STALL_SHARE ? Math.floor(rand() * count) : -1;
         for (let n = 0; n < count && !this.#stop.signal.aborted; n++) {
           const tag = `l${client}-${seq++}`;
-          const ok = await this.#increment(http, pickUrl(), holding, lock, tag);
+          const stall = n === stallAt ? () => this.#stall(http, pickUrl(), lock) : null;
+          const ok = await this.#increment(http, pickUrl(), holding, lock, tag, stall);
           if (!ok) break;
         }
         await lock.release().catch(() => this.stats.releaseFailed++);
@@ -105,13 +130,7 @@ export class LockWorkload {
     }
   }
 
-  async #acquire(kv: RaftkvClient): Promise<
-    {
-      key: string;
-      revision: number;
-      release(): Promise<void>;
-    } | null
-  > {
+  async #acquire(kv: RaftkvClient): Promise<Held | null> {
     const signal = AbortSignal.any([this.#stop.signal, AbortSignal.timeout(ACQUIRE_TIMEOUT_MS)]);
     try {
       const lock = await kv.lock(LOCK_NAME, { ttlSeconds: LOCK_TTL_SECONDS, signal });
@@ -126,13 +145,28 @@ export class LockWorkload {
     }
   }
 
-  /** One fenced read-modify-write; false when the holding should end. */
+  /**
+   * Revokes the holder's lease behind its back and pauses; true when the revoke was
+   * acknowledged (the holder's key is then certainly gone before its write).
+   */
+  async #stall(http: Deno.HttpClient, url: string, lock: Held): Promise<boolean> {
+    this.stats.stalls++;
+    const revoked = await leaseRevoke(http, url, lock.lease.id, OP_TIMEOUT_MS);
+    await pause(STALL_MS, this.#stop.signal);
+    return revoked.kind === "revoked";
+  }
+
+  /**
+   * One fenced read-modify-write; false when the holding should end. `stall`, when
+   * given, runs between the read and the write.
+   */
   async #increment(
     http: Deno.HttpClient,
     url: string,
     holding: string,
-    lock: { key: string; revision: number },
+    lock: Held,
     tag: string,
+    stall: (() => Promise<boolean>) | null,
   ): Promise<boolean> {
     const read = await kvGet(http, url, COUNTER_KEY, "linearizable", OP_TIMEOUT_MS);
     if (read.kind !== "read") {
@@ -140,6 +174,7 @@ export class LockWorkload {
       return false;
     }
     this.reads.push(read.value);
+    const stale = stall === null ? false : await stall();
     const value = `${countOf(read.value) + 1}/${tag}`;
     const answer = await kvTxn(http, url, {
       compare: [{ key: lock.key, target: "createRevision", op: "=", value: lock.revision }],
@@ -158,6 +193,7 @@ export class LockWorkload {
       value,
       outcome,
       revision: answer.kind === "txn" && answer.succeeded ? answer.revision : null,
+      stale,
     });
     return outcome === "acked";
   }

@@ -105,7 +105,8 @@ async function main(): Promise<number> {
   if (l !== null) {
     console.log(
       `lock:     ${l.acquired} holdings (${l.acquireFailed} acquires gave up); fenced ` +
-        `increments ${l.acked} acked, ${l.fenced} fenced out, ${l.unknown} unknown ` +
+        `increments ${l.acked} acked, ${l.fenced} fenced out (${l.staleFenced} of them ` +
+        `stalled holders), ${l.unknown} unknown ` +
         `(${l.unknownApplied} seen applied); counter ends at ${l.finalCount}`,
     );
   }
