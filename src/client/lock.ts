@@ -18,6 +18,7 @@ import type { LeaseLost } from "./errors.ts";
 import { grantLease, type LeaseHandle } from "./lease.ts";
 import { DEFAULT_LOCK_TTL_SECONDS } from "./limits.ts";
 import { enqueue, queuePrefix, waitForTurn } from "./queue.ts";
+import { runTxn } from "./txn.ts";
 import type { TxnCompare } from "./txn_types.ts";
 
 /**
@@ -35,6 +36,12 @@ export interface LockOptions {
   ttlSeconds?: number;
   /** Stops waiting: the waiter's key and lease are removed and the call rejects. */
   signal?: AbortSignal;
+  /**
+   * Hold the lock under this existing lease (etcd's session) instead of granting one:
+   * acquiring is then a single transaction, and `release()` deletes the key but leaves the
+   * lease alive. One lock per name per lease (the key is `<name>/<leaseId>`).
+   */
+  lease?: LeaseHandle;
 }
 
 /**
@@ -67,9 +74,9 @@ export interface LockHandle {
   readonly lease: LeaseHandle;
   /** The compare that holds only while this holding lasts: put it in guarded writes. */
   readonly fence: TxnCompare;
-  /** Resolves when the lock's lease is lost or released (see `LeaseHandle.lost`). */
+  /** Resolves when the lock's lease ends: lost, or revoked by `release()` (see `LeaseHandle.lost`). */
   readonly lost: Promise<LeaseLost>;
-  /** Deletes the key (by revoking its lease), waking the next waiter. Idempotent. */
+  /** Deletes the key (revoking the lock's own lease), waking the next waiter. Idempotent. */
   release(): Promise<void>;
   /** Same as `release()`, for `await using`. */
   [Symbol.asyncDispose](): Promise<void>;
@@ -82,14 +89,24 @@ export async function acquireLock(
   options: LockOptions = {},
 ): Promise<LockHandle> {
   const prefix = queuePrefix(name);
-  const ttlSeconds = options.ttlSeconds ?? DEFAULT_LOCK_TTL_SECONDS;
   const { signal } = options;
   if (signal?.aborted) throw signal.reason;
-  const lease = await grantLease(ctx, ttlSeconds, signal === undefined ? {} : { signal });
+  const own = options.lease === undefined;
+  const lease = options.lease ??
+    await grantLease(
+      ctx,
+      options.ttlSeconds ?? DEFAULT_LOCK_TTL_SECONDS,
+      signal === undefined ? {} : { signal },
+    );
+  const key = prefix + lease.id;
+  // Our own lease goes with the lock (revoking deletes the key, even one whose create we
+  // never saw answered); a shared lease stays, so only our key is deleted.
+  const leave = own ? () => lease.revoke() : () => deleteOwnKey(ctx, key);
   try {
     const { entry, look } = await enqueue(ctx, prefix, lease, "", signal);
     await waitForTurn(ctx, prefix, entry, lease, look, signal);
-    const release = () => lease.revoke();
+    let released: Promise<void> | null = null;
+    const release = () => released ??= leave();
     return {
       key: entry.key,
       revision: entry.revision,
@@ -100,8 +117,11 @@ export async function acquireLock(
       [Symbol.asyncDispose]: release,
     };
   } catch (error) {
-    // Revoking deletes our key too (even one whose create outcome we never learned).
-    await lease.revoke().catch(() => {});
+    await leave().catch(() => {});
     throw error;
   }
+}
+
+async function deleteOwnKey(ctx: CallContext, key: string): Promise<void> {
+  await runTxn(ctx, { success: [{ delete: { key } }] });
 }

@@ -116,3 +116,22 @@ Deno.test("a waiter whose own lease is lost stops waiting with LeaseLost", async
     await holder.release();
   });
 });
+
+Deno.test("a lock under a shared lease is one txn to take; release deletes only its key", async () => {
+  await withCluster(1, async (cluster) => {
+    const kv = testClient(cluster.urls);
+    await using session = await kv.lease(5);
+    const grants = cluster.requests("POST", "/v1/leases").length;
+    const a = await kv.lock("sa", { lease: session });
+    const b = await kv.lock("sb", { lease: session });
+    assert.equal(cluster.requests("POST", "/v1/leases").length, grants, "no new lease");
+    assert.equal(cluster.requests("POST", "/v1/txn").length, 2);
+    assert.equal(a.key, `sa/${session.id}`);
+    await a.release();
+    await a.release(); // idempotent
+    assert.equal(cluster.store.keys.has(a.key), false);
+    assert.equal(cluster.store.keys.has(b.key), true);
+    assert.ok(cluster.store.leases.has(session.id), "the shared lease lives on");
+    await b.release();
+  });
+});

@@ -9,12 +9,7 @@
  * @module
  */
 
-import {
-  createClient,
-  type ListItem,
-  PreconditionFailed,
-  type WatchEvent,
-} from "../../src/client/mod.ts";
+import { smoke } from "./smoke_checks.ts";
 
 declare const process: { argv: string[] } | undefined;
 declare const Deno: { args: string[] } | undefined;
@@ -22,40 +17,5 @@ declare const Deno: { args: string[] } | undefined;
 const args = typeof Deno !== "undefined" ? Deno.args : process?.argv.slice(2) ?? [];
 const [url, token] = args;
 if (url === undefined) throw new Error("usage: portable_smoke <base-url> [token]");
-
-const kv = createClient({
-  endpoints: [url],
-  timeoutMs: 5_000,
-  retries: 3,
-  ...(token === undefined ? {} : { token }),
-});
-const prefix = `smoke/${crypto.randomUUID()}/`;
-const check = (ok: boolean, what: string) => {
-  if (!ok) throw new Error(`smoke check failed: ${what}`);
-};
-
-const first = await kv.put(`${prefix}a`, "hello");
-const got = await kv.get(`${prefix}a`);
-check(got?.text() === "hello" && got.modRevision === first.modRevision, "put then get");
-check(await kv.get(`${prefix}missing`) === null, "missing key reads null");
-const cas = await kv.put(`${prefix}a`, "x", { ifRevision: first.modRevision - 1 }).catch((e) => e);
-check(cas instanceof PreconditionFailed, "lost CAS is PreconditionFailed");
-await kv.put(`${prefix}b`, new Uint8Array([0xff, 0x00, 0x80]));
-const listed: ListItem[] = [];
-for await (const item of kv.list(prefix, { pageSize: 1 })) listed.push(item);
-check(listed.length === 2 && listed[1]?.value[0] === 0xff, "paged list with binary value");
-
-const controller = new AbortController();
-const events: WatchEvent[] = [];
-const watching = (async () => {
-  const options = { fromRevision: first.modRevision, signal: controller.signal };
-  for await (const event of kv.watch(prefix, options)) {
-    events.push(event);
-    if (events.length === 3) controller.abort();
-  }
-})();
-await kv.delete(`${prefix}a`);
-await watching;
-check(events.map((e) => e.type).join() === "put,put,delete", "watch history then live");
-check((await kv.deletePrefix(prefix)).deleted === 1, "prefix delete");
+await smoke(url, token);
 console.log("ok");

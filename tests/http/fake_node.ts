@@ -314,6 +314,9 @@ export class FakeNode implements NodeApi {
   }
 
   #put(command: Extract<KvCommand, { op: "put" }>): ApplyResult {
+    if (command.lease != null && !this.leaseTable.has(command.lease)) {
+      return this.#leaseNotFound(command.lease);
+    }
     const existing = this.keys.get(command.key) ?? null;
     const lost = (command.createOnly && existing !== null) ||
       (command.ifModRevision !== null && (existing?.modRevision ?? 0) !== command.ifModRevision);

@@ -214,10 +214,10 @@ Deno.test(
           const start = performance.now();
           try {
             const current = await kv.get("it/counter").catch(() => undefined);
-          if (current === undefined) {
-            retriedErrors++; // a read during the election ran out of retries: go again
-            continue;
-          }
+            if (current === undefined) {
+              retriedErrors++; // a read during the election ran out of retries: go again
+              continue;
+            }
             const next = String(Number(current?.text()) + 1);
             const { succeeded } = await kv.txn({
               compare: [lock.fence],
@@ -260,6 +260,45 @@ Deno.test(
       assert.equal(overlaps, 0, "two holders at once");
     } finally {
       await killed;
+      await cluster.stop();
+    }
+  },
+);
+
+Deno.test(
+  "an election on real nodes: campaign, proclaim, observe, resign hand over",
+  opts,
+  async () => {
+    const cluster = await TestCluster.start(3);
+    const controller = new AbortController();
+    try {
+      const a = clientOf(cluster).election("it/leader", { ttlSeconds: 3 });
+      const b = clientOf(cluster).election("it/leader", { ttlSeconds: 3 });
+      const seen: (string | null)[] = [];
+      const observing = (async () => {
+        for await (const leader of a.observe({ signal: controller.signal })) {
+          seen.push(leader?.text() ?? null);
+        }
+      })();
+      await waitFor("the first observation", () => seen.length === 1 || undefined);
+      const won = await a.campaign("a");
+      const bWins = b.campaign("b");
+      await a.proclaim("a2");
+      assert.equal((await b.leader())?.text(), "a2");
+      await a.resign();
+      const bLead = await bWins;
+      assert.ok(bLead.revision > won.revision);
+      await waitFor("b observed", () => seen.at(-1) === "b" || undefined);
+      await b.resign();
+      await waitFor(
+        "no leader observed",
+        () => (seen.length > 3 && seen.at(-1) === null) || undefined,
+      );
+      controller.abort();
+      await observing;
+      assert.deepEqual(seen, [null, "a", "a2", "b", null]);
+    } finally {
+      controller.abort();
       await cluster.stop();
     }
   },

@@ -1,0 +1,143 @@
+/**
+ * Leases through a real single-voter node (in-memory storage and transport): keepalives
+ * batched per tick into one entry, answered once applied, and expiry proposed by the
+ * leader only when its clock passes the deadline.
+ */
+
+import assert from "node:assert/strict";
+import { RaftkvNode } from "../../src/node/node.ts";
+import { bootstrapEntries } from "../../src/node/bootstrap.ts";
+import { DEFAULTS, type NodeConfig } from "../../src/node/config.ts";
+import { silentLogger } from "../../src/node/log.ts";
+import { MemoryStorage } from "../../src/storage/memory_storage.ts";
+import { MemoryNetwork, MemoryTransport } from "../../src/transport/memory_transport.ts";
+import type { Entry, HardState } from "../../src/raft/messages.ts";
+import type { ApplyResult, LeaseGrantResult } from "../../src/kv/types.ts";
+import { waitFor } from "../integration/harness.ts";
+
+const never = new AbortController().signal;
+
+/** Counts the entries handed to storage. */
+class CountingStorage extends MemoryStorage {
+  saved = 0;
+  override save(hardState: HardState | null, entries: Entry[]): Promise<void> {
+    this.saved += entries.length;
+    return super.save(hardState, entries);
+  }
+}
+
+async function start(clock: { nowMs: number }) {
+  const dataDir = await Deno.makeTempDir({ prefix: "raftkv-lease-" });
+  const initialCluster = new Map([["n1", { peerAddr: "mem:n1", httpUrl: null }]]);
+  const config = {
+    ...DEFAULTS,
+    id: "n1",
+    advertiseHttpUrl: "http://127.0.0.1:1",
+    dataDir,
+    initialCluster,
+    tickMs: 10,
+    peerSecret: null,
+    snapshotIntervalMs: 0,
+    logLevel: "error",
+    corsOrigins: [],
+    join: null,
+    learner: false,
+    tokens: [],
+    adminToken: null,
+    tls: null,
+    tlsCaFile: null,
+    peerTls: false,
+    allowUnauthenticated: false,
+    restore: null,
+  } as NodeConfig;
+  const storage = new CountingStorage();
+  const { hardState, entries } = bootstrapEntries(initialCluster);
+  await storage.save(hardState, entries);
+  const node = await RaftkvNode.start({
+    config,
+    storage,
+    transport: new MemoryTransport(new MemoryNetwork(), "n1"),
+    log: silentLogger,
+    seed: 1,
+    now: () => clock.nowMs,
+  });
+  await waitFor("leadership", () => (node.status().role === "leader" ? true : undefined), 5000);
+  const stop = async () => {
+    await node.stop();
+    await Deno.remove(dataDir, { recursive: true });
+  };
+  return { node, storage, stop };
+}
+
+function leaseId(result: ApplyResult): string {
+  assert.ok(result.ok && result.value !== null && "lease" in result.value);
+  return (result.value as LeaseGrantResult).lease.id;
+}
+
+Deno.test("keepalives arriving within one tick become one log entry, answered once applied", async () => {
+  const clock = { nowMs: 1_700_000_000_000 };
+  const { node, storage, stop } = await start(clock);
+  try {
+    const ids: string[] = [];
+    for (let i = 0; i < 10; i++) {
+      ids.push(
+        leaseId(
+          await node.write({ op: "leaseGrant", ttlMs: 60_000 }, {
+            idempotencyKey: null,
+            signal: never,
+          }),
+        ),
+      );
+    }
+    const before = storage.saved;
+    clock.nowMs += 5_000;
+    // 50 keepalives (5 per lease) issued in the same turn: one tick, one entry.
+    const answers = await Promise.all(
+      Array.from({ length: 50 }, (_, i) => node.keepalive(ids[i % 10] as string, never)),
+    );
+    assert.equal(storage.saved - before, 1, "one keepalive entry for the whole tick");
+    for (const answer of answers) {
+      assert.ok(answer !== null);
+      assert.equal(answer.ttlMs, 60_000);
+      assert.equal(answer.remainingMs, 60_000, "renewed to the entry's clock + ttl");
+    }
+    assert.equal(await node.keepalive("ff", never), null, "an unknown lease answers null");
+  } finally {
+    await stop();
+  }
+});
+
+Deno.test("the leader expires a lease (and its keys) only once its clock passes the deadline", async () => {
+  const clock = { nowMs: 1_700_000_000_000 };
+  const { node, stop } = await start(clock);
+  try {
+    const write = (command: Parameters<typeof node.write>[0]) =>
+      node.write(command, { idempotencyKey: null, signal: never });
+    const id = leaseId(await write({ op: "leaseGrant", ttlMs: 2_000 }));
+    const value = new TextEncoder().encode("v");
+    const put = {
+      op: "put",
+      key: "held",
+      value,
+      ttlMs: null,
+      ifModRevision: null,
+      createOnly: false,
+      lease: id,
+    } as const;
+    assert.ok((await write(put)).ok);
+    clock.nowMs += 1_999;
+    // Entries applied at 1999 ms (this write and any tick's) leave the lease alone.
+    assert.ok((await write({ ...put, key: "other", lease: null })).ok);
+    assert.ok((await node.lease(id, "linearizable", never)) !== null);
+    assert.equal((await node.get("held", "linearizable", never)).kv?.lease, id);
+    clock.nowMs += 1;
+    await waitFor("the expiry", async () => {
+      const found = await node.lease(id, "linearizable", never);
+      return found === null ? true : undefined;
+    }, 5_000);
+    assert.equal((await node.get("held", "linearizable", never)).kv, null);
+    assert.equal(await node.keepalive(id, never), null);
+  } finally {
+    await stop();
+  }
+});
