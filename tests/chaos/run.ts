@@ -16,7 +16,7 @@ import { kvGet, type ReadAnswer } from "./kv_http.ts";
 import { reduceUnknowns } from "./reduce.ts";
 import { checkAckedWrites, checkObservedValues, checkStoreRevision, summarize } from "./checks.ts";
 import { COUNTER_KEY, LockWorkload } from "./lock_workload.ts";
-import { checkFencedCounter, type LockSummary } from "./lock_checks.ts";
+import { checkFencedCounter, type IncrementRecord, type LockSummary } from "./lock_checks.ts";
 
 /** The cluster must take a write within this long after everything is healed. */
 export const WRITE_AFTER_HEAL_MS = 5000;
@@ -95,6 +95,9 @@ export interface ChaosReport {
 /** What a failed run saves besides the report. */
 interface RunRecords {
   history: Operation[];
+  /** The lock workload's fenced increments and counter reads. */
+  increments: IncrementRecord[];
+  counterReads: (string | null)[];
   writes: WriteRecord[];
   via: Map<number, string>;
 }
@@ -310,6 +313,8 @@ async function exercise(
     history,
     writes: workload.writes,
     via: workload.via,
+    increments: locks.increments,
+    counterReads: locks.reads,
   };
 }
 
@@ -473,6 +478,10 @@ async function saveResults(
   await Deno.writeTextFile(
     `${dir}/writes.jsonl`,
     report.writes.map((w) => JSON.stringify(w) + "\n").join(""),
+  );
+  await Deno.writeTextFile(
+    `${dir}/lock.json`,
+    JSON.stringify({ increments: report.increments, reads: report.counterReads }, null, 1),
   );
   await Deno.writeTextFile(
     `${dir}/via.json`,
