@@ -44,7 +44,6 @@ import type {
   TxnCompare,
   TxnInput,
   TxnOp,
-  TxnResult,
 } from "./history.ts";
 import { mulberry32 } from "./history.ts";
 import {
@@ -58,12 +57,11 @@ import {
   type TxnAnswer,
   type UnknownAnswer,
   type UnknownReason,
-  type WireCompare,
-  type WireOp,
   type WireTxn,
   type WriteAnswer,
 } from "./kv_http.ts";
 import { MonotonicReads } from "./checks.ts";
+import { fromWire, toWire } from "./txn_wire.ts";
 import type { ChaosCluster } from "./cluster.ts";
 
 /** Deadline of one client request. */
@@ -355,37 +353,22 @@ export class Workload {
       return null;
     }
     const txn = answer as TxnAnswer;
-    const branch = txn.succeeded ? input.success : input.failure;
-    const results: TxnResult[] = [];
+    const { output, problems } = fromWire(input, txn);
+    for (const problem of problems) this.txnViolations.push(`op #${id}: ${problem}`);
+    const branch = output.succeeded ? input.success : input.failure;
     branch.forEach((o, i) => {
-      const r = txn.results[i];
-      if (o.op === "get" && r !== undefined && "get" in r) {
-        const value = r.get.kv?.value ?? null;
-        if (value !== null) this.observed.push({ key: o.key, value, source: "linearizable" });
-        results.push({ value });
-      } else if (o.op === "put" && r !== undefined && "put" in r) {
-        if (r.put.modRevision !== txn.revision) {
-          this.txnViolations.push(
-            `op #${id}: put of ${o.key} landed at modRevision ${r.put.modRevision}, ` +
-              `the transaction at revision ${txn.revision}`,
-          );
-        }
-        results.push({ ok: true });
-      } else if (o.op === "delete" && r !== undefined && "delete" in r) {
-        results.push({ ok: true, existed: r.delete.deleted });
-      } else {
-        this.txnViolations.push(
-          `op #${id}: result ${i} ${JSON.stringify(r)} does not answer ${o.op} ${o.key}`,
-        );
+      const r = output.results[i];
+      if (o.op === "get" && r !== undefined && "value" in r && r.value !== null) {
+        this.observed.push({ key: o.key, value: r.value, source: "linearizable" });
       }
     });
-    if (results.length !== branch.length) {
+    if (output.results.length !== branch.length) {
       this.#unknown(id, { kind: "unknown", reason: "other", detail: "malformed txn answer" });
       return null;
     }
     this.stats.txns++;
     if (!txn.succeeded) this.stats.txnFailed++;
-    this.#complete(id, { succeeded: txn.succeeded, results });
+    this.#complete(id, output);
     return txn;
   }
 
@@ -520,44 +503,4 @@ export class Workload {
 function readOnly(input: KvInput): boolean {
   if (input.op === "get") return true;
   return input.op === "txn" && [...input.success, ...input.failure].every((o) => o.op === "get");
-}
-
-/**
- * The request meaning the same as a model transaction. A value compare goes out as a
- * modRevision compare about half the time, when the value's revision is known
- * (`revisions`, by key and value); a missing key as version or createRevision 0.
- */
-export function toWire(
-  input: TxnInput,
-  revisions: ReadonlyMap<string, number>,
-  rand: () => number,
-): WireTxn {
-  const compare = input.compare.map((c): WireCompare => {
-    switch (c.is) {
-      case "value": {
-        const revision = revisions.get(`${c.key}\n${c.value}`);
-        return revision !== undefined && rand() < 0.5
-          ? { key: c.key, target: "modRevision", op: "=", value: revision }
-          : { key: c.key, target: "value", op: "=", value: c.value };
-      }
-      case "otherValue":
-        return { key: c.key, target: "value", op: "!=", value: c.value };
-      case "absent":
-        return {
-          key: c.key,
-          target: rand() < 0.5 ? "version" : "createRevision",
-          op: "=",
-          value: 0,
-        };
-      case "present":
-        return { key: c.key, target: "version", op: ">", value: 0 };
-    }
-  });
-  const op = (o: TxnOp): WireOp =>
-    o.op === "put"
-      ? { put: { key: o.key, value: o.value } }
-      : o.op === "delete"
-      ? { delete: { key: o.key } }
-      : { get: { key: o.key } };
-  return { compare, success: input.success.map(op), failure: input.failure.map(op) };
 }
