@@ -128,7 +128,7 @@ export function checkHistory(
 }
 
 /** The keys some operations connect, and those operations in call order. */
-interface Group {
+export interface Group {
   keys: string[];
   ops: Operation[];
 }
