@@ -49,12 +49,15 @@ export const STALL_SHARE = 0.1;
 /** How long a stalled holder waits before its stale write (others take the lock meanwhile). */
 export const STALL_MS = 300;
 
+/** Longest a release may take; an abandoned lease expires within its TTL anyway. */
+export const RELEASE_TIMEOUT_MS = 5000;
+
 /** A held lock, as the workload uses it. */
 interface Held {
   key: string;
   revision: number;
-  lease: { id: string };
-  release(): Promise<void>;
+  /** Releasing the lock is revoking this lease (what `lock.release()` does). */
+  lease: { id: string; revoke(options: { signal: AbortSignal }): Promise<void> };
 }
 
 /** Counters printed at the end. */
@@ -123,7 +126,8 @@ export class LockWorkload {
           const ok = await this.#increment(http, pickUrl(), holding, lock, tag, stall);
           if (!ok) break;
         }
-        await lock.release().catch(() => this.stats.releaseFailed++);
+        await lock.lease.revoke({ signal: AbortSignal.timeout(RELEASE_TIMEOUT_MS) })
+          .catch(() => this.stats.releaseFailed++);
       }
     } finally {
       http.close();
