@@ -49,14 +49,24 @@ Deno.test({
       assert.equal(put.status, 200, JSON.stringify(put.body));
       // Transfers at 2, 4 and 6 s after the grant, each to another voter: under etcd's
       // rule (a new leader resets every lease) the lease would live until 12 s at least.
+      const transferred: string[] = [];
       const transfers = (async () => {
         for (const atMs of [2_000, 4_000, 6_000]) {
           await new Promise((r) => setTimeout(r, Math.max(0, sentMs + atMs - Date.now())));
           const current = await cluster.leader();
           const to = cluster.nodes.find((n) => n.id !== current.id && n.process !== null);
           assert.ok(to);
-          const moved = await cluster.admin("POST", "/v1/cluster/leader", { to: to.id });
-          assert.equal(moved.status, 200, JSON.stringify(moved.body));
+          await waitFor(
+            `leadership to move to ${to.id}`,
+            async () => {
+              const moved = await cluster.admin("POST", "/v1/cluster/leader", { to: to.id });
+              assert.ok([200, 409, 503].includes(moved.status), JSON.stringify(moved.body));
+              return (await cluster.leader()).id === to.id || undefined;
+            },
+            5_000,
+            100,
+          );
+          transferred.push(to.id);
         }
       })();
       // Watch every member until the lease and its key are gone from all of them.
@@ -73,6 +83,7 @@ Deno.test({
         await new Promise((r) => setTimeout(r, 100));
       }
       await transfers;
+      assert.equal(transferred.length, 3, "three leadership transfers");
       assert.equal(goneAt.size, 3, `gone from ${[...goneAt.keys()]}`);
       for (const [node, at] of goneAt) {
         const afterMs = at - sentMs;

@@ -14,6 +14,8 @@ import { MemoryNetwork, MemoryTransport } from "../../src/transport/memory_trans
 import type { Entry, HardState } from "../../src/raft/messages.ts";
 import type { ApplyResult, LeaseGrantResult } from "../../src/kv/types.ts";
 import { waitFor } from "../integration/harness.ts";
+import { LeaseDriver } from "../../src/node/lease_driver.ts";
+import { MAX_KEEPALIVE_BATCH_IDS } from "../../src/kv/leases.ts";
 
 const never = new AbortController().signal;
 
@@ -140,4 +142,62 @@ Deno.test("the leader expires a lease (and its keys) only once its clock passes 
   } finally {
     await stop();
   }
+});
+
+/** A driver over a fake propose that records the commands and answers as told. */
+function fakeDriver(answer: (ids: string[]) => Promise<ApplyResult>) {
+  const proposed: string[][] = [];
+  const driver = new LeaseDriver({
+    propose: (command) => {
+      assert.equal(command.op, "leaseKeepalive");
+      const ids = (command as { ids: string[] }).ids;
+      proposed.push(ids);
+      return answer(ids);
+    },
+    now: () => 1_000,
+    kv: () => {
+      throw new Error("no store in this test");
+    },
+    awaitReadable: () => Promise.resolve(),
+  });
+  return { driver, proposed };
+}
+
+const renewAll = (ids: string[]): Promise<ApplyResult> =>
+  Promise.resolve({
+    ok: true,
+    value: { renewed: ids.map((id) => ({ id, ttlMs: 3_000, deadlineMs: 4_000 })) },
+  });
+
+Deno.test("the driver splits a large tick into entries of at most MAX_KEEPALIVE_BATCH_IDS ids", async () => {
+  const { driver, proposed } = fakeDriver(renewAll);
+  const count = MAX_KEEPALIVE_BATCH_IDS + 10;
+  const answers = Array.from(
+    { length: count },
+    (_, i) => driver.keepalive((i + 1).toString(16), never),
+  );
+  driver.keepalive("1", never); // a duplicate id joins the same entry
+  assert.equal(driver.pendingKeepalives, count + 1);
+  driver.tick();
+  assert.deepEqual(proposed.map((ids) => ids.length), [MAX_KEEPALIVE_BATCH_IDS, 10]);
+  const views = await Promise.all(answers);
+  assert.ok(views.every((v) => v !== null && v.remainingMs === 3_000));
+  driver.tick();
+  assert.equal(proposed.length, 2, "an empty tick proposes nothing");
+});
+
+Deno.test("a keepalive aborted before its tick is never proposed; a failed entry fails its waiters", async () => {
+  const { driver, proposed } = fakeDriver(() => Promise.reject(new Error("not the leader")));
+  const controller = new AbortController();
+  const aborted = driver.keepalive("a", controller.signal);
+  controller.abort();
+  await assert.rejects(aborted, /outcome|deadline/);
+  const failing = driver.keepalive("b", never);
+  driver.tick();
+  assert.deepEqual(proposed, [["b"]]);
+  await assert.rejects(failing, /not the leader/);
+  const closing = driver.keepalive("c", never);
+  driver.close(new Error("stopping"));
+  await assert.rejects(closing, /stopping/);
+  assert.equal(driver.pendingKeepalives, 0);
 });
