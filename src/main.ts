@@ -93,6 +93,7 @@ export async function runNode(config: NodeConfig, log: Logger): Promise<() => Pr
     id: config.id,
     clusterId: config.clusterId,
     listenAddr: config.peerAddr,
+    httpUrl: config.advertiseHttpUrl,
     ...(config.peerSecret === null ? {} : { secret: config.peerSecret }),
     ...(peerTls === null ? {} : { tls: peerTls }),
     log: (level, msg, fields) => log.log(level, msg, fields),

@@ -112,7 +112,10 @@ class KeptLease implements LeaseHandle {
   readonly id: string;
   readonly ttlSeconds: number;
   readonly lost: Promise<LeaseLost>;
+  /** The client's context, for revoke: the caller's own retry budget. */
   readonly #ctx: CallContext;
+  /** Renewals: short attempts, retried until the local deadline cuts them off. */
+  readonly #renewCtx: CallContext;
   readonly #ttlMs: number;
   readonly #everyMs: number;
   #deadline: number;
@@ -129,8 +132,9 @@ class KeptLease implements LeaseHandle {
     this.#ttlMs = ttlSeconds * 1000;
     this.#everyMs = this.#ttlMs / 3;
     this.#deadline = grantSentAt + this.#ttlMs;
+    this.#ctx = ctx;
     // Renewals try each endpoint briefly: a hung node must not eat the whole TTL.
-    this.#ctx = {
+    this.#renewCtx = {
       ...ctx,
       timeoutMs: Math.min(ctx.timeoutMs, Math.max(this.#everyMs, MIN_KEEPALIVE_RETRY_MS)),
       retries: MAX_RETRIES,
@@ -184,7 +188,7 @@ class KeptLease implements LeaseHandle {
       Math.max(0, this.#deadline - sentAt),
     );
     try {
-      const remainingMs = await call(this.#ctx, {
+      const remainingMs = await call(this.#renewCtx, {
         method: "POST",
         path: `/v1/leases/${this.id}/keepalive`,
         write: false, // a repeated keepalive only renews again

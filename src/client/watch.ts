@@ -67,6 +67,9 @@ export async function* watchEvents(
         const event = parseEvent(message.data);
         if (!cursor.accept(event)) continue;
         failures = 0;
+        // One network chunk may hold many events: an abort between two of them ends the
+        // watch here, not after the chunk is spent.
+        if (signal?.aborted) return;
         yield event;
       }
     } catch (thrown) {

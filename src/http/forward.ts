@@ -63,8 +63,18 @@ export async function forwardIfNotLeader(
       `node ${status.id} is not the leader and will not forward an already forwarded request`,
     );
   }
-  if (status.leaderHttpUrl === null) {
+  if (status.leader === null) {
     throw new RaftkvError("unavailable", `node ${status.id} knows no leader; retry shortly`);
+  }
+  if (status.leaderHttpUrl === null) {
+    // Members announce their URLs when they connect; a leader that never did (it
+    // advertises a wildcard host, or speaks an older protocol) needs one configured.
+    throw new RaftkvError(
+      "unavailable",
+      `leader ${status.leader}'s HTTP URL is unknown to node ${status.id}; start members ` +
+        `with --initial-cluster id=host:port@http://host:port (or give the leader an ` +
+        `--advertise-http this node can reach); retry shortly`,
+    );
   }
   return await proxy(request, leaderUrl(status.leaderHttpUrl, request.url), body, options);
 }

@@ -36,7 +36,8 @@ export const OPTIONS: Record<string, OptionSpec> = {
   "data-dir": { type: "string", help: "data directory (./data/<id>)" },
   "initial-cluster": {
     type: "string",
-    help: "bootstrap voters: n1=127.0.0.1:7001[@http://127.0.0.1:8001],n2=…",
+    help: "bootstrap voters: n1=127.0.0.1:7001[@http://127.0.0.1:8001],n2=… " +
+      "(without @http, members announce their --advertise-http to each other)",
   },
   "fsync": {
     type: "string",

@@ -19,6 +19,20 @@ export interface MemberBook {
 
 const FILE = "members.json";
 
+/**
+ * The address to keep when `incoming` (from flags, a membership entry or a snapshot)
+ * meets what is `known`: incoming wins, except that an unknown (null) HTTP URL keeps the
+ * known one for the same peer address. So a bootstrap entry without `@http://…`,
+ * replayed at every restart, does not forget the URL the member announced in its handshake.
+ */
+export function mergeAddress(
+  known: MemberAddress | undefined,
+  incoming: MemberAddress,
+): MemberAddress {
+  if (incoming.httpUrl !== null || known?.peerAddr !== incoming.peerAddr) return incoming;
+  return { peerAddr: incoming.peerAddr, httpUrl: known.httpUrl };
+}
+
 /** Reads the book, or null when there is none. */
 export async function loadMemberBook(dataDir: string): Promise<MemberBook | null> {
   try {

@@ -33,7 +33,7 @@ import type { LeaseView, NodeApi, NodeStatus } from "../http/node_api.ts";
 import type { TxnRequest, TxnResult } from "../kv/txn_types.ts";
 import { LeaseDriver } from "./lease_driver.ts";
 import type { AddMemberRequest, AdminApi, ClusterInfo, MemberInfo } from "../http/admin_api.ts";
-import { loadMemberBook, type MemberBook, saveMemberBook } from "./member_book.ts";
+import { loadMemberBook, type MemberBook, mergeAddress, saveMemberBook } from "./member_book.ts";
 import type { MemberAddress, NodeConfig } from "./config.ts";
 import type { Logger } from "./log.ts";
 import { decodeNodeSnapshot, encodeNodeSnapshot } from "./snapshot_format.ts";
@@ -179,7 +179,9 @@ export class RaftkvNode implements NodeApi, AdminApi {
       );
     }
     const members = new Map(book?.members ?? []);
-    for (const [id, addr] of config.initialCluster) members.set(id, addr);
+    for (const [id, addr] of config.initialCluster) {
+      members.set(id, mergeAddress(members.get(id), addr));
+    }
     let kv = new KvStore();
     const opened = storage.openSnapshot();
     if (opened && opened.meta.index > 0) {
@@ -198,6 +200,7 @@ export class RaftkvNode implements NodeApi, AdminApi {
   async #startIo(): Promise<void> {
     this.#transport.onMessage = (m) => this.#step(m);
     this.#transport.onSnapshot = (m, chunks) => this.#receiveSnapshot(m, chunks);
+    this.#transport.onPeerHttpUrl = (id, url) => this.learnHttpUrl(id, url);
     this.#syncPeers();
     await this.#transport.start();
     this.#watches.attach(this.#kv);
@@ -386,7 +389,8 @@ export class RaftkvNode implements NodeApi, AdminApi {
       if (cc.nodeId !== this.id) this.#members.delete(cc.nodeId);
     } else if (cc.context !== "") {
       const addr = JSON.parse(cc.context) as MemberAddress;
-      this.#members.set(cc.nodeId, { peerAddr: addr.peerAddr, httpUrl: addr.httpUrl ?? null });
+      const incoming = { peerAddr: addr.peerAddr, httpUrl: addr.httpUrl ?? null };
+      this.#members.set(cc.nodeId, mergeAddress(this.#members.get(cc.nodeId), incoming));
     }
     if (cc.type === "remove" && cc.nodeId === this.id) {
       this.#removed = true;
@@ -518,7 +522,9 @@ export class RaftkvNode implements NodeApi, AdminApi {
     }
     const decoded = await decodeNodeSnapshot(opened.chunks());
     this.#kv = await KvStore.restore(decoded.kvChunks);
-    for (const [id, addr] of decoded.header.members) this.#members.set(id, addr);
+    for (const [id, addr] of decoded.header.members) {
+      this.#members.set(id, mergeAddress(this.#members.get(id), addr));
+    }
     this.#syncPeers();
     this.#saveBook();
     this.#watches.attach(this.#kv);
@@ -992,6 +998,19 @@ export class RaftkvNode implements NodeApi, AdminApi {
         to: best,
       },
     );
+  }
+
+  /**
+   * Records the HTTP URL a member announced in its peer handshake, when this node has
+   * none for it (a URL from flags or the membership change is kept), so followers can
+   * forward to a leader started without `@http://…` in `--initial-cluster`.
+   */
+  learnHttpUrl(id: NodeId, httpUrl: string): void {
+    const addr = this.#members.get(id);
+    if (id === this.id || addr === undefined || addr.httpUrl !== null) return;
+    this.#members.set(id, { peerAddr: addr.peerAddr, httpUrl });
+    this.#log.log("info", "learned a member's HTTP URL from its handshake", { id, httpUrl });
+    this.#saveBook();
   }
 
   /**

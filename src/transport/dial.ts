@@ -9,6 +9,7 @@ import type { NodeId } from "../raft/messages.ts";
 import { frameOf, ProtocolError } from "./frame.ts";
 import { type ByteCounter, FramedConn, parseHostPort, withDeadline } from "./framed_conn.ts";
 import {
+  BASE_PROTOCOL_VERSION,
   type ChannelKind,
   encodeHello,
   HANDSHAKE_TIMEOUT_MS,
@@ -33,7 +34,20 @@ export interface DialIdentity {
   counter: ByteCounter;
   /** When set, connections are TLS, verifying peers against these CA certificates (PEM). */
   tlsCaCerts?: string[];
+  /** This node's advertised HTTP URL, sent in version-2 hellos (null: none usable). */
+  httpUrl: string | null;
+  /** A peer proved (when a secret is set) its HTTP URL in a version-2 welcome. */
+  learnedHttpUrl(id: NodeId, httpUrl: string): void;
 }
+
+/**
+ * Refusals a node before version 2 gives a version-2 hello (its parser wants 8
+ * elements); on these the dial is retried once with a version-1 hello.
+ */
+const OLD_PEER_REFUSALS: ReadonlySet<string> = new Set([
+  "refused:handshake_malformed",
+  "refused:handshake_version",
+]);
 
 /** The handshake failed in a way worth counting (refused by the peer, or peer unproven). */
 export class HandshakeFailed extends Error {
@@ -56,6 +70,22 @@ export async function dial(
   channel: ChannelKind,
   signal?: AbortSignal,
 ): Promise<FramedConn> {
+  try {
+    return await dialVersion(me, peer, addr, channel, PROTOCOL_VERSION, signal);
+  } catch (e) {
+    if (!(e instanceof HandshakeFailed) || !OLD_PEER_REFUSALS.has(e.reason)) throw e;
+    return await dialVersion(me, peer, addr, channel, BASE_PROTOCOL_VERSION, signal);
+  }
+}
+
+async function dialVersion(
+  me: DialIdentity,
+  peer: NodeId,
+  addr: string,
+  channel: ChannelKind,
+  version: number,
+  signal?: AbortSignal,
+): Promise<FramedConn> {
   signal?.throwIfAborted();
   const conn = await connectWithTimeout(addr, signal, me.tlsCaCerts);
   if ("setNoDelay" in conn) conn.setNoDelay(true);
@@ -63,7 +93,11 @@ export async function dial(
   const abort = () => fc.close();
   signal?.addEventListener("abort", abort, { once: true });
   try {
-    const r = await withDeadline(fc, HANDSHAKE_TIMEOUT_MS, () => handshake(fc, me, peer, channel));
+    const r = await withDeadline(
+      fc,
+      HANDSHAKE_TIMEOUT_MS,
+      () => handshake(fc, me, peer, channel, version),
+    );
     if ("timedOut" in r) throw new HandshakeFailed("timeout", `handshake with ${peer} timed out`);
     signal?.throwIfAborted();
   } catch (e) {
@@ -81,17 +115,24 @@ async function handshake(
   me: DialIdentity,
   peer: NodeId,
   channel: ChannelKind,
+  version: number,
 ): Promise<void> {
   const challenge = parseChallenge(await requireFrame(fc));
   if (!challenge.ok) throw new HandshakeFailed("malformed", "malformed challenge");
-  if (challenge.value.version !== PROTOCOL_VERSION) {
+  if (challenge.value.version !== BASE_PROTOCOL_VERSION) {
     throw new HandshakeFailed("version", `peer speaks version ${challenge.value.version}`);
   }
   const key = await me.key;
   const serverNonce = challenge.value.nonce;
-  const fields = { clusterId: me.clusterId, from: me.id, to: peer, channel };
+  const fields: Omit<Hello, "mac" | "nonce"> = {
+    version,
+    clusterId: me.clusterId,
+    from: me.id,
+    to: peer,
+    channel,
+  };
+  if (version >= 2) fields.httpUrl = me.httpUrl;
   const hello: Hello = {
-    version: PROTOCOL_VERSION,
     ...fields,
     nonce: newNonce(),
     mac: await key.helloMac(serverNonce, fields),
@@ -105,9 +146,11 @@ async function handshake(
       `peer refused: ${verdict.value.reason}`,
     );
   }
-  if (!(await key.verifyWelcome(serverNonce, hello, verdict.value.mac))) {
+  const { mac, httpUrl } = verdict.value;
+  if (!(await key.verifyWelcome(serverNonce, hello, mac, httpUrl))) {
     throw new HandshakeFailed("peer_mac", `peer ${peer} did not prove the cluster secret`);
   }
+  if (typeof httpUrl === "string") me.learnedHttpUrl(peer, httpUrl);
 }
 
 async function requireFrame(fc: FramedConn): Promise<Uint8Array> {

@@ -11,6 +11,7 @@ import { type Message, MessageType, type NodeId, type SnapshotMessage } from "..
 import { frameOf, ProtocolError } from "./frame.ts";
 import { FramedConn, withDeadline } from "./framed_conn.ts";
 import {
+  BASE_PROTOCOL_VERSION,
   encodeChallenge,
   encodeVerdict,
   HANDSHAKE_TIMEOUT_MS,
@@ -38,6 +39,10 @@ export interface InboundHost {
   /** The fault filter's verdict for a message from `from` to `to`. */
   allowed(from: NodeId, to: NodeId): boolean;
   deliver(m: Message): void;
+  /** This node's advertised HTTP URL, sent in version-2 welcomes (null: none usable). */
+  httpUrl: string | null;
+  /** A peer announced its HTTP URL in a hello that passed every check. */
+  learnedHttpUrl(id: NodeId, httpUrl: string): void;
   storeSnapshot(m: SnapshotMessage, chunks: AsyncIterable<Uint8Array>): Promise<void>;
 }
 
@@ -57,6 +62,7 @@ export async function serveInbound(
     if ("timedOut" in r) throw new ProtocolError("handshake_timeout", "handshake timed out");
     const hello = r.value;
     onAuthenticated();
+    if (typeof hello.httpUrl === "string") host.learnedHttpUrl(hello.from, hello.httpUrl);
     fc.reader.maxFrameBytes = host.maxFrameBytes;
     if (hello.channel === "raft") await raftLoop(host, fc, hello.from);
     else await snapshotSession(host, fc, hello.from);
@@ -81,14 +87,15 @@ export function addrOf(conn: Deno.Conn): string {
 /** Challenges the client and checks its hello; on mismatch answers with the reason. */
 async function acceptHandshake(host: InboundHost, fc: FramedConn): Promise<Hello> {
   const nonce = newNonce();
-  await fc.write(frameOf(encodeChallenge({ version: PROTOCOL_VERSION, nonce })));
+  await fc.write(frameOf(encodeChallenge({ version: BASE_PROTOCOL_VERSION, nonce })));
   const frame = await fc.readFrame();
   if (frame === null) throw new ProtocolError("handshake_eof", "closed before hello");
   const parsed = parseHello(frame);
   if (!parsed.ok) return refuse(fc, parsed.reason, "malformed hello");
   const h = parsed.value;
-  if (h.version !== PROTOCOL_VERSION) {
-    return refuse(fc, "handshake_version", `version ${h.version}, want ${PROTOCOL_VERSION}`);
+  if (h.version < BASE_PROTOCOL_VERSION || h.version > PROTOCOL_VERSION) {
+    const want = `${BASE_PROTOCOL_VERSION}..${PROTOCOL_VERSION}`;
+    return refuse(fc, "handshake_version", `version ${h.version}, want ${want}`);
   }
   if (h.clusterId !== host.clusterId) {
     return refuse(fc, "handshake_cluster", `cluster "${h.clusterId}"`);
@@ -97,7 +104,12 @@ async function acceptHandshake(host: InboundHost, fc: FramedConn): Promise<Hello
   if (h.from === host.id) return refuse(fc, "handshake_sender", "peer claims our own id");
   const key = await host.key;
   if (!(await key.verifyHello(nonce, h))) return refuse(fc, "handshake_mac", "bad MAC");
-  await fc.write(frameOf(encodeVerdict({ kind: "welcome", mac: await key.welcomeMac(nonce, h) })));
+  // Answer in the hello's version: a version-1 client reads a two-element welcome only.
+  const httpUrl = h.version >= 2 ? host.httpUrl : undefined;
+  const mac = await key.welcomeMac(nonce, h, httpUrl);
+  await fc.write(frameOf(encodeVerdict(
+    httpUrl === undefined ? { kind: "welcome", mac } : { kind: "welcome", mac, httpUrl },
+  )));
   return h;
 }
 

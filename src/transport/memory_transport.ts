@@ -107,6 +107,8 @@ export class MemoryTransport implements Transport {
   /** Called for every inbound snapshot; must store the chunks before resolving. */
   onSnapshot: (m: SnapshotMessage, chunks: AsyncIterable<Uint8Array>) => Promise<void> = () =>
     Promise.reject(new Error("no snapshot handler installed"));
+  /** Never called: memory nodes have no HTTP URL to announce. */
+  onPeerHttpUrl: (id: NodeId, httpUrl: string) => void = () => {};
   /** Test fault hook, applied to messages this node sends and receives. */
   filter: ((from: NodeId, to: NodeId) => boolean) | null = null;
 

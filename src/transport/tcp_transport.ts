@@ -11,7 +11,7 @@ import type { Message, NodeId, SnapshotMessage } from "../raft/messages.ts";
 import { dial } from "./dial.ts";
 import { MAX_FRAME_BYTES, MIN_FRAME_BYTES } from "./frame.ts";
 import { type FramedConn, parseHostPort } from "./framed_conn.ts";
-import { HandshakeKey } from "./handshake.ts";
+import { HandshakeKey, isHttpBaseUrl } from "./handshake.ts";
 import { addrOf, type InboundHost, serveInbound } from "./inbound.ts";
 import { limitedLog } from "./log_limiter.ts";
 import { type LinkHost, PeerLink } from "./peer_link.ts";
@@ -41,6 +41,11 @@ export interface TcpTransportOptions {
   listenAddr: string;
   /** Shared secret: when set, both sides of every connection prove they know it. */
   secret?: string;
+  /**
+   * This node's advertised HTTP URL, announced to peers in the handshake so they can
+   * forward to it; one that is not a usable base URL (e.g. a 0.0.0.0 host) is not sent.
+   */
+  httpUrl?: string;
   /** Largest frame accepted or sent; default {@link MAX_FRAME_BYTES}. */
   maxFrameBytes?: number;
   /** Most messages queued per peer; default {@link MAX_SEND_QUEUE}. */
@@ -61,6 +66,8 @@ export class TcpTransport implements Transport {
   /** Called for every inbound snapshot; must store the chunks before resolving. */
   onSnapshot: (m: SnapshotMessage, chunks: AsyncIterable<Uint8Array>) => Promise<void> = () =>
     Promise.reject(new Error("no snapshot handler installed"));
+  /** Called when a peer announces its HTTP URL in a handshake (each connection). */
+  onPeerHttpUrl: (id: NodeId, httpUrl: string) => void = () => {};
   /** Test-only fault hook; null (disabled) by default. */
   filter: ((from: NodeId, to: NodeId) => boolean) | null = null;
 
@@ -96,6 +103,12 @@ export class TcpTransport implements Transport {
     this.#requestedAddr = opts.listenAddr;
     this.#log = opts.log ?? (() => {});
     const key = HandshakeKey.create(opts.secret);
+    const httpUrl = isHttpBaseUrl(opts.httpUrl) ? opts.httpUrl : null;
+    if (opts.httpUrl !== undefined && httpUrl === null) {
+      this.#log("warn", "not announcing this HTTP URL to peers: not a usable base URL", {
+        httpUrl: opts.httpUrl,
+      });
+    }
     const common = {
       id: opts.id,
       clusterId: opts.clusterId,
@@ -103,6 +116,8 @@ export class TcpTransport implements Transport {
       maxFrameBytes,
       stats: this.#stats,
       log: this.#log,
+      httpUrl,
+      learnedHttpUrl: (id: NodeId, url: string) => this.#learnedHttpUrl(id, url),
     };
     this.#linkHost = {
       ...common,
@@ -192,6 +207,15 @@ export class TcpTransport implements Transport {
         this.#inbound.delete(session);
         this.#handshaking.delete(conn);
       });
+    }
+  }
+
+  #learnedHttpUrl(id: NodeId, url: string): void {
+    if (this.#closing) return;
+    try {
+      this.onPeerHttpUrl(id, url);
+    } catch (e) {
+      this.#log("error", "onPeerHttpUrl threw", { error: String(e), from: id });
     }
   }
 

@@ -102,6 +102,11 @@ export interface Transport {
    */
   onSnapshot: (m: SnapshotMessage, chunks: AsyncIterable<Uint8Array>) => Promise<void>;
   /**
+   * Called when a peer announces its advertised HTTP URL (validated; authenticated when a
+   * secret is set); the host records it for forwarding. Transports without HTTP never call it.
+   */
+  onPeerHttpUrl: (id: NodeId, httpUrl: string) => void;
+  /**
    * Test-only fault hook: when set, messages for which it returns false are dropped (both
    * directions). Disabled (null) by default.
    */

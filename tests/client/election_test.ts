@@ -49,3 +49,24 @@ Deno.test("a leader whose key is gone cannot proclaim", async () => {
     await election.resign();
   });
 });
+
+Deno.test("an aborted campaign leaves the line; keys of nested names never count", async () => {
+  await withCluster(1, async (cluster) => {
+    const kv = testClient(cluster.urls);
+    await kv.put("n/sub/1", "not a campaigner"); // another election named "n/sub"
+    const a = kv.election("n", { ttlSeconds: 5 });
+    await a.campaign("a");
+    assert.equal((await a.leader())?.text(), "a");
+    const b = kv.election("n", { ttlSeconds: 5 });
+    const controller = new AbortController();
+    const waiting = b.campaign("b", { signal: controller.signal });
+    await waitFor(() => cluster.store.watchers === 1, "b to wait");
+    controller.abort(new Error("no longer interested"));
+    await assert.rejects(waiting, /no longer interested/);
+    assert.deepEqual(cluster.store.keysUnder("n/", null).filter((k) => !k.startsWith("n/sub/")), [
+      `n/${(await a.campaign("a")).lease.id}`,
+    ]);
+    await a.resign();
+    assert.equal(await a.leader(), null, "n/sub/1 is not a leader of n");
+  });
+});

@@ -170,3 +170,50 @@ Deno.test("a watch aborted before it has connected ends quietly", async () => {
     assert.deepEqual(await done, []);
   });
 });
+
+/**
+ * A fetch whose watch answer delivers `events` in one network chunk, then stays open;
+ * `requests` collects each request's signal, to see the connection closed.
+ */
+function oneChunkFetch(events: number, requests: AbortSignal[]): typeof fetch {
+  const sse = Array.from({ length: events }, (_, i) => {
+    const rev = i + 1;
+    const data = {
+      type: "put",
+      key: `k${rev}`,
+      value: "v",
+      revision: rev,
+      createRevision: rev,
+      version: 1,
+    };
+    return `event: put\ndata: ${JSON.stringify(data)}\n\n`;
+  }).join("");
+  return (_input, init) => {
+    const signal = init?.signal ?? undefined;
+    if (signal) requests.push(signal);
+    const body = new ReadableStream<Uint8Array>({
+      start(controller) {
+        controller.enqueue(new TextEncoder().encode(sse));
+        // Like a real socket, the stream errors once the request is aborted.
+        signal?.addEventListener("abort", () => controller.error(signal.reason), { once: true });
+      },
+    });
+    return Promise.resolve(
+      new Response(body, { status: 200, headers: { "Content-Type": "text/event-stream" } }),
+    );
+  };
+}
+
+Deno.test("aborting mid-chunk ends the watch before the chunk's remaining events", async () => {
+  const controller = new AbortController();
+  const requests: AbortSignal[] = [];
+  const kv = testClient(["http://127.0.0.1:1"], { fetch: oneChunkFetch(4, requests) });
+  const seen: number[] = [];
+  for await (const event of kv.watch("", { fromRevision: 1, signal: controller.signal })) {
+    seen.push(event.revision);
+    controller.abort();
+  }
+  assert.deepEqual(seen, [1], "events yielded after the abort");
+  assert.equal(requests.length, 1, "one connection, not reopened after the abort");
+  assert.ok(requests[0]!.aborted, "the stream was closed");
+});

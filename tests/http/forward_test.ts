@@ -145,6 +145,18 @@ Deno.test("with no leader known a write answers 503 with Retry-After: 1", async 
   assert.equal(seen.length, 0);
 });
 
+Deno.test("a known leader without a known HTTP URL: the 503 says what is missing", async () => {
+  const { follower, followerApp, seen } = cluster();
+  follower.follow("n1", null);
+  const res = await putTo(followerApp, "k", "v");
+  assert.equal(res.status, 503);
+  assert.equal(res.headers.get("Retry-After"), "1");
+  const { message } = (await res.json()).error;
+  assert.match(message, /leader n1's HTTP URL is unknown to node n2/);
+  assert.match(message, /--initial-cluster id=host:port@http:/);
+  assert.equal(seen.length, 0);
+});
+
 Deno.test("a proxy failure before the body was sent answers 503: never reached", async () => {
   const { followerApp } = cluster(() => Promise.reject(new TypeError("fetch failed")));
   const res = await putTo(followerApp, "k", "v");

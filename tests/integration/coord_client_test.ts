@@ -303,3 +303,100 @@ Deno.test(
     }
   },
 );
+
+/** Reads the child's stdout as JSON lines, each awaited with a deadline. */
+class JsonLines {
+  readonly #reader: ReadableStreamDefaultReader<string>;
+  #buffer = "";
+
+  constructor(stream: ReadableStream<Uint8Array>) {
+    this.#reader = stream.pipeThrough(new TextDecoderStream()).getReader();
+  }
+
+  async next(what: string, timeoutMs: number): Promise<Record<string, unknown>> {
+    const deadline = performance.now() + timeoutMs;
+    while (!this.#buffer.includes("\n")) {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const chunk = await Promise.race([
+        this.#reader.read(),
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(
+            () => reject(new Error(`no ${what} within ${timeoutMs} ms`)),
+            Math.max(0, deadline - performance.now()),
+          );
+        }),
+      ]).finally(() => clearTimeout(timer));
+      if (chunk.done) throw new Error(`the child ended before ${what}`);
+      this.#buffer += chunk.value;
+    }
+    const end = this.#buffer.indexOf("\n");
+    const line = this.#buffer.slice(0, end);
+    this.#buffer = this.#buffer.slice(end + 1);
+    return JSON.parse(line);
+  }
+
+  async cancel(): Promise<void> {
+    await this.#reader.cancel().catch(() => {});
+  }
+}
+
+Deno.test(
+  "a paused lock holder (SIGSTOP past its TTL) is fenced off: its late write fails",
+  opts,
+  async () => {
+    const cluster = await TestCluster.start(3);
+    const ttlSeconds = 2;
+    const child = new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "-A",
+        HOLDER,
+        "it/pause-lock",
+        String(ttlSeconds),
+        ...cluster.nodes.map((n) => n.httpUrl),
+      ],
+      stdin: "piped",
+      stdout: "piped",
+      stderr: "null",
+    }).spawn();
+    const lines = new JsonLines(child.stdout);
+    const writer = child.stdin.getWriter();
+    try {
+      const held = await lines.next("the lock", 20_000);
+      const kv = clientOf(cluster);
+      await writer.write(new TextEncoder().encode("write it/fenced first\n"));
+      assert.deepEqual(await lines.next("the first write", 10_000), { write: true });
+      child.kill("SIGSTOP");
+      const pausedAt = performance.now();
+      // The paused holder stops renewing: the next waiter gets the lock once its lease expires.
+      const next = await kv.lock("it/pause-lock", { ttlSeconds });
+      const takenMs = performance.now() - pausedAt;
+      await kv.txn({
+        compare: [next.fence],
+        success: [{ put: { key: "it/fenced", value: "second" } }],
+      });
+      child.kill("SIGCONT");
+      await writer.write(new TextEncoder().encode("write it/fenced stale\n"));
+      const answers = [await lines.next("the late write", 10_000)];
+      if (!("write" in answers[0]!)) answers.push(await lines.next("the late write", 10_000));
+      const late = answers.find((a) => "write" in a);
+      console.log(
+        `pause: holder ${held.key} (token ${held.revision}) stopped; next holder after ` +
+          `${takenMs.toFixed(0)} ms (token ${next.revision}); the resumed holder's write: ` +
+          `${JSON.stringify(late)}, ${JSON.stringify(answers.filter((a) => "lost" in a))}`,
+      );
+      assert.deepEqual(late, { write: false }, "the paused holder's late write was fenced off");
+      assert.equal((await kv.get("it/fenced"))?.text(), "second");
+      assert.ok(next.revision > Number(held.revision));
+      await next.release();
+    } finally {
+      try {
+        child.kill("SIGKILL");
+      } catch { /* exited */ }
+      await child.status;
+      await writer.close().catch(() => {});
+      await lines.cancel();
+      await cluster.stop();
+    }
+  },
+);

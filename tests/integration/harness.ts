@@ -9,6 +9,18 @@ import assert from "node:assert/strict";
 
 const MAIN = new URL("../../src/main.ts", import.meta.url).pathname;
 
+/** How {@link TestCluster.launch} starts a cluster. */
+export interface LaunchOptions {
+  scheme?: "http" | "https";
+  caCert?: string;
+  token?: string;
+  /**
+   * false: --initial-cluster lists only `id=host:port` (the `@http://…` part is
+   * optional), so members must learn each other's HTTP URLs themselves. Default true.
+   */
+  httpUrlsInInitialCluster?: boolean;
+}
+
 /** One node process of a test cluster. */
 export interface TestNode {
   id: string;
@@ -64,6 +76,8 @@ export class TestCluster {
   #logs = new Map<string, string[]>();
   #client: Deno.HttpClient | null = null;
   #headers: Record<string, string> = {};
+  /** Whether --initial-cluster names each member's HTTP URL (`id=peer@http://…`). */
+  #httpUrlsInInitialCluster = true;
 
   /** fetch with the cluster's CA and token, for the harness's own calls. */
   fetch(url: string, init: RequestInit = {}): Promise<Response> {
@@ -82,7 +96,7 @@ export class TestCluster {
   static async start(
     voters: number,
     flags: string[] = [],
-    options: { scheme?: "http" | "https"; caCert?: string; token?: string } = {},
+    options: LaunchOptions = {},
   ): Promise<TestCluster> {
     const cluster = TestCluster.launch(voters, flags, options);
     try {
@@ -101,10 +115,11 @@ export class TestCluster {
   static launch(
     voters: number,
     flags: string[] = [],
-    options: { scheme?: "http" | "https"; caCert?: string; token?: string } = {},
+    options: LaunchOptions = {},
   ): TestCluster {
     const scheme = options.scheme ?? "http";
     const cluster = new TestCluster(Deno.makeTempDirSync({ prefix: "raftkv-it-" }));
+    cluster.#httpUrlsInInitialCluster = options.httpUrlsInInitialCluster ?? true;
     if (options.caCert) cluster.#client = Deno.createHttpClient({ caCerts: [options.caCert] });
     if (options.token) cluster.#headers = { authorization: `Bearer ${options.token}` };
     const ports = freePorts(voters * 2);
@@ -124,7 +139,8 @@ export class TestCluster {
 
   /** The --initial-cluster value for the voters. */
   initialCluster(): string {
-    return this.nodes.filter((n) => !n.joined).map((n) => `${n.id}=${n.peerAddr}@${n.httpUrl}`)
+    return this.nodes.filter((n) => !n.joined)
+      .map((n) => `${n.id}=${n.peerAddr}${this.#httpUrlsInInitialCluster ? `@${n.httpUrl}` : ""}`)
       .join(",");
   }
 

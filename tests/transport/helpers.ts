@@ -115,19 +115,28 @@ export class RawClient {
     channel?: ChannelKind;
     secret?: string;
     version?: number;
+    /** Announced from version 2 on; null by default. */
+    httpUrl?: string | null;
   }): Promise<Verdict> {
     const challenge = await this.frame();
     if (challenge === null) throw new Error("no challenge");
     const c = parseChallenge(challenge);
     if (!c.ok) throw new Error("bad challenge");
     const key = await HandshakeKey.create(h.secret);
-    const fields = { clusterId: h.clusterId, from: h.from, to: h.to, channel: h.channel ?? "raft" };
+    const version = h.version ?? PROTOCOL_VERSION;
+    const fields: Omit<Hello, "mac" | "nonce"> = {
+      version,
+      clusterId: h.clusterId,
+      from: h.from,
+      to: h.to,
+      channel: h.channel ?? "raft",
+      ...(version >= 2 ? { httpUrl: h.httpUrl ?? null } : {}),
+    };
     const hello: Hello = {
-      version: h.version ?? PROTOCOL_VERSION,
       ...fields,
       nonce: newNonce(),
       mac: await key.helloMac(c.value.nonce, fields),
-    } as Hello;
+    };
     await this.write(frameOf(encodeHello(hello)));
     const v = await this.frame();
     if (v === null) throw new Error("no verdict");
