@@ -347,6 +347,10 @@ export interface NodeSample {
   keys?: number;
   /** The store's revision. */
   revision?: number;
+  /** Leases in the store. */
+  leases?: number;
+  /** Keepalive log entries this node proposed (each carries a tick's keepalives). */
+  keepaliveEntries?: number;
 }
 
 /** The metrics of one raftkv node; the node calls `observe*`, `/metrics` calls render. */
@@ -433,6 +437,13 @@ export class RaftkvMetrics {
   );
   readonly keys = this.#gauge("raftkv_keys", "Keys in the key-value store.");
   readonly revision = this.#gauge("raftkv_revision", "Revision of the key-value store.");
+  readonly leases = this.#gauge("raftkv_leases", "Leases in the key-value store.");
+  readonly keepaliveEntries = this.registry.register(
+    new Counter(
+      "raftkv_lease_keepalive_entries_total",
+      "Keepalive log entries this node proposed, each carrying one tick's keepalives.",
+    ),
+  );
   #lastLeader: string | null = null;
 
   #gauge(name: string, help: string, labels: readonly string[] = []): Gauge {
@@ -494,6 +505,10 @@ export class RaftkvMetrics {
     }
     if (sample.keys !== undefined) this.keys.set(sample.keys);
     if (sample.revision !== undefined) this.revision.set(sample.revision);
+    if (sample.leases !== undefined) this.leases.set(sample.leases);
+    if (sample.keepaliveEntries !== undefined) {
+      this.keepaliveEntries.setTotal(sample.keepaliveEntries);
+    }
     const t = sample.transport;
     if (t) {
       this.transportMessages.setTotal(t.sent, { direction: "sent" });

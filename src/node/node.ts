@@ -939,6 +939,8 @@ export class RaftkvNode implements NodeApi, AdminApi {
       peerSendDropped: transport.droppedByPeer,
       keys: this.#kv.size,
       revision: this.#kv.revision,
+      leases: this.#kv.leaseCount,
+      keepaliveEntries: this.#leases.entriesProposed,
     };
   }
 

@@ -35,7 +35,10 @@ Deno.test("POST /v1/leases grants: 201 {id, ttlSeconds}; decimals are allowed", 
 Deno.test("a grant below 1.5 × the election timeout, above a day, or malformed is a 400", async () => {
   const { node, app } = setup({ minLeaseTtlMs: 1500 });
   for (
-    const body of [{ ttlSeconds: 1.4 }, { ttlSeconds: 86_401 }, { ttlSeconds: "3" }, {}, "nope"]
+    const body of [{ ttlSeconds: 1.4 }, { ttlSeconds: 86_401 }, { ttlSeconds: "3" }, {}, "nope", {
+      ttlSeconds: 3,
+      extra: 1,
+    }, [3]]
   ) {
     const [status, code, message] = await errorOf(await post(app, "/v1/leases", body));
     assert.equal(status, 400, JSON.stringify(body));

@@ -137,8 +137,12 @@ export function parseTtlSeconds(body: Uint8Array, minTtlMs: number): number {
   } catch {
     throw new RaftkvError("bad_request", 'the body must be JSON: {"ttlSeconds": <seconds>}');
   }
+  const fields = typeof json === "object" && json !== null ? Object.keys(json) : [];
   const ttlSeconds = (json as { ttlSeconds?: unknown } | null)?.ttlSeconds;
-  if (typeof ttlSeconds !== "number" || !Number.isFinite(ttlSeconds)) {
+  if (
+    typeof ttlSeconds !== "number" || !Number.isFinite(ttlSeconds) || fields.length !== 1 ||
+    Array.isArray(json)
+  ) {
     throw new RaftkvError("bad_request", 'the body must be {"ttlSeconds": <seconds>}');
   }
   const ttlMs = Math.round(ttlSeconds * 1000);
