@@ -1,7 +1,9 @@
 /**
  * The raftkv client: fetch-only TypeScript that runs unchanged on Deno, Bun, Node 20+,
  * browsers and Workers. It retries safely (every write carries an Idempotency-Key),
- * rotates over endpoints, and resumes watches without losing or repeating events.
+ * rotates over endpoints, and resumes watches without losing or repeating events. For
+ * coordination it has transactions (`txn`, `atomic`), self-renewing leases (`lease`), and
+ * etcd's lock and election recipes (`lock`, `election`) with fencing tokens.
  *
  * @example
  * ```ts

@@ -16,7 +16,7 @@
  * @module
  */
 
-import assert from "node:assert/strict";
+import { assert } from "../assert.ts";
 import { RaftkvError } from "../errors.ts";
 import { deadlinesOf } from "./deadlines.ts";
 

@@ -10,7 +10,7 @@
  * @module
  */
 
-import assert from "node:assert/strict";
+import { assert } from "../assert.ts";
 
 /** A pending deadline; {@link cancel} it once the work finished in time. */
 export interface Deadline {

@@ -37,7 +37,7 @@ export interface ErrorBody {
 }
 
 /** Statuses Hono or the runtime may raise as HTTPException, mapped back to codes. */
-const CODE_BY_STATUS: ReadonlyMap<number, ErrorCode> = new Map(
+const CODE_BY_EXCEPTION_STATUS: ReadonlyMap<number, ErrorCode> = new Map(
   Object.entries(STATUS_BY_CODE)
     .filter(([code]) => code !== "lease_not_found") // 404 stays not_found
     .map(([code, status]) => [status, code as ErrorCode]),
@@ -65,7 +65,7 @@ export function errorAnswer(error: RaftkvError, headers: Record<string, string> 
 export function toRaftkvError(thrown: unknown): { error: RaftkvError; unexpected: boolean } {
   if (thrown instanceof RaftkvError) return { error: thrown, unexpected: false };
   if (thrown instanceof HTTPException) {
-    const code = CODE_BY_STATUS.get(thrown.status) ?? "internal";
+    const code = CODE_BY_EXCEPTION_STATUS.get(thrown.status) ?? "internal";
     return {
       error: new RaftkvError(code, thrown.message || code),
       unexpected: code === "internal",

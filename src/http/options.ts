@@ -4,6 +4,7 @@
  * @module
  */
 
+import { MAX_KEY_BYTES, MAX_VALUE_BYTES } from "../kv/limits.ts";
 import type { AuthConfig } from "./auth.ts";
 import type { HttpMetrics } from "./routes/metrics.ts";
 
@@ -38,10 +39,10 @@ export interface HttpOptions {
 /** Shortest lease TTL with the default flags: 1.5 × (10 ticks × 100 ms). */
 export const DEFAULT_MIN_LEASE_TTL_MS = 1_500;
 
-/** Default longest key: 4 KiB. */
-export const DEFAULT_MAX_KEY_BYTES = 4 * 1024;
-/** Default largest value: 1 MiB. */
-export const DEFAULT_MAX_VALUE_BYTES = 1024 * 1024;
+/** Default longest key: the state machine's default (kv/limits.ts), 4 KiB. */
+export const DEFAULT_MAX_KEY_BYTES = MAX_KEY_BYTES;
+/** Default largest value: the state machine's default (kv/limits.ts), 1 MiB. */
+export const DEFAULT_MAX_VALUE_BYTES = MAX_VALUE_BYTES;
 /** Default cap on concurrent watches per node. */
 export const DEFAULT_MAX_WATCHERS = 1000;
 /** Default write deadline. */

@@ -6,16 +6,13 @@
  */
 
 import { RaftkvError } from "../errors.ts";
+import { MAX_IDEMPOTENCY_KEY_BYTES, MAX_TTL_SECONDS } from "../kv/limits.ts";
 import type { Consistency } from "../kv/types.ts";
 
-/** Longest accepted `Idempotency-Key` header, in characters. */
-export const MAX_IDEMPOTENCY_KEY_CHARS = 256;
 /** Default page size of a list. */
 export const DEFAULT_LIST_LIMIT = 100;
 /** Largest page size of a list. */
 export const MAX_LIST_LIMIT = 1000;
-/** Longest TTL: ten years, so `ttl * 1000` stays an exact integer far from overflow. */
-export const MAX_TTL_SECONDS = 10 * 365 * 24 * 3600;
 
 const encoder = new TextEncoder();
 const DECIMAL = /^-?[0-9]+$/;
@@ -159,13 +156,20 @@ export function parsePreconditions(
   return { ifModRevision: parseInteger(match[1], "If-Match revision"), createOnly: false };
 }
 
-/** `Idempotency-Key`: absent → null; else 1..MAX_IDEMPOTENCY_KEY_CHARS characters. */
+/**
+ * `Idempotency-Key`: absent → null; else 1..MAX_IDEMPOTENCY_KEY_BYTES UTF-8 bytes, the
+ * state machine's own limit, so no key accepted here is refused at apply.
+ */
 export function parseIdempotencyKey(text: string | undefined): string | null {
   if (text === undefined) return null;
-  if (text.length === 0 || text.length > MAX_IDEMPOTENCY_KEY_CHARS) {
+  // Header characters are at most U+00FF (2 UTF-8 bytes): short keys need no encoding.
+  const bytes = text.length * 2 <= MAX_IDEMPOTENCY_KEY_BYTES
+    ? text.length
+    : encoder.encode(text).byteLength;
+  if (text.length === 0 || bytes > MAX_IDEMPOTENCY_KEY_BYTES) {
     throw new RaftkvError(
       "bad_request",
-      `Idempotency-Key must be 1 to ${MAX_IDEMPOTENCY_KEY_CHARS} characters`,
+      `Idempotency-Key must be 1 to ${MAX_IDEMPOTENCY_KEY_BYTES} bytes (UTF-8)`,
     );
   }
   return text;

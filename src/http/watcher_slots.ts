@@ -5,7 +5,7 @@
  * @module
  */
 
-import assert from "node:assert/strict";
+import { assert } from "../assert.ts";
 
 /** Counts open watches against a fixed cap. */
 export class WatcherSlots {

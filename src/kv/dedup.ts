@@ -34,8 +34,10 @@ export class DedupTable {
 
   /** Creates an empty table holding at most `maxEntries` for `ttlMs` each. */
   constructor(maxEntries: number, ttlMs: number) {
-    invariant(Number.isSafeInteger(maxEntries) && maxEntries >= 0, "dedupEntries must be >= 0");
-    invariant(Number.isSafeInteger(ttlMs) && ttlMs >= 0, "dedupTtlMs must be >= 0");
+    invariant(Number.isSafeInteger(maxEntries), "dedupEntries must be an integer");
+    invariant(maxEntries >= 0, "dedupEntries must be >= 0");
+    invariant(Number.isSafeInteger(ttlMs), "dedupTtlMs must be an integer");
+    invariant(ttlMs >= 0, "dedupTtlMs must be >= 0");
     this.#maxEntries = maxEntries;
     this.#ttlMs = ttlMs;
   }

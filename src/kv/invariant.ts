@@ -1,14 +1,9 @@
 /**
- * A cheap invariant check for kv's hot paths. `node:assert`'s `assert` costs about
- * 0.2 µs per call under Deno, several per apply; this costs a branch and throws the
- * same `AssertionError` when an invariant breaks (always a bug, never a user error).
+ * kv's name for the one assertion helper of server code (`src/assert.ts`): the same
+ * function, throwing the same `AssertionFailure`. A failure is a bug, never a user
+ * error. New code may import `assert` from `src/assert.ts` directly.
  *
  * @module
  */
 
-import { AssertionError } from "node:assert/strict";
-
-/** Throws an `AssertionError` with `message` unless `condition` holds. */
-export function invariant(condition: unknown, message: string): asserts condition {
-  if (!condition) throw new AssertionError({ message });
-}
+export { assert as invariant } from "../assert.ts";

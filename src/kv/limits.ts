@@ -14,8 +14,14 @@ export const MAX_KEY_BYTES = 4 * 1024;
 export const MAX_VALUE_BYTES = 1024 * 1024;
 /** Largest `Idempotency-Key`, in UTF-8 bytes. */
 export const MAX_IDEMPOTENCY_KEY_BYTES = 256;
-/** Longest time to live: ten years keeps `clockMs + ttlMs` far inside safe integers. */
-export const MAX_TTL_MS = 10 * 365 * 24 * 60 * 60 * 1000;
+/**
+ * Longest time to live, in seconds: ten years keeps `clockMs + ttlMs` far inside safe
+ * integers. HTTP's `?ttl=` is checked against it; the client keeps a copy (it imports
+ * nothing from the server) that tests/client/limits_equal_test.ts holds equal.
+ */
+export const MAX_TTL_SECONDS = 10 * 365 * 24 * 3600;
+/** Longest time to live, in milliseconds (what entries carry). */
+export const MAX_TTL_MS = MAX_TTL_SECONDS * 1000;
 /** Envelope overhead beyond key and value (CBOR framing, numbers, idempotency key). */
 export const ENVELOPE_OVERHEAD_BYTES = 1024;
 

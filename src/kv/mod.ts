@@ -44,8 +44,8 @@ export {
   KvStore,
   type KvStoreOptions,
   type ListPage,
-  MAX_LIST_LIMIT,
   MAX_LIST_PAGE_BYTES,
+  MAX_STORE_LIST_LIMIT,
   MAX_SUBSCRIBERS,
   type WatchListener,
 } from "./store.ts";

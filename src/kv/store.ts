@@ -45,7 +45,7 @@ import { DEFAULT_WATCH_HISTORY, DEFAULT_WATCH_HISTORY_BYTES, WatchRing } from ".
 /** Default bound on concurrent watch subscribers. */
 export const MAX_SUBSCRIBERS = 1_024;
 /** Largest page `list` returns. */
-export const MAX_LIST_LIMIT = 10_000;
+export const MAX_STORE_LIST_LIMIT = 10_000;
 /**
  * Most bytes of keys (UTF-16 code units) and values one list page holds, unless its
  * first key alone is bigger; the page then ends early with `more` set.
@@ -215,8 +215,11 @@ export class KvStore {
    * (UTF-16 code units), at most `limit` of them.
    */
   list(prefix: string, after: string | null, limit: number): ListPage {
-    if (!Number.isSafeInteger(limit) || limit < 1 || limit > MAX_LIST_LIMIT) {
-      throw new RaftkvError("bad_request", `limit must be an integer in 1..${MAX_LIST_LIMIT}`);
+    if (!Number.isSafeInteger(limit) || limit < 1 || limit > MAX_STORE_LIST_LIMIT) {
+      throw new RaftkvError(
+        "bad_request",
+        `limit must be an integer in 1..${MAX_STORE_LIST_LIMIT}`,
+      );
     }
     const start = after !== null && compareKeys(after, prefix) > 0 ? after : prefix;
     const items: KeyValue[] = [];
@@ -265,8 +268,11 @@ export class KvStore {
   leases(after: string | null, limit: number): { items: LeaseInfo[]; more: boolean } {
     const afterId = after === null ? 0 : parseLeaseId(after);
     if (afterId === null) throw new RaftkvError("bad_request", "after must be a lease id");
-    if (!Number.isSafeInteger(limit) || limit < 1 || limit > MAX_LIST_LIMIT) {
-      throw new RaftkvError("bad_request", `limit must be an integer in 1..${MAX_LIST_LIMIT}`);
+    if (!Number.isSafeInteger(limit) || limit < 1 || limit > MAX_STORE_LIST_LIMIT) {
+      throw new RaftkvError(
+        "bad_request",
+        `limit must be an integer in 1..${MAX_STORE_LIST_LIMIT}`,
+      );
     }
     const page = this.#leases.page(afterId, limit);
     return { items: page.leases.map(leaseInfo), more: page.more };

@@ -32,7 +32,8 @@ export class WatchRing {
    * NOT all held (0 for a fresh store; the snapshot revision after a restore).
    */
   constructor(capacity: number, maxBytes: number, compactedRevision: number) {
-    invariant(Number.isSafeInteger(capacity) && capacity >= 1, "watchHistory must be >= 1");
+    invariant(Number.isSafeInteger(capacity), "watchHistory must be an integer");
+    invariant(capacity >= 1, "watchHistory must be >= 1");
     invariant(maxBytes >= 1, "watchHistoryBytes must be >= 1");
     this.#capacity = capacity;
     this.#maxBytes = maxBytes;
@@ -111,7 +112,8 @@ export class WatchRing {
 
   #evictOldest(): void {
     const oldest = this.#slots[this.#head];
-    invariant(oldest !== undefined && this.#count > 0, "evicting from a non-empty ring");
+    invariant(oldest !== undefined, "the ring's oldest slot holds an event");
+    invariant(this.#count > 0, "evicting from a non-empty ring");
     this.#slots[this.#head] = undefined;
     this.#head = (this.#head + 1) % this.#capacity;
     this.#count -= 1;

@@ -16,6 +16,7 @@ import {
   normalizeUrl,
   parseInitialCluster,
 } from "./config.ts";
+import { isValidNodeId } from "../node_id.ts";
 
 /** One documented option. */
 interface OptionSpec {
@@ -166,7 +167,7 @@ export function parseNodeArgs(
     return e !== undefined && ["1", "true", "yes"].includes(e.toLowerCase());
   };
   const id = get("id");
-  if (!id || !/^[A-Za-z0-9_.-]{1,64}$/.test(id)) {
+  if (!id || !isValidNodeId(id)) {
     throw new ConfigError("--id is required: 1-64 letters, digits, '_', '.', '-' (e.g. n1)");
   }
   const peerAddr = get("peer-addr") ?? DEFAULTS.peerAddr;

@@ -5,6 +5,7 @@
  * @module
  */
 
+import { MAX_KEY_BYTES, MAX_VALUE_BYTES } from "../kv/limits.ts";
 import type { NodeId } from "../raft/messages.ts";
 
 /** Where a member can be reached. */
@@ -88,8 +89,8 @@ export const DEFAULTS = {
   snapshotEntries: 100_000,
   snapshotTrailingEntries: 10_000,
   writeTimeoutMs: 5_000,
-  maxKeyBytes: 4 * 1024,
-  maxValueBytes: 1024 * 1024,
+  maxKeyBytes: MAX_KEY_BYTES,
+  maxValueBytes: MAX_VALUE_BYTES,
   promoteMaxLag: 1000,
 } as const;
 

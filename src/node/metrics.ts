@@ -18,7 +18,7 @@
  * @module
  */
 
-import assert from "node:assert/strict";
+import { assert } from "../assert.ts";
 import type { NodeStatus } from "../http/node_api.ts";
 import type { TransportStats } from "../transport/transport.ts";
 

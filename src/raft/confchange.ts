@@ -6,10 +6,21 @@
  * @module
  */
 
+import { assert } from "./assert.ts";
 import type { ConfChange, ConfState, NodeId } from "./messages.ts";
+
+/** Asserts that no member is listed twice, nor both voter and learner (small lists). */
+function assertWellFormed(conf: ConfState): void {
+  const seen = new Set<NodeId>();
+  for (const id of [...conf.voters, ...conf.learners]) {
+    assert(!seen.has(id), `member ${id} listed twice`);
+    seen.add(id);
+  }
+}
 
 /** Why a change cannot apply to a configuration, or null when it can. */
 export function confChangeError(conf: ConfState, cc: ConfChange): string | null {
+  assertWellFormed(conf);
   const isVoter = conf.voters.includes(cc.nodeId);
   const isLearner = conf.learners.includes(cc.nodeId);
   switch (cc.type) {
@@ -31,6 +42,16 @@ export function applyConfChange(conf: ConfState, cc: ConfChange): ConfState {
   const voters = conf.voters.slice();
   const learners = conf.learners.slice();
   if (confChangeError(conf, cc) !== null) return { voters, learners };
+  const next = changed(voters, learners, cc);
+  assertWellFormed(next);
+  assert(
+    conf.voters.length === 0 || next.voters.length > 0,
+    "a change never removes the last voter",
+  );
+  return next;
+}
+
+function changed(voters: NodeId[], learners: NodeId[], cc: ConfChange): ConfState {
   const without = (list: NodeId[]) => list.filter((id) => id !== cc.nodeId);
   switch (cc.type) {
     case "addVoter":

@@ -32,6 +32,8 @@ export class RaftLog {
 
   /** Opens the view; `applied` is clamped to [snapshot index, commit]. */
   constructor(storage: StableLog, committed: number, applied: number) {
+    assert(storage.firstIndex() >= 1, "storage's first index is at least 1");
+    assert(storage.firstIndex() <= storage.lastIndex() + 1, "storage's indexes are ordered");
     this.storage = storage;
     this.offset = storage.lastIndex() + 1;
     this.inProgress = this.offset;
@@ -39,6 +41,8 @@ export class RaftLog {
     this.committed = Math.max(snapIndex, Math.min(committed, storage.lastIndex()));
     this.applied = Math.max(snapIndex, Math.min(applied, this.committed));
     this.applying = this.applied;
+    assert(this.committed <= this.lastIndex(), "opened with commit beyond the last index");
+    assert(this.applied <= this.committed, "opened with applied beyond commit");
   }
 
   /** Index of the first entry still available (after any snapshot). */
@@ -63,6 +67,7 @@ export class RaftLog {
 
   /** Term at `index`, or undefined when compacted or beyond the end. */
   term(index: number): number | undefined {
+    assert(index >= 0, "term of a negative index");
     if (index >= this.offset) return this.unstable[index - this.offset]?.term;
     if (this.unstableSnap) {
       return index === this.unstableSnap.index ? this.unstableSnap.term : undefined;
@@ -77,6 +82,8 @@ export class RaftLog {
 
   /** Whether a log ending at (lastIndex, lastTerm) is at least as up to date as ours. */
   isUpToDate(lastIndex: number, lastTerm: number): boolean {
+    assert(lastIndex >= 0, "a candidate's last index is non-negative");
+    assert(lastTerm >= 0, "a candidate's last term is non-negative");
     const ourTerm = this.lastTerm();
     return lastTerm > ourTerm || (lastTerm === ourTerm && lastIndex >= this.lastIndex());
   }
@@ -86,6 +93,7 @@ export class RaftLog {
    * stopping at the first compacted index.
    */
   findConflictByTerm(index: number, term: number): number {
+    assert(index >= 0, "backtracking starts at a non-negative index");
     for (let i = Math.min(index, this.lastIndex()); i > 0; i--) {
       const t = this.term(i);
       if (t === undefined || t <= term) return i;
@@ -98,8 +106,19 @@ export class RaftLog {
    * the last index covered by the message, or -1 when prevIndex does not match.
    */
   maybeAppend(prevIndex: number, prevTerm: number, commit: number, entries: Entry[]): number {
+    assert(prevIndex >= 0, "an append follows a non-negative index");
+    assert(commit >= 0, "an append carries a non-negative commit");
     if (!this.matchTerm(prevIndex, prevTerm)) return -1;
     const lastNew = prevIndex + entries.length;
+    // Contiguity is checked at its ends (O(1)); validate.ts checked every entry.
+    assert(
+      entries.length === 0 || entries[0]?.index === prevIndex + 1,
+      "append starts at prev + 1",
+    );
+    assert(
+      entries.length === 0 || entries[entries.length - 1]?.index === lastNew,
+      "append is contiguous",
+    );
     for (let i = 0; i < entries.length; i++) {
       const e = entries[i] as Entry;
       if (this.term(e.index) !== e.term) {
@@ -109,6 +128,8 @@ export class RaftLog {
       }
     }
     this.commitTo(Math.min(commit, lastNew));
+    assert(this.lastIndex() >= lastNew, "an accepted append is in the log");
+    assert(this.committed <= this.lastIndex(), "commit stays within the log");
     return lastNew;
   }
 
@@ -116,12 +137,16 @@ export class RaftLog {
   append(entries: readonly Entry[]): void {
     if (entries.length === 0) return;
     const after = (entries[0] as Entry).index;
+    const last = entries[entries.length - 1] as Entry;
     assert(after > this.committed, "append below commit");
     assert(after <= this.lastIndex() + 1, "append leaves a gap");
+    assert(last.index === after + entries.length - 1, "appended entries are contiguous");
+    assert(last.term >= (entries[0] as Entry).term, "appended terms do not decrease");
     if (after === this.offset + this.unstable.length) {
       // One exact-size copy beats growing the array entry by entry.
       if (this.unstable.length === 0) this.unstable = entries.slice();
       else for (const e of entries) this.unstable.push(e);
+      this.assertUnstable(last);
       return;
     }
     if (after <= this.offset) {
@@ -133,6 +158,13 @@ export class RaftLog {
       for (const e of entries) this.unstable.push(e);
     }
     this.inProgress = Math.min(this.inProgress, after);
+    this.assertUnstable(last);
+  }
+
+  /** Postcondition of an append: the unstable tail starts at offset and ends at `last`. */
+  private assertUnstable(last: Entry): void {
+    assert(this.unstable[0]?.index === this.offset, "the unstable tail starts at offset");
+    assert(this.lastIndex() === last.index, "the log ends at the last appended entry");
   }
 
   /**
@@ -140,6 +172,8 @@ export class RaftLog {
    * or null when `lo` was compacted away.
    */
   entriesFrom(lo: number, maxBytes: number): Entry[] | null {
+    assert(lo >= 1, "entries start at index 1 or later");
+    assert(maxBytes >= 0, "a byte budget is non-negative");
     if (lo < this.firstIndex()) return null;
     const last = this.lastIndex();
     if (lo > last) return [];
@@ -161,15 +195,18 @@ export class RaftLog {
       if (bytes > maxBytes && (out.length > 0 || end > start)) break;
       end++;
     }
-    if (out.length === 0) return u.slice(start, end);
-    for (let i = start; i < end; i++) out.push(u[i] as Entry);
-    return out;
+    const result = out.length === 0 ? u.slice(start, end) : out;
+    if (out.length > 0) { for (let i = start; i < end; i++) out.push(u[i] as Entry); }
+    assert(result.length > 0, "entriesFrom returns at least one entry when lo ≤ last");
+    assert(result[0]?.index === lo, "entriesFrom starts at lo");
+    return result;
   }
 
   /** Raises commit (never lowers it). */
   commitTo(index: number): void {
+    assert(index >= 0, "commit index is non-negative");
     if (index <= this.committed) return;
-    assert(index <= this.lastIndex(), `commit ${index} beyond last ${this.lastIndex()}`);
+    assert(index <= this.lastIndex(), "commit beyond last index");
     this.committed = index;
   }
 
@@ -183,14 +220,18 @@ export class RaftLog {
   takeUnstableEntries(): Entry[] {
     const start = this.inProgress - this.offset;
     if (start >= this.unstable.length) return [];
+    const first = this.inProgress;
     this.inProgress = this.lastIndex() + 1;
-    return start === 0 ? this.unstable.slice() : this.unstable.slice(start);
+    const out = start === 0 ? this.unstable.slice() : this.unstable.slice(start);
+    assert(out[0]?.index === first, "handed-out entries start where the last hand-out ended");
+    return out;
   }
 
   /** Hands out the unstable snapshot, if any and not yet handed out. */
   takeUnstableSnapshot(): SnapshotMeta | null {
     if (this.unstableSnap === null || this.snapInProgress) return null;
     this.snapInProgress = true;
+    assert(this.unstableSnap.index === this.offset - 1, "the unstable snapshot ends below offset");
     return this.unstableSnap;
   }
 
@@ -200,10 +241,12 @@ export class RaftLog {
     this.unstable = this.unstable.slice(index + 1 - this.offset);
     this.offset = index + 1;
     if (this.inProgress < this.offset) this.inProgress = this.offset;
+    assert(this.unstable.length === 0 || this.unstable[0]?.index === this.offset, "tail at offset");
   }
 
   /** The host made the snapshot at `index` durable. */
   stableSnapTo(index: number): void {
+    assert(index >= 1, "a durable snapshot has an index");
     if (this.unstableSnap !== null && this.unstableSnap.index === index) {
       this.unstableSnap = null;
       this.snapInProgress = false;
@@ -213,6 +256,7 @@ export class RaftLog {
   /** Restarts the log after a snapshot received from the leader. */
   restore(snap: SnapshotMeta): void {
     assert(snap.index > this.committed, "restore of an already committed snapshot");
+    assert(snap.term >= 1, "a snapshot has a term");
     this.unstableSnap = snap;
     this.snapInProgress = false;
     this.unstable = [];
@@ -220,6 +264,8 @@ export class RaftLog {
     this.inProgress = this.offset;
     this.committed = snap.index;
     this.applying = snap.index;
+    assert(this.lastIndex() === snap.index, "a restored log ends at its snapshot");
+    assert(this.firstIndex() === snap.index + 1, "a restored log starts after its snapshot");
   }
 
   /** Whether committed, durable entries await being handed out. */
@@ -239,14 +285,22 @@ export class RaftLog {
       const conf = ents.findIndex((e) => e.type === EntryType.ConfChange);
       if (conf >= 0) ents = ents.slice(0, conf);
     }
+    const first = ents[0];
     const last = ents[ents.length - 1];
-    if (last) this.applying = last.index;
+    if (first !== undefined && last !== undefined) {
+      assert(first.index === this.applying + 1, "entries are handed out in order");
+      assert(last.index === first.index + ents.length - 1, "committed entries are contiguous");
+      assert(last.index <= hi, "only committed, durable entries are handed out");
+      this.applying = last.index;
+    }
     return ents;
   }
 
   /** The host applied through `index`. */
   appliedTo(index: number): void {
+    assert(index <= this.committed, "applied beyond commit");
     if (index > this.applied) this.applied = index;
     if (index > this.applying) this.applying = index;
+    assert(this.applied <= this.applying, "applied never passes what was handed out");
   }
 }

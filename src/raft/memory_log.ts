@@ -63,7 +63,9 @@ export class MemoryStableLog implements StableLog {
 
   /** See {@link StableLog.entries}. */
   entries(lo: number, hi: number, maxBytes: number): Entry[] {
-    assert(lo >= this.firstIndex() && hi <= this.lastIndex() + 1 && lo <= hi, "entries range");
+    assert(lo >= this.firstIndex(), "entries from below the first index");
+    assert(hi <= this.lastIndex() + 1, "entries to beyond the last index");
+    assert(lo <= hi, "an entry range is ordered");
     const base = this.snapshot.index + 1;
     let end = lo;
     let bytes = 0;

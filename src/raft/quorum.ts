@@ -5,11 +5,16 @@
  * @module
  */
 
+import { assert } from "./assert.ts";
 import type { NodeId } from "./messages.ts";
 
 /** The size of a majority of `n` voters. */
 export function majority(n: number): number {
-  return Math.floor(n / 2) + 1;
+  assert(Number.isSafeInteger(n), "a voter count is an integer");
+  assert(n >= 0, "a voter count is non-negative");
+  const q = Math.floor(n / 2) + 1;
+  assert(2 * q > n, "a majority is more than half");
+  return q;
 }
 
 const scratch: number[] = [];
@@ -34,7 +39,10 @@ export function quorumValue(voters: readonly NodeId[], valueOf: (id: NodeId) => 
     }
     scratch[j + 1] = v;
   }
-  return scratch[majority(n) - 1] as number;
+  const value = scratch[majority(n) - 1] as number;
+  assert(value <= (scratch[0] as number), "the quorum value is at most the highest");
+  assert(value >= (scratch[n - 1] as number), "the quorum value is at least the lowest");
+  return value;
 }
 
 /** Outcome of an election given the votes received so far. */
@@ -53,6 +61,7 @@ export function voteResult(
     else if (v === false) rejected++;
   }
   const q = majority(voters.length);
+  assert(granted + rejected <= voters.length, "each voter counts at most once");
   if (granted >= q) return "won";
   if (rejected >= q || voters.length - rejected < q) return "lost";
   return "pending";

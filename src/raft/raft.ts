@@ -33,7 +33,7 @@ import {
 } from "./messages.ts";
 import { Prng } from "./prng.ts";
 import { quorumValue, voteResult } from "./quorum.ts";
-import { type PendingRead, ReadOnlyQueue } from "./read_only.ts";
+import { MAX_READ_INDEX_REQUESTS, type PendingRead, ReadOnlyQueue } from "./read_only.ts";
 import type { StableLog } from "./stable_log.ts";
 import { FollowerProgress, MAX_INFLIGHT_APPENDS } from "./tracker.ts";
 import { isValidMessage } from "./validate.ts";
@@ -232,6 +232,7 @@ export class Raft {
     this.durableTerm = hardState.term;
     this.becomeFollower(this.term, null);
     this.prevSoft = { leader: null, role: this.role() };
+    this.assertInvariants();
   }
 
   // ---------------------------------------------------------------- public API
@@ -241,12 +242,14 @@ export class Raft {
     this.tickCount++;
     if (this.state === "leader") this.tickLeader();
     else this.tickElection();
+    this.assertInvariants();
   }
 
   /** Feeds one message from a peer; messages for other nodes or malformed are ignored. */
   step(m: Message): void {
     if (typeof m !== "object" || m === null || m.to !== this.id) return;
     if (!isValidMessage(m) || m.from === this.id) return;
+    const term = this.term;
     if (m.term > this.term) {
       if (m.type === MessageType.Vote || m.type === MessageType.PreVote) {
         // A voter that heard from a live leader lately ignores disruptive campaigns.
@@ -270,15 +273,17 @@ export class Raft {
     switch (this.state) {
       case "leader":
         this.stepLeader(m);
-        return;
+        break;
       case "candidate":
       case "precandidate":
         this.stepCandidate(m);
-        return;
+        break;
       case "follower":
         this.stepFollower(m);
-        return;
+        break;
     }
+    assert(this.term >= term, "a message never lowers the term");
+    this.assertInvariants();
   }
 
   /** Proposes one application entry (leader only). */
@@ -311,6 +316,7 @@ export class Raft {
     this.log.append(ents);
     this.uncommittedBytes += bytes;
     this.pendingBroadcast = true;
+    assert(this.log.lastIndex() === base + items.length - 1, "a batch ends the log");
     return { ok: true, index: this.log.lastIndex(), term: this.term };
   }
 
@@ -333,6 +339,7 @@ export class Raft {
     this.uncommittedBytes += data.byteLength;
     this.pendingConfIndex = index;
     this.pendingBroadcast = true;
+    assert(this.log.lastIndex() === index, "a membership change ends the log");
     return { ok: true, index, term: this.term };
   }
 
@@ -353,6 +360,7 @@ export class Raft {
         context,
       });
     }
+    assert(this.reads.length <= MAX_READ_INDEX_REQUESTS, "pending reads within their limit");
   }
 
   /** Starts handing leadership to voter `to`; false when that cannot be attempted. */
@@ -365,6 +373,7 @@ export class Raft {
     if (this.leadTransferee === to) return true;
     this.leadTransferee = to;
     this.transferTick = this.tickCount; // aborted after one election timeout (tickLeader)
+    assert(pr.match <= this.log.lastIndex(), "a follower matches no more than the leader holds");
     if (pr.match === this.log.lastIndex()) this.sendTimeoutNow(to);
     else this.pendingBroadcast = true;
     return true;
@@ -375,13 +384,17 @@ export class Raft {
    * or restarted less than an election timeout ago, ignore it; a non-voter never runs.
    */
   campaign(): void {
+    const term = this.term;
     this.startCampaign(false);
+    assert(this.term <= term + 1, "a campaign raises the term by one at most");
+    this.assertInvariants();
   }
 
   /** The host could not deliver to `id`: stop pipelining to it. */
   reportUnreachable(id: NodeId): void {
     const pr = this.state === "leader" ? this.prs.get(id) : undefined;
     if (pr && pr.state === "replicate") pr.becomeProbe();
+    assert(pr === undefined || pr.state !== "replicate", "an unreachable peer is not pipelined");
   }
 
   /** The host finished (ok) or failed shipping a snapshot's bytes to `id`. */
@@ -412,6 +425,7 @@ export class Raft {
     this.flush();
     const out = this.msgs;
     this.msgs = [];
+    assert(out.length <= MAX_PENDING_MESSAGES, "outgoing messages stay within their limit");
     return out;
   }
 
@@ -428,6 +442,9 @@ export class Raft {
     const committedEntries = this.log.takeCommitted(MAX_COMMITTED_BYTES_PER_READY, true);
     const readStates = this.readStates;
     this.readStates = [];
+    const last = committedEntries[committedEntries.length - 1];
+    assert(last === undefined || last.index <= this.log.committed, "only committed entries");
+    assert(last === undefined || last.index <= this.log.persistedIndex(), "only durable entries");
     return { committedEntries, readStates };
   }
 
@@ -435,6 +452,9 @@ export class Raft {
   appliedEntries(entries: readonly Entry[]): void {
     const last = entries[entries.length - 1];
     if (last === undefined) return;
+    const first = entries[0] as Entry;
+    assert(last.index === first.index + entries.length - 1, "applied entries are contiguous");
+    assert(last.index <= this.log.applying, "only entries handed out are applied");
     let bytes = 0;
     for (let i = 0; i < entries.length; i++) {
       const e = entries[i] as Entry;
@@ -443,6 +463,7 @@ export class Raft {
     }
     this.log.appliedTo(last.index);
     assert(this.log.applied <= this.log.committed, "applied beyond commit");
+    assert(this.log.applied >= last.index, "applied covers the entries just applied");
     if (this.state === "leader") {
       this.uncommittedBytes = Math.max(0, this.uncommittedBytes - bytes);
     }
@@ -454,6 +475,8 @@ export class Raft {
     const hs = this.hardState();
     assert(hs.term >= this.prevHard.term, "term went backwards");
     assert(hs.commit >= this.prevHard.commit, "commit went backwards");
+    assert(hs.commit <= this.log.lastIndex(), "commit beyond the last index");
+    assert(hs.vote === null || hs.term > 0, "a vote belongs to a term");
     const changed = this.hardStateChanged();
     const rd: Ready = {
       softState: { leader: this.lead, role: this.role() },
@@ -470,11 +493,31 @@ export class Raft {
     this.readStates = [];
     this.prevHard = hs;
     this.prevSoft = rd.softState;
+    this.assertReady(rd);
     return rd;
+  }
+
+  /** Postconditions of {@link ready}, checked at the ends of each list (O(1)). */
+  private assertReady(rd: Ready): void {
+    const first = rd.entries[0];
+    const last = rd.entries[rd.entries.length - 1];
+    if (first !== undefined && last !== undefined) {
+      assert(last.index === first.index + rd.entries.length - 1, "Ready entries are contiguous");
+      assert(last.term <= this.term, "Ready entries are of this term or older");
+      assert(first.index > (rd.snapshot?.index ?? 0), "Ready entries follow its snapshot");
+    }
+    const applied = rd.committedEntries[rd.committedEntries.length - 1];
+    assert(applied === undefined || applied.index <= this.log.committed, "apply only committed");
+    // Entries of this Ready are not durable yet: nothing of them may be applied now.
+    assert(
+      applied === undefined || first === undefined || applied.index < first.index,
+      "apply before persist",
+    );
   }
 
   /** The host has done everything in `rd`. */
   advance(rd: Ready): void {
+    const lastIndex = this.log.lastIndex();
     if (rd.hardState) this.durableTerm = Math.max(this.durableTerm, rd.hardState.term);
     if (rd.snapshot) {
       this.log.stableSnapTo(rd.snapshot.index);
@@ -489,10 +532,13 @@ export class Raft {
         if (this.maybeCommit()) this.pendingBroadcast = true;
       }
     }
+    assert(this.log.lastIndex() === lastIndex, "advance never changes the log's end");
+    this.assertInvariants();
   }
 
   /** Term, role, leader and indexes, without copying membership or progress. */
   basicStatus(): BasicStatus {
+    this.assertInvariants();
     return {
       id: this.id,
       term: this.term,
@@ -549,6 +595,7 @@ export class Raft {
   }
 
   private reset(term: number): void {
+    assert(term >= this.term, "the term never goes back");
     if (term !== this.term) {
       this.term = term;
       this.vote = null;
@@ -970,6 +1017,7 @@ export class Raft {
     // Figure 8: only an entry of the current term is committed by counting replicas.
     if (idx <= this.log.committed || this.log.term(idx) !== this.term) return false;
     this.log.commitTo(idx);
+    assert(this.log.term(this.log.committed) === this.term, "a leader counts only its own term");
     this.reads.markCommitted(idx);
     this.pendingBroadcast = true;
     return true;
@@ -1222,6 +1270,26 @@ export class Raft {
   }
 
   // ---------------------------------------------------------------- output
+
+  /**
+   * The core's O(1) invariants, checked at the end of every public method that changes
+   * state: applied ≤ commit ≤ last index, term monotonic, a leader leads itself.
+   */
+  private assertInvariants(): void {
+    const log = this.log;
+    // Static messages: this runs on every step and tick, and a template would allocate.
+    assert(log.applied <= log.committed, "applied ≤ commit");
+    assert(log.committed <= log.lastIndex(), "commit ≤ last index");
+    assert(this.term >= this.prevHard.term, "term went backwards");
+    assert(this.term >= this.durableTerm, "term below the durable term");
+    assert(this.state !== "leader" || this.lead === this.id, "a leader names itself leader");
+    assert(this.state !== "candidate" || this.vote === this.id, "a candidate votes for itself");
+    const self = this.state === "leader" ? this.prs.get(this.id) : undefined;
+    assert(
+      self === undefined || self.match <= log.persistedIndex(),
+      "leader counts only its fsync",
+    );
+  }
 
   private hardState(): HardState {
     return { term: this.term, vote: this.vote, commit: this.log.committed };

@@ -7,10 +7,11 @@
  * @module
  */
 
+import { assert } from "./assert.ts";
 import type { NodeId } from "./messages.ts";
 
 /** Bound on reads waiting at the leader; beyond it requests are dropped (hosts time out). */
-export const MAX_PENDING_READS = 4096;
+export const MAX_READ_INDEX_REQUESTS = 4096;
 
 /** Round marker: the read waits for the leader to commit an entry of its term. */
 const WAITING_COMMIT = -1;
@@ -44,13 +45,17 @@ export class ReadOnlyQueue {
 
   /** Queues a read; `index` < 0 means "not yet eligible". False when the queue is full. */
   add(context: number, from: NodeId, index: number): boolean {
-    if (this.length >= MAX_PENDING_READS) return false;
+    assert(Number.isSafeInteger(index), "a read index is an integer");
+    assert(context > 0, "a read context is positive");
+    if (this.length >= MAX_READ_INDEX_REQUESTS) return false;
     this.queue.push({ context, from, index, round: index < 0 ? WAITING_COMMIT : UNASSIGNED });
+    assert(this.length <= MAX_READ_INDEX_REQUESTS, "pending reads stay within their limit");
     return true;
   }
 
   /** The leader committed an entry of its term: waiting reads get index `commit`. */
   markCommitted(commit: number): void {
+    assert(commit >= 1, "a read waits for a real commit index");
     for (let i = this.head; i < this.queue.length; i++) {
       const r = this.queue[i] as PendingRead;
       if (r.round === WAITING_COMMIT) {
@@ -72,6 +77,7 @@ export class ReadOnlyQueue {
 
   /** Puts every eligible, unassigned read on heartbeat round `round`. */
   assign(round: number): void {
+    assert(round > UNASSIGNED, "a heartbeat round is positive (0 and -1 are markers)");
     for (let i = this.head; i < this.queue.length; i++) {
       const r = this.queue[i] as PendingRead;
       if (r.round === UNASSIGNED) r.round = round;
@@ -80,10 +86,12 @@ export class ReadOnlyQueue {
 
   /** Removes and returns the reads of rounds ≤ `confirmedRound`. */
   release(confirmedRound: number): PendingRead[] {
+    assert(confirmedRound >= 0, "a confirmed round is non-negative");
     const out: PendingRead[] = [];
     while (this.head < this.queue.length) {
       const r = this.queue[this.head] as PendingRead;
       if (r.round <= 0 || r.round > confirmedRound) break;
+      assert(r.index >= 0, "a released read has an index");
       out.push(r);
       this.head++;
     }

@@ -23,6 +23,7 @@ export class Inflights {
 
   /** Creates a window holding at most `capacity` appends. */
   constructor(readonly capacity: number) {
+    assert(Number.isSafeInteger(capacity), "inflight capacity is an integer");
     assert(capacity >= 1, "inflight capacity must be positive");
     this.ring = new Float64Array(capacity);
   }
@@ -35,6 +36,11 @@ export class Inflights {
   /** Records an append whose last entry is `index` (indexes only increase). */
   add(index: number): void {
     assert(!this.full(), "inflight window overflow");
+    assert(index >= 1, "an in-flight append ends at index 1 or later");
+    if (this.count > 0) {
+      const newest = this.ring[(this.start + this.count - 1) % this.capacity] as number;
+      assert(index >= newest, "in-flight indexes never go back");
+    }
     this.ring[(this.start + this.count) % this.capacity] = index;
     this.count++;
   }
@@ -45,6 +51,7 @@ export class Inflights {
       this.start = (this.start + 1) % this.capacity;
       this.count--;
     }
+    assert(this.count >= 0, "in-flight count is non-negative");
   }
 
   /** Frees the oldest append (used when acks may have been lost). */
@@ -91,9 +98,15 @@ export class FollowerProgress {
 
   /** Creates progress for a peer whose next index to try is `next`. */
   constructor(next: number, isLearner: boolean, maxInflight: number) {
+    assert(next >= 1, "the next index to send is at least 1");
     this.next = next;
     this.isLearner = isLearner;
     this.inflights = new Inflights(maxInflight);
+  }
+
+  /** The progress invariant: the next index to send lies beyond the match point. */
+  private assertNextBeyondMatch(): void {
+    assert(this.next > this.match, "progress next > match");
   }
 
   private resetState(state: ProgressState): void {
@@ -108,22 +121,28 @@ export class FollowerProgress {
     const snap = this.state === "snapshot" ? this.pendingSnapshot : 0;
     this.resetState("probe");
     this.next = Math.max(this.match + 1, snap + 1);
+    this.assertNextBeyondMatch();
   }
 
   /** Start pipelining from just after the match point. */
   becomeReplicate(): void {
     this.resetState("replicate");
     this.next = this.match + 1;
+    this.assertNextBeyondMatch();
+    assert(this.inflights.count === 0, "replication starts with an empty window");
   }
 
   /** Wait for the snapshot at `index` to be shipped. */
   becomeSnapshot(index: number): void {
+    assert(index >= 1, "a snapshot to ship has an index");
     this.resetState("snapshot");
     this.pendingSnapshot = index;
+    this.assertNextBeyondMatch();
   }
 
   /** Records an ack of `index`; returns whether it advanced the match. */
   maybeUpdate(index: number, tick: number): boolean {
+    assert(index >= 0, "an acknowledged index is non-negative");
     let updated = false;
     if (index > this.match) {
       this.match = index;
@@ -133,6 +152,8 @@ export class FollowerProgress {
     // Any successful answer ends a probe round trip, even one that taught us nothing.
     this.probeSent = false;
     if (this.next < index + 1) this.next = index + 1;
+    assert(this.match >= index, "match covers the acknowledged index");
+    this.assertNextBeyondMatch();
     return updated;
   }
 
@@ -141,14 +162,18 @@ export class FollowerProgress {
    * ahead; returns false when the rejection is stale.
    */
   maybeDecrTo(rejected: number, matchHint: number): boolean {
+    assert(rejected >= 0, "a rejected index is non-negative");
     if (this.state === "replicate") {
       if (rejected <= this.match) return false;
       this.next = this.match + 1;
+      this.assertNextBeyondMatch();
       return true;
     }
     if (this.next - 1 !== rejected) return false;
     this.next = Math.max(Math.min(rejected, matchHint + 1), this.match + 1);
     this.probeSent = false;
+    this.assertNextBeyondMatch();
+    assert(this.next <= rejected + 1, "a rejection never moves next forward");
     return true;
   }
 

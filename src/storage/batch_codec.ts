@@ -12,9 +12,9 @@
 
 import type { Entry, EntryType } from "../raft/messages.ts";
 
-const MAJOR_UINT = 0;
-const MAJOR_BYTES = 2;
-const MAJOR_ARRAY = 4;
+const MAJOR_TYPE_UINT = 0;
+const MAJOR_TYPE_BYTES = 2;
+const MAJOR_TYPE_ARRAY = 4;
 const BATCH_FIELDS = 5;
 /** Worst-case bytes of one CBOR head (major type + 64-bit argument). */
 const MAX_HEAD_BYTES = 9;
@@ -83,7 +83,7 @@ class Reader {
     return this.#uint(size);
   }
   bytes(): Uint8Array {
-    const length = this.head(MAJOR_BYTES);
+    const length = this.head(MAJOR_TYPE_BYTES);
     if (this.pos + length > this.buf.length) throw new RangeError("byte string ends early");
     const out = this.buf.subarray(this.pos, this.pos + length);
     this.pos += length;
@@ -113,18 +113,18 @@ export function encodeBatch(entries: readonly Entry[]): Uint8Array {
   const w = new Writer(
     MAX_HEAD_BYTES * (5 + runs.length) + count * 5 + dataBytes,
   );
-  w.head(MAJOR_ARRAY, BATCH_FIELDS);
-  w.head(MAJOR_UINT, first.index);
-  w.head(MAJOR_ARRAY, runs.length);
-  for (const r of runs) w.head(MAJOR_UINT, r);
-  w.head(MAJOR_BYTES, count);
+  w.head(MAJOR_TYPE_ARRAY, BATCH_FIELDS);
+  w.head(MAJOR_TYPE_UINT, first.index);
+  w.head(MAJOR_TYPE_ARRAY, runs.length);
+  for (const r of runs) w.head(MAJOR_TYPE_UINT, r);
+  w.head(MAJOR_TYPE_BYTES, count);
   for (const e of entries) w.buf[w.pos++] = e.type;
-  w.head(MAJOR_BYTES, count * 4);
+  w.head(MAJOR_TYPE_BYTES, count * 4);
   for (const e of entries) {
     w.view.setUint32(w.pos, e.data.length, true);
     w.pos += 4;
   }
-  w.head(MAJOR_BYTES, dataBytes);
+  w.head(MAJOR_TYPE_BYTES, dataBytes);
   for (const e of entries) {
     w.buf.set(e.data, w.pos);
     w.pos += e.data.length;
@@ -133,14 +133,14 @@ export function encodeBatch(entries: readonly Entry[]): Uint8Array {
 }
 
 function readHeader(r: Reader): BatchHeader {
-  if (r.head(MAJOR_ARRAY) !== BATCH_FIELDS) throw new RangeError("batch has wrong arity");
-  const firstIndex = r.head(MAJOR_UINT);
-  const runCount = r.head(MAJOR_ARRAY);
+  if (r.head(MAJOR_TYPE_ARRAY) !== BATCH_FIELDS) throw new RangeError("batch has wrong arity");
+  const firstIndex = r.head(MAJOR_TYPE_UINT);
+  const runCount = r.head(MAJOR_TYPE_ARRAY);
   if (runCount === 0 || runCount % 2 !== 0) throw new RangeError("bad term runs");
   const termRuns: number[] = new Array(runCount);
   let count = 0;
   for (let i = 0; i < runCount; i++) {
-    const v = r.head(MAJOR_UINT);
+    const v = r.head(MAJOR_TYPE_UINT);
     termRuns[i] = v;
     if (i % 2 === 1) count += v;
   }

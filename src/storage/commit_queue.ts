@@ -7,19 +7,28 @@
  * operations (snapshot install, compaction) run alone, in call order with saves.
  *
  * At most {@link MAX_PENDING_SAVES} items are queued; later callers wait, still in
- * call order, until a group drains. After a {@link FatalStorageError} every queued
- * and future item is rejected with it.
+ * call order, until a group drains; at most {@link MAX_WAITING_SAVES} wait so. Beyond
+ * that a caller is refused at once with {@link SaveQueueFullError}: nothing of its
+ * save was staged, so nothing unwritten is ever acknowledged (backpressure would only
+ * move the unbounded list to the callers' promises). After a {@link FatalStorageError}
+ * every queued and future item is rejected with it.
  *
  * @module
  */
 
-import { FatalStorageError } from "./errors.ts";
-import { InvariantError } from "./invariant.ts";
+import { FatalStorageError, SaveQueueFullError } from "./errors.ts";
+import { assert, AssertionFailure } from "../assert.ts";
 
 /** Items queued for the writer at most; later callers wait, in order, for room. */
 export const MAX_PENDING_SAVES = 4096;
+/** Items waiting for room in the queue at most; past it, callers are refused. */
+export const MAX_WAITING_SAVES = 4096;
 /** Saves folded into one write + fdatasync at most. */
 export const MAX_GROUP_SAVES = 1024;
+
+// The limits' relations, checked once at load: a group is cut from the queue.
+assert(MAX_GROUP_SAVES <= MAX_PENDING_SAVES, "a group fits in the queue");
+assert(MAX_WAITING_SAVES >= 1, "a full queue still lets callers wait");
 
 interface Waiter {
   resolve: () => void;
@@ -48,13 +57,26 @@ export class CommitQueue<T> {
     return this.#queue.length + this.#waiting.length;
   }
 
+  /** Whether one more item would be refused ({@link MAX_WAITING_SAVES} reached). */
+  full(): boolean {
+    return this.#waiting.length >= MAX_WAITING_SAVES;
+  }
+
+  /**
+   * Throws {@link SaveQueueFullError} when the queue is full. Callers that update
+   * their own bookkeeping before queueing call it first, so a refusal changes nothing.
+   */
+  checkRoom(): void {
+    if (this.full()) throw new SaveQueueFullError(this.pending());
+  }
+
   /** Resolves once `save` is durable (as part of some group). */
   save(save: T): Promise<void> {
     return new Promise<void>((resolve, reject) => this.#admit({ save, resolve, reject }));
   }
 
   /**
-   * Runs `run` alone, after everything queued before it. An {@link InvariantError}
+   * Runs `run` alone, after everything queued before it. An {@link AssertionFailure}
    * (a caller bug, raised before any I/O) rejects only this call; any other error
    * leaves memory and disk possibly out of step, so it stops the queue.
    */
@@ -77,11 +99,14 @@ export class CommitQueue<T> {
 
   #admit(item: Item<T>): void {
     if (this.#failed !== null) return item.reject(this.#failed);
+    if (this.full()) return item.reject(new SaveQueueFullError(this.pending()));
     if (this.#queue.length < MAX_PENDING_SAVES && this.#waiting.length === 0) {
       this.#queue.push(item);
     } else {
       this.#waiting.push(item);
     }
+    assert(this.#queue.length <= MAX_PENDING_SAVES, "the queue stays within its limit");
+    assert(this.#waiting.length <= MAX_WAITING_SAVES, "the waiting list stays within its limit");
     // A microtask before draining lets saves issued in the same turn join one group.
     this.#draining ??= Promise.resolve().then(() => this.#drain());
   }
@@ -100,6 +125,7 @@ export class CommitQueue<T> {
         n < this.#queue.length && n < MAX_GROUP_SAVES && "save" in (this.#queue[n] as Item<T>)
       ) n++;
       const group = this.#queue.splice(0, n) as (Waiter & { save: T })[];
+      assert(group.length <= MAX_GROUP_SAVES, "a group stays within its limit");
       this.#refill();
       await this.#commit(group);
     }
@@ -109,6 +135,8 @@ export class CommitQueue<T> {
   #refill(): void {
     const room = MAX_PENDING_SAVES - this.#queue.length;
     if (room > 0) this.#queue.push(...this.#waiting.splice(0, room));
+    // Waiters move up only in order: none is left waiting while the queue has room.
+    assert(this.#waiting.length === 0 || this.#queue.length === MAX_PENDING_SAVES, "refill");
   }
 
   async #commit(group: (Waiter & { save: T })[]): Promise<void> {
@@ -128,7 +156,7 @@ export class CommitQueue<T> {
       await item.run();
       item.resolve();
     } catch (e) {
-      if (e instanceof InvariantError) return item.reject(e);
+      if (e instanceof AssertionFailure) return item.reject(e);
       const err = e instanceof FatalStorageError ? e : new FatalStorageError("log rewrite", e);
       this.fail(err);
       item.reject(err);

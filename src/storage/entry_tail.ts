@@ -5,7 +5,7 @@
  * @module
  */
 
-import { invariant } from "./invariant.ts";
+import { assert } from "../assert.ts";
 import type { Entry } from "../raft/messages.ts";
 
 /** Contiguous newest entries, trimmed from the front to stay within its limits. */
@@ -92,6 +92,6 @@ export class EntryTail {
       this.#start = 0;
     }
     if (this.#start === this.#entries.length) this.clear();
-    invariant(this.#bytes >= 0, "tail byte count went negative");
+    assert(this.#bytes >= 0, "tail byte count went negative");
   }
 }

@@ -11,6 +11,8 @@
  * @module
  */
 
+import { RaftkvError } from "../errors.ts";
+
 /** How an operator recovers a node whose log is corrupt. */
 export const CORRUPTION_REMEDY =
   "wipe this node's data directory and re-add the node, so the leader rebuilds it";
@@ -60,5 +62,25 @@ export class FatalStorageError extends Error {
   constructor(operation: string, cause: unknown) {
     super(`fatal storage error during ${operation}: ${String(cause)}`, { cause });
     this.name = "FatalStorageError";
+  }
+}
+
+/**
+ * The commit queue is full (see `MAX_WAITING_SAVES` in commit_queue.ts): the save or
+ * exclusive operation was refused before anything was staged, so nothing of it was
+ * written or acknowledged, and the caller must not treat it as durable. A
+ * `too_many_requests` {@link RaftkvError}, so that if it ever reaches HTTP it answers
+ * 429 (retry later); the node's Ready loop, which keeps one save in flight, never
+ * fills the queue, and treats any refusal there as fatal.
+ */
+export class SaveQueueFullError extends RaftkvError {
+  /** Names the limit that was reached. */
+  constructor(pending: number) {
+    super(
+      "too_many_requests",
+      `storage is overloaded: ${pending} saves already queued; retry shortly`,
+      1,
+    );
+    this.name = "SaveQueueFullError";
   }
 }

@@ -9,7 +9,7 @@
  * @module
  */
 
-import { invariant } from "./invariant.ts";
+import { assert } from "../assert.ts";
 
 /** Where one live batch lives on disk. */
 export interface BatchLocation {
@@ -84,8 +84,8 @@ export class LogIndex {
     length: number,
   ): void {
     if (this.#terms.length === 0) this.#base = firstIndex;
-    invariant(firstIndex <= this.last() + 1, "batch leaves an index gap");
-    invariant(firstIndex >= this.#base, "batch overwrites below the first live index");
+    assert(firstIndex <= this.last() + 1, "batch leaves an index gap");
+    assert(firstIndex >= this.#base, "batch overwrites below the first live index");
     this.truncateFrom(firstIndex);
     let count = 0;
     for (let i = 0; i < termRuns.length; i += 2) {

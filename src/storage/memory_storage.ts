@@ -17,13 +17,17 @@
  * @module
  */
 
+import { assert } from "../assert.ts";
 import type { ConfState, Entry, HardState, SnapshotMeta } from "../raft/messages.ts";
-import { FatalStorageError } from "./errors.ts";
-import { invariant } from "./invariant.ts";
+import { MAX_PENDING_SAVES, MAX_WAITING_SAVES } from "./commit_queue.ts";
+import { FatalStorageError, SaveQueueFullError } from "./errors.ts";
 import type { RaftStorage, StorageStats } from "./raft_storage.ts";
 
-/** Saves a manual-sync twin holds before save() waits. */
-export const MAX_MEMORY_PENDING_SAVES = 4096;
+/**
+ * Unsynced saves a manual-sync twin holds at most: the file storage's commit queue
+ * capacity, refused past it the same way ({@link SaveQueueFullError}).
+ */
+export const MAX_MEMORY_PENDING_SAVES = MAX_PENDING_SAVES + MAX_WAITING_SAVES;
 
 /** Tunables of {@link MemoryStorage}. */
 export interface MemoryStorageOptions {
@@ -103,12 +107,14 @@ export class MemoryStorage implements RaftStorage {
   }
 
   entries(lo: number, hi: number, maxBytes: number): Entry[] {
-    invariant(lo >= this.firstIndex() && hi <= this.lastIndex() + 1, "bad range");
+    assert(lo >= this.firstIndex(), "entries from below the first index");
+    assert(hi <= this.lastIndex() + 1, "entries to beyond the last index");
+    assert(lo <= hi, "an entry range is ordered");
     const out: Entry[] = [];
     let bytes = 0;
     for (let i = lo; i < hi; i++) {
       const e = this.#entries[i - this.#first];
-      invariant(e !== undefined, `index ${i} is not stored`);
+      assert(e !== undefined, "an index in range is stored");
       if (out.length > 0 && bytes + e.data.length > maxBytes) break;
       out.push(e);
       bytes += e.data.length;
@@ -130,7 +136,9 @@ export class MemoryStorage implements RaftStorage {
       this.#counters.groupCommits++;
       return;
     }
-    invariant(this.#pending.length < MAX_MEMORY_PENDING_SAVES, "too many unsynced saves");
+    if (this.#pending.length >= MAX_MEMORY_PENDING_SAVES) {
+      throw new SaveQueueFullError(this.#pending.length);
+    }
     await new Promise<void>((resolve, reject) => this.#pending.push({ op, resolve, reject }));
   }
 
@@ -212,13 +220,22 @@ export class MemoryStorage implements RaftStorage {
     if (op.kind === "save") {
       const head = op.entries[0];
       if (head !== undefined) {
-        invariant(head.index <= this.lastIndex() + 1, "entries leave an index gap");
-        invariant(head.index > this.#current.meta.index, "entries overwrite the snapshot");
+        assert(head.index <= this.lastIndex() + 1, "entries leave an index gap");
+        assert(head.index > this.#current.meta.index, "entries overwrite the snapshot");
+        const last = op.entries[op.entries.length - 1] as Entry;
+        assert(last.index === head.index + op.entries.length - 1, "entries are contiguous");
         if (this.#entries.length === 0) this.#first = head.index;
         this.#entries.length = Math.max(0, head.index - this.#first);
         this.#entries.push(...op.entries);
       }
-      if (op.hardState !== null) this.#hardState = { ...op.hardState };
+      if (op.hardState !== null) {
+        // As on disk: the term never goes back, and a term has one vote.
+        const prev = this.#hardState;
+        assert(op.hardState.term >= prev.term, "a saved term never goes back");
+        const sameTermVoted = op.hardState.term === prev.term && prev.vote !== null;
+        assert(!sameTermVoted || op.hardState.vote === prev.vote, "a second vote in a term");
+        this.#hardState = { ...op.hardState };
+      }
     } else if (op.kind === "apply") {
       const snap = this.#findSnapshot(op.meta);
       this.#current = snap;
@@ -240,7 +257,7 @@ export class MemoryStorage implements RaftStorage {
     const snap = this.#snapshots.find((s) =>
       s.meta.index === meta.index && s.meta.term === meta.term
     );
-    invariant(snap !== undefined, `applySnapshot(${meta.index}) before writeSnapshot`);
+    assert(snap !== undefined, `applySnapshot(${meta.index}) before writeSnapshot`);
     return snap;
   }
 
@@ -262,7 +279,7 @@ export class MemoryStorage implements RaftStorage {
 
   compact(index: number): Promise<void> {
     this.#checkWritable();
-    invariant(index <= this.#current.meta.index, "compact beyond the snapshot");
+    assert(index <= this.#current.meta.index, "compact beyond the snapshot");
     this.#applyDurable({ kind: "compact", index });
     return Promise.resolve();
   }

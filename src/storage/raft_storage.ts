@@ -8,6 +8,10 @@
  *   the message (it names the file, offset, index and the recovery procedure).
  * - {@link FatalStorageError} from any write: end the process at once (a failed fsync
  *   cannot be retried safely); recovery on restart keeps what was acknowledged.
+ * - {@link SaveQueueFullError} from a write: refused before anything was staged, more
+ *   than MAX_PENDING_SAVES + MAX_WAITING_SAVES writes being queued; nothing of it
+ *   is durable. A bug for the Ready loop (one save in flight); 429 if it reaches HTTP.
+ * - `AssertionFailure` (src/assert.ts) from anything: a bug; stop the node.
  *
  * @module
  */
@@ -20,7 +24,7 @@ import { CommitQueue } from "./commit_queue.ts";
 import { EntryReader } from "./entry_reader.ts";
 import { EntryTail } from "./entry_tail.ts";
 import { FatalStorageError } from "./errors.ts";
-import { invariant } from "./invariant.ts";
+import { assert } from "../assert.ts";
 import type { LogIndex } from "./log_index.ts";
 import { recover } from "./recovery.ts";
 import { frameRecord, RecordType } from "./record.ts";
@@ -35,8 +39,8 @@ import {
 } from "./snapshot_store.ts";
 import { concat, WalWriter } from "./wal_writer.ts";
 
-export { FatalStorageError, StorageCorruptionError } from "./errors.ts";
-export { MAX_GROUP_SAVES, MAX_PENDING_SAVES } from "./commit_queue.ts";
+export { FatalStorageError, SaveQueueFullError, StorageCorruptionError } from "./errors.ts";
+export { MAX_GROUP_SAVES, MAX_PENDING_SAVES, MAX_WAITING_SAVES } from "./commit_queue.ts";
 
 /** Default segment size. */
 export const DEFAULT_SEGMENT_BYTES = 64 * 1024 * 1024;
@@ -204,6 +208,8 @@ class FileStorage implements RaftStorage {
   /** Index and hard state as staged by the queue (ahead of the durable ones). */
   #stagedLast: number;
   #stagedHardState: HardState;
+  /** The newest hard state passed to save() (ahead of the staged one). */
+  #lastSavedHardState: HardState;
   #counters = { saves: 0, batches: 0, entries: 0, groupCommits: 0, bytesWritten: 0 };
   #fsyncSamples: number[] = [];
 
@@ -220,6 +226,7 @@ class FileStorage implements RaftStorage {
     this.#tail = new EntryTail(settings.tailEntries, settings.tailBytes);
     this.#stagedLast = this.lastIndex();
     this.#stagedHardState = hardState;
+    this.#lastSavedHardState = hardState;
   }
 
   /** Fills the in-memory tail with the newest entries from disk. */
@@ -256,7 +263,9 @@ class FileStorage implements RaftStorage {
   }
 
   entries(lo: number, hi: number, maxBytes: number): Entry[] {
-    invariant(lo >= this.firstIndex() && hi <= this.lastIndex() + 1 && lo <= hi, "bad range");
+    assert(lo >= this.firstIndex(), "entries from below the first index");
+    assert(hi <= this.lastIndex() + 1, "entries to beyond the last index");
+    assert(lo <= hi, "an entry range is ordered");
     const out: Entry[] = [];
     let bytes = 0;
     let i = lo;
@@ -270,14 +279,20 @@ class FileStorage implements RaftStorage {
         i++;
       }
     }
+    assert(out.length > 0 || lo === hi, "a non-empty range reads at least one entry");
+    assert(out.length === 0 || out[0]?.index === lo, "entries start at lo");
+    assert(out.length === 0 || out[out.length - 1]?.index === lo + out.length - 1, "contiguous");
     return out;
   }
 
   /** Entries from `lo` out of the one batch record holding it, within [lo, hi). */
   #coldEntries(lo: number, hi: number): Entry[] {
     const loc = this.index.locate(lo);
-    invariant(loc !== undefined, `index ${lo} is not stored`);
+    assert(loc !== undefined, "an index in range is stored");
     const all = this.#reader.read(loc);
+    assert(all[0]?.index === loc.firstIndex, "a batch reads back at the index it was saved at");
+    // A batch may hold more than its live entries (a later save overwrote its suffix).
+    assert(all.length >= loc.count, "a batch reads back with its live entries");
     const end = Math.min(hi, loc.firstIndex + loc.count);
     return all.slice(lo - loc.firstIndex, end - loc.firstIndex);
   }
@@ -290,15 +305,27 @@ class FileStorage implements RaftStorage {
 
   async save(hardState: HardState | null, entries: Entry[]): Promise<void> {
     this.#checkWritable();
+    if (hardState !== null) this.#assertHardStateFollows(hardState);
     const first = entries[0];
     if (first !== undefined) {
-      invariant(first.index > this.snapshotInfo.index, "entries overwrite the snapshot");
-      invariant(first.index <= this.#stagedLast + 1, "entries leave an index gap");
-      entries.forEach((e, k) => invariant(e.index === first.index + k, "entries not contiguous"));
+      assert(first.index > this.snapshotInfo.index, "entries overwrite the snapshot");
+      assert(first.index <= this.#stagedLast + 1, "entries leave an index gap");
+      entries.forEach((e, k) => assert(e.index === first.index + k, "entries not contiguous"));
     }
     if (first === undefined && hardState === null) return;
+    this.#queue.checkRoom();
     if (first !== undefined) this.#stagedLast = first.index + entries.length - 1;
+    if (hardState !== null) this.#lastSavedHardState = hardState;
     await this.#queue.save({ hardState, entries });
+  }
+
+  /** Preconditions on a hard state: term and commit never go back; one vote per term. */
+  #assertHardStateFollows(hs: HardState): void {
+    const prev = this.#lastSavedHardState;
+    assert(hs.term >= prev.term, "a saved term never goes back");
+    assert(hs.commit >= 0, "a saved commit is non-negative");
+    const sameTermVoted = hs.term === prev.term && prev.vote !== null;
+    assert(!sameTermVoted || hs.vote === prev.vote, "one vote per term");
   }
 
   #checkWritable(): void {
@@ -309,6 +336,7 @@ class FileStorage implements RaftStorage {
 
   /** Writes a group with one write + fdatasync; throws FatalStorageError on failure. */
   async #commitGroup(group: PendingSave[]): Promise<void> {
+    assert(group.length > 0, "a group commit has saves");
     const started = performance.now();
     // A staging failure (e.g. a record over the size limit) also leaves the writer
     // half-staged, so it is as fatal as a failed write (the queue stops).
@@ -345,6 +373,11 @@ class FileStorage implements RaftStorage {
     const first = g.entries[0];
     if (first !== undefined && loc !== null) {
       this.index.append(first.index, termRunsOf(g.entries), loc.segment, loc.offset, loc.length);
+      // The saved batch reads back from the index as it was given (O(1), ends only).
+      const last = g.entries[g.entries.length - 1] as Entry;
+      assert(this.index.last() === last.index, "a published batch ends the log");
+      assert(this.index.term(last.index) === last.term, "a published batch keeps its terms");
+      assert(this.index.term(first.index) === first.term, "a published batch starts in place");
       this.#tail.append(g.entries);
       this.#counters.batches++;
       this.#counters.entries += g.entries.length;
@@ -369,7 +402,9 @@ class FileStorage implements RaftStorage {
       throw e;
     }
     const file = await readSnapshotFile(path);
-    invariant(file !== null, "a snapshot just written must read back");
+    assert(file !== null, "a snapshot just written must read back");
+    assert(file.meta.index === meta.index, "a snapshot reads back at its index");
+    assert(file.meta.term === meta.term, "a snapshot reads back with its term");
     // A local snapshot matches the log and becomes current at once; a received one
     // only once applySnapshot() installs it.
     if (meta.index > this.snapshotInfo.index && this.index.term(meta.index) === meta.term) {
@@ -380,7 +415,10 @@ class FileStorage implements RaftStorage {
   }
 
   applySnapshot(meta: SnapshotMeta): Promise<void> {
+    assert(meta.index > this.snapshotInfo.index, "an installed snapshot is newer than ours");
+    assert(meta.term >= 1, "an installed snapshot has a term");
     this.#checkWritable();
+    this.#queue.checkRoom();
     const done = this.#queue.exclusive(() => this.#installSnapshot(meta));
     // Saves issued from now on continue the log after the snapshot.
     this.#stagedLast = meta.index;
@@ -391,7 +429,7 @@ class FileStorage implements RaftStorage {
     const file = (await listSnapshots(this.dir)).find((s) =>
       s.meta.index === meta.index && s.meta.term === meta.term
     );
-    invariant(file !== undefined, `applySnapshot(${meta.index}) before writeSnapshot`);
+    assert(file !== undefined, `applySnapshot(${meta.index}) before writeSnapshot`);
     const hs = {
       ...this.#stagedHardState,
       commit: Math.max(this.#stagedHardState.commit, meta.index),
@@ -405,7 +443,7 @@ class FileStorage implements RaftStorage {
     this.writer.stage(records, null, meta.index + 1, () => []);
     this.#counters.bytesWritten += await this.writer.commit();
     const active = this.writer.activeSegment();
-    invariant(active !== null, "the marker write left no active segment");
+    assert(active !== null, "the marker write left no active segment");
     // 2. Older segments are now dead: delete them oldest first, each durably, so the
     //    survivors always form a suffix of the log.
     for (const seg of this.writer.segments.filter((s) => s !== active)) await this.#delete(seg);
@@ -432,6 +470,8 @@ class FileStorage implements RaftStorage {
     this.#stagedLast = meta.index;
     this.snapshot = file;
     this.snapshotInfo = file.meta;
+    assert(this.lastIndex() === meta.index, "an installed snapshot ends the log");
+    assert(this.firstIndex() === meta.index + 1, "an installed snapshot starts the log");
     await pruneSnapshots(this.dir, this.settings.keepSnapshots, file.path);
   }
 
@@ -458,9 +498,12 @@ class FileStorage implements RaftStorage {
   }
 
   compact(index: number): Promise<void> {
-    invariant(index <= this.snapshotInfo.index, "compact beyond the snapshot");
+    assert(index >= 0, "a compaction index is non-negative");
+    assert(index <= this.snapshotInfo.index, "compact beyond the snapshot");
     this.#checkWritable();
+    this.#queue.checkRoom();
     return this.#queue.exclusive(async () => {
+      const lastBefore = this.lastIndex();
       const cutoff = index - this.settings.trailingEntries;
       const lastBySegment = this.index.lastIndexBySegment();
       const active = this.writer.activeSegment();
@@ -475,6 +518,14 @@ class FileStorage implements RaftStorage {
       }
       if (keepFrom !== null) this.index.dropSegmentsBelow(keepFrom);
       this.#tail.dropBefore(this.index.first());
+      // Compaction only drops what the snapshot covers: the log's end stays, and what
+      // is left still adjoins the snapshot.
+      assert(this.lastIndex() === lastBefore, "compaction never drops the log's end");
+      const left = this.index;
+      assert(
+        left.size() === 0 || left.first() <= this.snapshotInfo.index + 1,
+        "log adjoins snapshot",
+      );
     });
   }
 

@@ -12,11 +12,12 @@
  */
 
 import { decode } from "cbor-x";
+import { assert } from "../assert.ts";
 import type { HardState, SnapshotMeta } from "../raft/messages.ts";
 import { decodeBatchHeader } from "./batch_codec.ts";
 import { StorageCorruptionError } from "./errors.ts";
 import { LogIndex } from "./log_index.ts";
-import { readRecordAt, RecordType } from "./record.ts";
+import { readRecordAt, RECORD_HEADER_BYTES, RecordType } from "./record.ts";
 import { listSegments, removeSegmentTemps, segmentPath, syncDir } from "./segment_files.ts";
 import { listSnapshots, removeSnapshotTemps, type SnapshotFile } from "./snapshot_store.ts";
 
@@ -96,7 +97,7 @@ export async function recover(dir: string): Promise<Recovered> {
   for (const s of stale) await Deno.remove(s.path); // received but never installed
   await removeSnapshotTemps(dir);
   await removeSegmentTemps(dir);
-  return {
+  const recovered = {
     index: state.index,
     hardState: state.hardState,
     snapshot: chosen,
@@ -104,6 +105,17 @@ export async function recover(dir: string): Promise<Recovered> {
     segments: active === null && lastSegment !== undefined ? segments.slice(0, -1) : segments,
     active,
   };
+  assertRecovered(recovered);
+  return recovered;
+}
+
+/** Postconditions of {@link recover}: what the storage opens on is self-consistent. */
+function assertRecovered(r: Recovered): void {
+  const last = Math.max(r.index.last(), r.snapshotMeta.index);
+  assert(r.hardState.commit <= last, "recovered commit is within the log");
+  assert(r.index.first() <= r.snapshotMeta.index + 1, "the recovered log adjoins its snapshot");
+  assert(r.active === null || r.segments.at(-1) === r.active.segment, "active is the newest");
+  assert(r.snapshot === null || r.snapshot.meta.index === r.snapshotMeta.index, "snapshot meta");
 }
 
 async function scanSegment(
@@ -164,7 +176,7 @@ function applyRecord(
   s: ScanState,
   fail: (offset: number, detail: string) => never,
 ): void {
-  const length = payload.length + 9;
+  const length = payload.length + RECORD_HEADER_BYTES;
   if (type === RecordType.Entries) {
     let h;
     try {

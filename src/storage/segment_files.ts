@@ -6,6 +6,7 @@
  */
 
 import { join } from "node:path";
+import { assert } from "../assert.ts";
 
 /** Digits in a zero-padded index (enough for any safe integer). */
 const INDEX_DIGITS = 20;
@@ -14,7 +15,11 @@ const SEGMENT_PATTERN = /^(\d{20})\.wal$/;
 
 /** Zero-pads a log index for use in file names. */
 export function padIndex(index: number): string {
-  return String(index).padStart(INDEX_DIGITS, "0");
+  assert(Number.isSafeInteger(index), "a segment index is a safe integer");
+  assert(index >= 0, "a segment index is non-negative");
+  const padded = String(index).padStart(INDEX_DIGITS, "0");
+  assert(padded.length === INDEX_DIGITS, "a padded index has a fixed width");
+  return padded;
 }
 
 /** The file name of the segment created for `firstIndex`. */

@@ -12,6 +12,7 @@
 import { decode, encode } from "cbor-x";
 import { join } from "node:path";
 import type { ConfState, SnapshotMeta } from "../raft/messages.ts";
+import { assert } from "../assert.ts";
 import { crc32c } from "./crc32c.ts";
 import { FatalStorageError, StorageCorruptionError } from "./errors.ts";
 import { padIndex, syncDir } from "./segment_files.ts";
@@ -23,7 +24,7 @@ const TRAILER_BYTES = 4 + 8 + END_MAGIC.length;
 /** Largest snapshot header (metadata) accepted. */
 const MAX_HEADER_BYTES = 1 << 20;
 /** Size of the chunks a snapshot is read back in. */
-export const SNAPSHOT_CHUNK_BYTES = 1 << 20;
+export const SNAPSHOT_READ_CHUNK_BYTES = 1 << 20;
 const NAME_PATTERN = /^snapshot-(\d{20})-(\d{20})\.snap$/;
 const TEMP_SUFFIX = ".tmp";
 
@@ -62,6 +63,8 @@ export async function writeSnapshotFile(
   chunks: AsyncIterable<Uint8Array>,
   fsync: boolean,
 ): Promise<string> {
+  assert(meta.term >= 0, "a snapshot's term is non-negative");
+  assert(meta.index === 0 || meta.term >= 1, "a snapshot past index 0 has a term");
   const path = join(dir, fileName(meta));
   const temp = path + TEMP_SUFFIX;
   const header = encode({ index: meta.index, term: meta.term, conf: meta.conf });
@@ -87,6 +90,7 @@ export async function writeSnapshotFile(
     tv.setUint32(4, dataBytes >>> 0, true);
     tv.setUint32(8, Math.floor(dataBytes / 0x100000000), true);
     trailer.set(END_MAGIC, 12);
+    assert(Number.isSafeInteger(dataBytes), "snapshot data length is a safe integer");
     await writeAll(file, trailer);
     if (fsync) await fatalOnError("snapshot fdatasync", () => file.syncData());
   } finally {
@@ -147,7 +151,7 @@ async function readExactly(file: Deno.FsFile, buf: Uint8Array, at: number): Prom
 }
 
 /**
- * Streams a snapshot's data in chunks of at most {@link SNAPSHOT_CHUNK_BYTES}, checking
+ * Streams a snapshot's data in chunks of at most {@link SNAPSHOT_READ_CHUNK_BYTES}, checking
  * its CRC at the end (throws {@link StorageCorruptionError} on mismatch).
  */
 export async function* readSnapshotData(snap: SnapshotFile): AsyncIterable<Uint8Array> {
@@ -157,12 +161,13 @@ export async function* readSnapshotData(snap: SnapshotFile): AsyncIterable<Uint8
     let crc = 0;
     await file.seek(snap.dataOffset, Deno.SeekMode.Start);
     while (left > 0) {
-      const chunk = new Uint8Array(Math.min(left, SNAPSHOT_CHUNK_BYTES));
+      const chunk = new Uint8Array(Math.min(left, SNAPSHOT_READ_CHUNK_BYTES));
       const n = await file.read(chunk);
       if (n === null) throw new RangeError(`snapshot ${snap.path} ends early`);
       const got = chunk.subarray(0, n);
       crc = crc32c(got, crc);
       left -= n;
+      assert(left >= 0, "a snapshot read stays within its data");
       yield got;
     }
     const trailer = new Uint8Array(4);

@@ -15,6 +15,7 @@
  * @module
  */
 
+import { assert } from "../assert.ts";
 import { FatalStorageError } from "./errors.ts";
 import { segmentPath, syncDir } from "./segment_files.ts";
 
@@ -62,6 +63,12 @@ export class WalWriter {
     active: { segment: number; sizeBytes: number } | null,
     segments: number[],
   ) {
+    assert(segmentBytes > 0, "a segment holds some bytes");
+    assert(active === null || active.sizeBytes > 0, "an active segment holds records");
+    assert(active === null || segments.at(-1) === active.segment, "the active segment is newest");
+    for (let k = 1; k < segments.length; k++) {
+      assert((segments[k - 1] as number) < (segments[k] as number), "segment names increase");
+    }
     this.#segment = active?.segment ?? null;
     this.#sizeBytes = active?.sizeBytes ?? 0;
     this.segments = [...segments];
@@ -84,6 +91,9 @@ export class WalWriter {
     nextIndex: number,
     preamble: () => Uint8Array[],
   ): RecordLocation {
+    assert(record.length > 0, "a staged record has bytes");
+    assert(firstIndex === null || firstIndex >= 1, "an entries record starts at index 1 or later");
+    assert(nextIndex >= 1, "segments are named by an index of 1 or later");
     const full = this.#sizeBytes > 0 && this.#sizeBytes + record.length > this.segmentBytes;
     if (this.#segment === null) {
       this.#startPart(firstIndex ?? nextIndex, preamble());
@@ -98,14 +108,19 @@ export class WalWriter {
       });
     }
     const part = this.#parts[this.#parts.length - 1];
-    if (part === undefined || this.#segment === null) throw new Error("unreachable");
+    assert(part !== undefined, "a record is staged into a part");
+    assert(this.#segment !== null, "a record is staged into a segment");
+    assert(part.segment === this.#segment, "the open part belongs to the active segment");
     const loc = { segment: this.#segment, offset: this.#sizeBytes, length: record.length };
     part.chunks.push(record);
     this.#sizeBytes += record.length;
+    assert(loc.offset + loc.length === this.#sizeBytes, "records are staged back to back");
     return loc;
   }
 
   #startPart(segment: number, preamble: Uint8Array[]): void {
+    const newest = this.segments[this.segments.length - 1];
+    assert(newest === undefined || segment > newest, `segment ${segment} after ${newest}`);
     this.#segment = segment;
     this.#sizeBytes = 0;
     this.segments.push(segment);
@@ -169,6 +184,8 @@ export class WalWriter {
       if (this.fsync) await this.#io("fdatasync", () => file.syncData());
     }
     if (created && this.fsync) await this.#io("directory fsync", () => syncDir(this.dir));
+    assert(this.#parts.length === 0, "nothing was staged while a commit ran");
+    assert(this.#writtenBytes <= this.#fileBytes, "records end within the file");
     return written;
   }
 
@@ -217,6 +234,9 @@ export class WalWriter {
 
   /** Adopts `segment` (already durable, `sizeBytes` long) as the active segment. */
   adopt(segment: number, sizeBytes: number): void {
+    assert(segment >= 1, "an adopted segment has a name");
+    assert(sizeBytes > 0, "an adopted segment holds records");
+    assert(this.#parts.length === 0, "no records are staged when a segment is adopted");
     this.detach();
     this.#segment = segment;
     this.#sizeBytes = sizeBytes;

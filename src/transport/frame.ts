@@ -7,7 +7,7 @@
  * @module
  */
 
-import assert from "node:assert/strict";
+import { assert } from "../assert.ts";
 
 /** Default largest frame payload accepted or produced: 16 MiB. */
 export const MAX_FRAME_BYTES = 16 * 1024 * 1024;

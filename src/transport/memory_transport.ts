@@ -7,7 +7,7 @@
  * @module
  */
 
-import assert from "node:assert/strict";
+import { assert } from "../assert.ts";
 import { type Message, MessageType, type NodeId, type SnapshotMessage } from "../raft/messages.ts";
 import { bump, copyStats, newStats, type Transport, type TransportStats } from "./transport.ts";
 import { decodeMessage, encodeMessage } from "./wire.ts";

@@ -5,7 +5,7 @@
  * @module
  */
 
-import assert from "node:assert/strict";
+import { assert } from "../assert.ts";
 import type { Message } from "../raft/messages.ts";
 
 /** Default most messages waiting for one peer. */

@@ -21,7 +21,7 @@ export const SNAPSHOT_CHUNK_BYTES = 1024 * 1024;
 /** How long the sender waits for the receiver to store the snapshot and acknowledge. */
 export const SNAPSHOT_ACK_TIMEOUT_MS = 120_000;
 /** Room a chunk frame needs besides its bytes (CBOR array, tag string, byte-string head). */
-const CHUNK_OVERHEAD_BYTES = 16;
+const CHUNK_FRAME_OVERHEAD_BYTES = 16;
 
 const CHUNK_TAG = new TextEncoder().encode("chunk");
 
@@ -46,7 +46,7 @@ function chunkPrefix(n: number): Uint8Array {
 
 /** Largest chunk that fits in one frame under `maxFrameBytes`. */
 export function chunkLimit(maxFrameBytes: number): number {
-  return Math.min(SNAPSHOT_CHUNK_BYTES, maxFrameBytes - CHUNK_OVERHEAD_BYTES);
+  return Math.min(SNAPSHOT_CHUNK_BYTES, maxFrameBytes - CHUNK_FRAME_OVERHEAD_BYTES);
 }
 
 /** Streams `m` and its bytes over an established snapshot connection and awaits the ack. */

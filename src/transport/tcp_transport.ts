@@ -6,7 +6,7 @@
  * @module
  */
 
-import assert from "node:assert/strict";
+import { assert } from "../assert.ts";
 import type { Message, NodeId, SnapshotMessage } from "../raft/messages.ts";
 import { dial } from "./dial.ts";
 import { MAX_FRAME_BYTES, MIN_FRAME_BYTES } from "./frame.ts";

@@ -29,9 +29,10 @@ import {
   type NodeId,
   type SnapshotMessage,
 } from "../raft/messages.ts";
+import { MAX_NODE_ID_CHARS } from "../node_id.ts";
 
-/** Longest node id accepted from the wire, in UTF-16 code units. */
-export const MAX_NODE_ID_LENGTH = 128;
+/** Longest node id accepted from the wire: the one node-id bound, {@link MAX_NODE_ID_CHARS}. */
+export const MAX_NODE_ID_LENGTH = MAX_NODE_ID_CHARS;
 /** Most entries one Append may carry. */
 export const MAX_ENTRIES_PER_MESSAGE = 65_536;
 /** Most voters (and, separately, learners) a snapshot's membership may list. */

@@ -14,7 +14,7 @@
  * @module
  */
 
-import assert from "node:assert/strict";
+import { assert } from "../assert.ts";
 import { type Entry, type Message, MessageType } from "../raft/messages.ts";
 import { FRAME_HEADER_BYTES, READ_BUFFER_INITIAL_BYTES } from "./frame.ts";
 import { WIRE_ARITY } from "./wire.ts";

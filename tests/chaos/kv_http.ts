@@ -31,7 +31,7 @@ const REFUSED_PATTERN =
   /knows no leader|will not forward|never sent|was not applied|no leader is known|is not the leader|being transferred/;
 
 /** Errors of the connect phase: the request was never written to a socket. */
-const NOT_SENT_PATTERN = /\(Connect\)|Connection refused|os error 111/;
+const CONNECT_FAILED_PATTERN = /\(Connect\)|Connection refused|os error 111/;
 
 /** A read's certain answer: the value and its modRevision, or a missing key. */
 export interface ReadAnswer {
@@ -89,7 +89,7 @@ async function send(
     const detail = `${e} ${(e as Error).cause ?? ""}`;
     const reason = name === "TimeoutError" || name === "AbortError"
       ? "timeout"
-      : NOT_SENT_PATTERN.test(detail)
+      : CONNECT_FAILED_PATTERN.test(detail)
       ? "not-sent"
       : "connection";
     return { kind: "unknown", reason, detail };

@@ -37,7 +37,7 @@ import {
 } from "./kv_model.ts";
 
 /** Default time budget for a whole history. */
-export const DEFAULT_TIMEOUT_MS = 60_000;
+export const DEFAULT_CHECK_TIMEOUT_MS = 60_000;
 /** Failed configurations remembered per key before giving up (each holds a bitset window). */
 export const MAX_CACHE_ENTRIES = 5_000_000;
 /** Search steps between two looks at the clock. */
@@ -47,7 +47,7 @@ export const MAX_FORMAT_OPS = 160;
 
 /** Options of {@link checkHistory}. */
 export interface CheckOptions {
-  /** Give up (result `ok: "unknown"`) after this long; default {@link DEFAULT_TIMEOUT_MS}. */
+  /** Give up (result `ok: "unknown"`) after this long; default {@link DEFAULT_CHECK_TIMEOUT_MS}. */
   timeoutMs?: number;
 }
 
@@ -102,7 +102,7 @@ export function checkHistory(
 ): CheckResult {
   validateHistory(history);
   const started = performance.now();
-  const deadline = started + (options.timeoutMs ?? DEFAULT_TIMEOUT_MS);
+  const deadline = started + (options.timeoutMs ?? DEFAULT_CHECK_TIMEOUT_MS);
   const groups = partitionByGroup(history).sort((a, b) => a.ops.length - b.ops.length);
   let undecided: { key: string; reason: "timeout" | "memory" } | null = null;
   let keyCount = 0;

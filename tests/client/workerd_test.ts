@@ -11,10 +11,32 @@ import { FakeCluster } from "./fake_server.ts";
 const opts = { sanitizeOps: false, sanitizeResources: false };
 const WORKER = new URL("./workerd_smoke_worker.ts", import.meta.url).pathname;
 
-async function run(cmd: string, args: string[]): Promise<void> {
+async function run(cmd: string, args: string[]): Promise<string> {
   const out = await new Deno.Command(cmd, { args, stdout: "piped", stderr: "piped" }).output();
   const text = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
   assert.ok(out.success, `${cmd} ${args.join(" ")} failed:\n${text}`);
+  return new TextDecoder().decode(out.stdout);
+}
+
+/**
+ * The workerd executable itself, fetched by npx. Started directly, not through npx, so
+ * killing our child by its PID stops workerd (npx would leave it running as a grandchild).
+ */
+async function workerdBinary(): Promise<string> {
+  const shim = (await run("npx", [
+    "-y",
+    "-p",
+    "workerd",
+    "sh",
+    "-c",
+    'readlink -f "$(command -v workerd)"',
+  ])).trim();
+  const head = (await Deno.readFile(shim)).subarray(0, 4);
+  if (head[0] === 0x7f && head[1] === 0x45) return shim; // ELF: install.js put the binary here
+  // Otherwise a Node launcher: take the platform package's binary next to it.
+  const arch = Deno.build.arch === "aarch64" ? "arm64" : "64";
+  return new URL(`../../@cloudflare/workerd-${Deno.build.os}-${arch}/bin/workerd`, `file://${shim}`)
+    .pathname;
 }
 
 Deno.test("the client's portability checks pass inside workerd", opts, async () => {
@@ -50,8 +72,8 @@ const smoke :Workerd.Worker = (
 );
 `,
     );
-    child = new Deno.Command("npx", {
-      args: ["-y", "workerd", "serve", `${dir}/config.capnp`],
+    child = new Deno.Command(await workerdBinary(), {
+      args: ["serve", `${dir}/config.capnp`],
       stdout: "null",
       stderr: "piped",
     }).spawn();

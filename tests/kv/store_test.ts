@@ -2,8 +2,8 @@ import assert from "node:assert/strict";
 import { RaftkvError } from "../../src/errors.ts";
 import {
   KvStore,
-  MAX_LIST_LIMIT,
   MAX_LIST_PAGE_BYTES,
+  MAX_STORE_LIST_LIMIT,
   MAX_SUBSCRIBERS,
 } from "../../src/kv/store.ts";
 import type { WatchEvent } from "../../src/kv/types.ts";
@@ -165,7 +165,7 @@ Deno.test("list returns keys under a prefix in order and paginates with after/mo
   assert.deepEqual(d.store.list("p/", "z", 10), { items: [], more: false });
   assert.deepEqual(d.store.list("", null, 3).items.map((kv) => kv.key), ["o", "p", "p/1"]);
   assert.throws(() => d.store.list("", null, 0), RaftkvError);
-  assert.throws(() => d.store.list("", null, MAX_LIST_LIMIT + 1), RaftkvError);
+  assert.throws(() => d.store.list("", null, MAX_STORE_LIST_LIMIT + 1), RaftkvError);
 });
 
 Deno.test("TTL keys stay readable until an expire command at leader time removes them", () => {

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { CommitQueue } from "../../src/storage/commit_queue.ts";
 import { FatalStorageError } from "../../src/storage/errors.ts";
-import { invariant } from "../../src/storage/invariant.ts";
+import { assert as invariant } from "../../src/assert.ts";
 
 Deno.test("commit queue groups saves issued together and keeps call order around exclusive ops", async () => {
   const log: string[] = [];

@@ -15,11 +15,10 @@ import { forwardIfNotLeader } from "../forward.ts";
 import type { NodeApi } from "../node_api.ts";
 import { requestSignal } from "../node_calls.ts";
 import type { HttpOptions } from "../options.ts";
+import { isValidNodeId } from "../../node_id.ts";
 
 /** Largest admin request body. */
 export const MAX_ADMIN_BODY_BYTES = 16 * 1024;
-
-const ID_PATTERN = /^[A-Za-z0-9_.-]{1,64}$/;
 
 /** The admin router; mount with `app.route("/v1", clusterRoutes(node, admin, options))`. */
 export function clusterRoutes(node: NodeApi, admin: AdminApi, options: HttpOptions): Hono {
@@ -108,7 +107,7 @@ function parseJson(body: Uint8Array): Record<string, unknown> {
 }
 
 function memberId(id: string): string {
-  if (!ID_PATTERN.test(id)) {
+  if (!isValidNodeId(id)) {
     throw new RaftkvError("bad_request", `"${id}" is not a member id (1-64 of A-Z a-z 0-9 _ . -)`);
   }
   return id;

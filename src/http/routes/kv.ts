@@ -5,7 +5,7 @@
  * @module
  */
 
-import assert from "node:assert/strict";
+import { assert } from "../../assert.ts";
 import { type Context, Hono } from "hono";
 import { RaftkvError } from "../../errors.ts";
 import type {
