@@ -321,9 +321,9 @@ async function main(): Promise<void> {
       } µs; ` +
       `write floor (one fdatasync + one RTT) ${((fsyncUs + rttUs) / 1000).toFixed(2)} ms`,
       `Hello-world Deno.serve: ${
-        connections.map((c) =>
-          `c=${c} ${Math.round(helloRuns[c]!.opsPerSec).toLocaleString("en-US")}/s`
-        ).join(", ")
+        Object.entries(helloRuns).map(([c, r]) =>
+          `c=${c} ${Math.round(r.opsPerSec).toLocaleString("en-US")}/s`
+        ).join(", ") || "skipped (--only)"
       }`,
     ];
     const markdown = [
