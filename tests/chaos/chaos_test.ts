@@ -1,7 +1,8 @@
 /**
  * The CI pass of the chaos harness: one short run per fault kind against real node
  * processes (in network namespaces when running as root), each of which must pass
- * every check. Longer runs: `deno task chaos --time 600 --seed S`.
+ * every check: linearizability of single-key operations and multi-key transactions,
+ * and an exact counter under the fenced lock. Longer runs: `deno task chaos --time 600 --seed S`.
  */
 
 import assert from "node:assert/strict";
@@ -43,6 +44,9 @@ for (const kind of ["kill", "pause", "partition"] as const) {
         assert(report.faults.length > 0, `no ${kind} fault was injected (seed ${seed})`);
       }
       assert(report.ops > 100, `only ${report.ops} operations (seed ${seed})`);
+      // The run mixes in multi-key transactions and the fenced-lock workload.
+      assert(report.stats.txns > 0, `no transaction was answered (seed ${seed})`);
+      assert(report.lock !== null && report.lock.acked > 0, `no fenced increment (seed ${seed})`);
       assert(report.passed, `chaos run failed, ${describe(report)}\n${lines.join("\n")}`);
     },
   );

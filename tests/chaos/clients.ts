@@ -1,7 +1,8 @@
 /**
- * The chaos workload: concurrent clients doing random get / put / delete / CAS on a
- * few keys through random voters, every request recorded into the checker's history;
- * and learner readers doing stale reads, checked for per-client monotonicity.
+ * The chaos workload: concurrent clients doing random get / put / delete / CAS and
+ * multi-key transactions on a few keys through random voters, every request recorded
+ * into the checker's history; and learner readers doing stale reads, checked for
+ * per-client monotonicity.
  *
  * Mapping the HTTP API onto the checker's model (which compares values, not
  * revisions): every written value is unique in a run (`c<client>-<seq>`), so a value
@@ -11,6 +12,14 @@
  * key's modRevision is r" holds exactly when "the key's value is v" does, because only
  * the one write of v ever produced revision r. A GET answering 404 leads to
  * `PUT If-None-Match: *`, recorded as `cas(expected null)`.
+ *
+ * Transactions (`POST /v1/txn`) touch a pair of keys ({@link TXN_PAIRS}): a snapshot
+ * read of both (two gets, no compare), a blind write of both, or a swap that first
+ * reads both with such a snapshot and then compares each key (its value, or its
+ * modRevision as read: the same comparison, as above; version/createRevision 0 for a
+ * missing key) and writes both, reading both in the failure branch. Each is one
+ * operation of the history on several keys (see kv_model.ts); their pairs stay fixed
+ * so the checker's groups stay small.
  *
  * Outcomes: 200/404/412 are certain; everything else (timeouts, broken connections,
  * 503, 504, any other status) is recorded as unknown, which is always sound.
@@ -27,19 +36,32 @@
  * @module
  */
 
-import type { HistoryRecorder, KvInput, KvOutput, Operation } from "./history.ts";
+import type {
+  HistoryRecorder,
+  KvInput,
+  KvOutput,
+  Operation,
+  TxnCompare,
+  TxnInput,
+  TxnOp,
+} from "./history.ts";
 import { mulberry32 } from "./history.ts";
 import {
   kvDelete,
   kvGet,
   kvPut,
+  kvTxn,
+  type LeaseNotFound,
   type Precondition,
   type ReadAnswer,
+  type TxnAnswer,
   type UnknownAnswer,
   type UnknownReason,
+  type WireTxn,
   type WriteAnswer,
 } from "./kv_http.ts";
 import { MonotonicReads } from "./checks.ts";
+import { fromWire, toWire } from "./txn_wire.ts";
 import type { ChaosCluster } from "./cluster.ts";
 
 /** Deadline of one client request. */
@@ -48,6 +70,14 @@ export const OP_TIMEOUT_MS = 3000;
 export const KEY_EPOCH_MS = 30_000;
 /** Longest pause between two requests of a client (leaves CPU to the nodes). */
 export const MAX_THINK_MS = 10;
+/**
+ * The pairs of key indexes (of an epoch's keys) transactions join. Fixed pairs keep
+ * each group the checker searches at two keys; keys outside every pair see only
+ * single-key operations.
+ */
+export const TXN_PAIRS: readonly (readonly [number, number])[] = [[0, 1], [2, 3]];
+/** Share of a voter client's operations that are transactions (when it has a pair). */
+export const TXN_SHARE = 0.25;
 
 /** An HTTP client without idle connections: a failed connect then means "never sent". */
 export function newHttpClient(): Deno.HttpClient {
@@ -81,6 +111,9 @@ export interface ObservedValue {
 export interface WorkloadStats {
   ok: number;
   casFailed: number;
+  /** Transactions answered, and of those the ones whose compares failed. */
+  txns: number;
+  txnFailed: number;
   unknown: Record<UnknownReason, number>;
   learnerReads: number;
 }
@@ -92,9 +125,13 @@ export class Workload {
   /** The node each recorded operation was sent to, by operation id (for diagnosis). */
   readonly via = new Map<number, string>();
   readonly monotonicViolations: string[] = [];
+  /** Transactions whose answer breaks "all writes at one revision". */
+  readonly txnViolations: string[] = [];
   readonly stats: WorkloadStats = {
     ok: 0,
     casFailed: 0,
+    txns: 0,
+    txnFailed: 0,
     unknown: {
       "not-sent": 0,
       refused: 0,
@@ -161,7 +198,7 @@ export class Workload {
   /** The history to check: every recorded operation but those that soundly drop out. */
   history(): Operation[] {
     return this.#recorder.history().filter((op) =>
-      !this.#dropped.has(op.id) && !(op.input.op === "get" && op.ret === null)
+      !this.#dropped.has(op.id) && !(op.ret === null && readOnly(op.input))
     );
   }
 
@@ -178,8 +215,22 @@ export class Workload {
     let seq = 0;
     try {
       while (!this.#stopped) {
-        const key = pick(this.currentKeys());
+        const keys = this.currentKeys();
+        const key = pick(keys);
         const node = pick(this.#cluster.voters());
+        const pairs = TXN_PAIRS.filter(([a, b]) => a < keys.length && b < keys.length);
+        if (pairs.length > 0 && rand() < TXN_SHARE) {
+          const [a, b] = pick(pairs);
+          await this.#randomTxn(
+            http,
+            client,
+            rand,
+            [keys[a] ?? "", keys[b] ?? ""],
+            () => `c${client}-${seq++}`,
+          );
+          await new Promise((r) => setTimeout(r, Math.floor(rand() * MAX_THINK_MS)));
+          continue;
+        }
         const roll = rand();
         if (roll < 0.35) await this.get(http, client, node.httpUrl, key);
         else if (roll < 0.6) {
@@ -202,6 +253,123 @@ export class Workload {
     } finally {
       http.close();
     }
+  }
+
+  /** One random transaction on the pair `keys` (see the module comment). */
+  async #randomTxn(
+    http: Deno.HttpClient,
+    client: number,
+    rand: () => number,
+    keys: readonly [string, string],
+    nextValue: () => string,
+  ): Promise<void> {
+    const pickUrl = () => {
+      const voters = this.#cluster.voters();
+      return voters[Math.floor(rand() * voters.length)]?.httpUrl ?? "";
+    };
+    const reads: TxnOp[] = keys.map((key) => ({ op: "get", key }));
+    const snapshot: TxnInput = { op: "txn", compare: [], success: reads, failure: [] };
+    const roll = rand();
+    if (roll < 0.3) {
+      await this.txn(http, client, pickUrl(), snapshot, toWire(snapshot, new Map(), rand));
+      return;
+    }
+    const writes: TxnOp[] = keys.map((key, i) =>
+      i === 1 && rand() < 0.2 ? { op: "delete", key } : { op: "put", key, value: nextValue() }
+    );
+    if (roll < 0.45) {
+      const blind: TxnInput = { op: "txn", compare: [], success: writes, failure: [] };
+      await this.txn(http, client, pickUrl(), blind, toWire(blind, new Map(), rand));
+      return;
+    }
+    const read = await this.txn(
+      http,
+      client,
+      pickUrl(),
+      snapshot,
+      toWire(snapshot, new Map(), rand),
+    );
+    if (read === null || this.#stopped) return;
+    const revisions = new Map<string, number>();
+    const compare: TxnCompare[] = keys.map((key, i) => {
+      const result = read.results[i];
+      const kv = result !== undefined && "get" in result ? result.get.kv : null;
+      if (kv === null) return { key, is: "absent" };
+      revisions.set(`${key}\n${kv.value}`, kv.modRevision);
+      const r = rand();
+      if (r < 0.1) return { key, is: "present" };
+      if (r < 0.2) return { key, is: "otherValue", value: kv.value };
+      return { key, is: "value", value: kv.value };
+    });
+    const swap: TxnInput = { op: "txn", compare, success: writes, failure: reads };
+    await this.txn(http, client, pickUrl(), swap, toWire(swap, revisions, rand));
+  }
+
+  /**
+   * A recorded transaction: `input` is what the model sees, `wire` the request that
+   * means the same (see {@link toWire}). Returns the answer, or null when unknown.
+   */
+  async txn(
+    http: Deno.HttpClient,
+    client: number,
+    url: string,
+    input: TxnInput,
+    wire: WireTxn,
+  ): Promise<TxnAnswer | null> {
+    const id = this.#recorder.invoke(client, input);
+    this.via.set(id, url);
+    const answer: TxnAnswer | LeaseNotFound | UnknownAnswer = await kvTxn(
+      http,
+      url,
+      wire,
+      OP_TIMEOUT_MS,
+    );
+    const unknown: UnknownAnswer | null = answer.kind === "txn"
+      ? null
+      : answer.kind === "unknown"
+      ? answer
+      : {
+        kind: "unknown",
+        reason: "other",
+        detail: "404 lease_not_found from a txn without leases",
+      };
+    const atMs = performance.now();
+    for (const o of input.success) {
+      if (o.op === "get") continue;
+      const value = o.op === "put" ? o.value : null;
+      const outcome = answer.kind === "txn"
+        ? answer.succeeded ? "acked" : "rejected"
+        : unknown?.reason === "503" || unknown?.reason === "refused"
+        ? "refused503"
+        : unknown?.reason === "not-sent"
+        ? "notSent"
+        : "unknown";
+      const revision = answer.kind === "txn" && answer.succeeded ? answer.revision : null;
+      const detail = unknown === null ? null : `${unknown.reason}: ${unknown.detail}`;
+      this.writes.push({ opId: id, key: o.key, value, outcome, revision, via: url, detail, atMs });
+    }
+    if (unknown !== null) {
+      this.#unknown(id, unknown);
+      return null;
+    }
+    const txn = answer as TxnAnswer;
+    const { output, problems } = fromWire(input, txn);
+    for (const problem of problems) this.txnViolations.push(`op #${id}: ${problem}`);
+    const branch = output.succeeded ? input.success : input.failure;
+    branch.forEach((o, i) => {
+      const r = output.results[i];
+      if (o.op === "get" && r !== undefined && "value" in r && r.value !== null) {
+        this.observed.push({ key: o.key, value: r.value, source: "linearizable" });
+      }
+    });
+    if (output.results.length !== branch.length) {
+      this.#unknown(id, { kind: "unknown", reason: "other", detail: "malformed txn answer" });
+      return null;
+    }
+    this.stats.txns++;
+    if (!txn.succeeded) this.stats.txnFailed++;
+    this.#complete(id, output);
+    return txn;
   }
 
   /** A recorded linearizable GET; returns the answer, or null when unknown. */
@@ -329,4 +497,10 @@ export class Workload {
     }
     this.#recorder.unknown(id);
   }
+}
+
+/** Whether an operation can change nothing (an unknown one then drops out soundly). */
+function readOnly(input: KvInput): boolean {
+  if (input.op === "get") return true;
+  return input.op === "txn" && [...input.success, ...input.failure].every((o) => o.op === "get");
 }

@@ -12,14 +12,45 @@
  */
 
 import assert from "node:assert/strict";
-import { applyOp } from "./kv_model.ts";
+import { applyOp, applyTxn } from "./kv_model.ts";
 
-/** A request to the KV store. `cas.expected` compares values; `null` means "must not exist". */
-export type KvInput =
+/** A request on one key. `cas.expected` compares values; `null` means "must not exist". */
+export type SingleKeyInput =
   | { op: "get"; key: string }
   | { op: "put"; key: string; value: string }
   | { op: "delete"; key: string }
   | { op: "cas"; key: string; expected: string | null; value: string };
+
+/**
+ * One comparison of a transaction, on values (the model knows no revisions; with one
+ * unique value per write a modRevision compare is a value compare, see clients.ts):
+ * `value` holds when the key exists with that value, `otherValue` when it exists with
+ * another one (a missing key compares false for both, as the server's value target
+ * does), `absent` when the key does not exist (version 0), `present` when it does.
+ */
+export type TxnCompare =
+  | { key: string; is: "value" | "otherValue"; value: string }
+  | { key: string; is: "absent" | "present" };
+
+/** One operation of a transaction branch. */
+export type TxnOp =
+  | { op: "get"; key: string }
+  | { op: "put"; key: string; value: string }
+  | { op: "delete"; key: string };
+
+/**
+ * A transaction on several keys, applied at one point: when every compare holds the
+ * `success` operations run, else the `failure` ones, in order.
+ */
+export interface TxnInput {
+  op: "txn";
+  compare: TxnCompare[];
+  success: TxnOp[];
+  failure: TxnOp[];
+}
+
+/** A request to the KV store: on one key, or a transaction on several. */
+export type KvInput = SingleKeyInput | TxnInput;
 
 /** What a get answered: the value, or `null` when the key did not exist. */
 export interface GetOutput {
@@ -39,8 +70,27 @@ export interface CasOutput {
   ok: boolean;
 }
 
+/** The result of one transaction operation: as the same single-key request would answer. */
+export type TxnResult = GetOutput | PutOutput | DeleteOutput;
+
+/** What a transaction answered: the branch taken and one result per operation of it. */
+export interface TxnOutput {
+  succeeded: boolean;
+  results: TxnResult[];
+}
+
 /** The answer to a {@link KvInput}; its shape follows `input.op`. */
-export type KvOutput = GetOutput | PutOutput | DeleteOutput | CasOutput;
+export type KvOutput = GetOutput | PutOutput | DeleteOutput | CasOutput | TxnOutput;
+
+/** The keys an operation touches (a transaction: every key it compares or operates on). */
+export function keysOf(input: KvInput): string[] {
+  if (input.op !== "txn") return [input.key];
+  const keys = new Set<string>();
+  for (const c of input.compare) keys.add(c.key);
+  for (const o of input.success) keys.add(o.key);
+  for (const o of input.failure) keys.add(o.key);
+  return [...keys];
+}
 
 /** One client request as observed from outside the cluster. */
 export interface Operation {
@@ -81,6 +131,12 @@ export function validateHistory(history: readonly Operation[]): void {
 
 function outputFits(input: KvInput, output: KvOutput): boolean {
   switch (input.op) {
+    case "txn": {
+      if (!("succeeded" in output) || !Array.isArray(output.results)) return false;
+      const branch = output.succeeded ? input.success : input.failure;
+      return branch.length === output.results.length &&
+        branch.every((o, i) => outputFits(o, output.results[i] as TxnResult));
+    }
     case "get":
       return "value" in output && (output.value === null || typeof output.value === "string");
     case "put":
@@ -235,6 +291,16 @@ export class HistoryBuilder {
     return this.op(client, span, { op: "cas", key, expected, value }, { ok });
   }
 
+  /** A transaction that answered `output`. */
+  txn(
+    client: number,
+    span: Span,
+    txn: Omit<TxnInput, "op">,
+    output: TxnOutput,
+  ): this {
+    return this.op(client, span, { op: "txn", ...txn }, output);
+  }
+
   /** The history built so far (validated). */
   build(): Operation[] {
     const history = this.#ops.map((op) => ({ ...op }));
@@ -259,6 +325,11 @@ export interface RandomHistoryOptions {
    * harness would, with cas expecting a recently written one.
    */
   values?: number | "unique";
+  /**
+   * Share of operations that are transactions on two keys (compare one or both, put or
+   * delete both, or read both); default 0.
+   */
+  txnRate?: number;
 }
 
 /**
@@ -281,7 +352,10 @@ export function randomHistory(options: RandomHistoryOptions): Operation[] {
       const ret = point + Math.floor(rand() * maxLatency);
       const lost = rand() < unknownRate;
       const key = `k${Math.floor(rand() * options.keys)}`;
-      const input = randomInput(rand, key, planned.length, options.values ?? 6);
+      const txn = (options.txnRate ?? 0) > 0 && rand() < (options.txnRate ?? 0);
+      const input = txn
+        ? randomTxn(rand, key, `k${Math.floor(rand() * options.keys)}`, planned.length)
+        : randomInput(rand, key, planned.length, options.values ?? 6);
       const op: Operation = {
         id: planned.length,
         client,
@@ -300,8 +374,15 @@ export function randomHistory(options: RandomHistoryOptions): Operation[] {
   const state = new Map<string, string | null>();
   for (const { op, applies } of planned) {
     if (!applies) continue;
-    const result = applyOp(state.get(op.input.key) ?? null, op.input);
-    state.set(op.input.key, result.newState);
+    const input = op.input;
+    if (input.op === "txn") {
+      const result = applyTxn((key) => state.get(key) ?? null, input);
+      for (const [key, value] of result.writes) state.set(key, value);
+      if (op.ret !== null) op.output = result.output;
+      continue;
+    }
+    const result = applyOp(state.get(input.key) ?? null, input);
+    state.set(input.key, result.newState);
     if (op.ret !== null) op.output = result.output;
   }
   return planned.map((p) => p.op).sort((a, b) => a.id - b.id);
@@ -325,6 +406,34 @@ function randomInput(
   if (roll < 0.8) return { op: "delete", key };
   const expected = rand() < 0.2 ? null : pick();
   return { op: "cas", key, expected, value };
+}
+
+/**
+ * A transaction on keys `a` and `b` (the same key twice gives a one-key transaction):
+ * a compare-and-swap of both, a create of both, or a snapshot read of both.
+ */
+function randomTxn(rand: () => number, a: string, b: string, id: number): TxnInput {
+  const keys = a === b ? [a] : [a, b];
+  const roll = rand();
+  if (roll < 0.3) {
+    return {
+      op: "txn",
+      compare: [],
+      success: keys.map((key) => ({ op: "get", key })),
+      failure: [],
+    };
+  }
+  const compare: TxnCompare[] = keys.map((key, i) => {
+    const r = rand();
+    if (r < 0.3) return { key, is: "absent" };
+    if (r < 0.4) return { key, is: "present" };
+    const value = `${i === 0 ? "v" : "w"}${Math.max(0, id - Math.floor(rand() * 40))}`;
+    return { key, is: r < 0.9 ? "value" : "otherValue", value };
+  });
+  const success: TxnOp[] = keys.map((key, i) =>
+    rand() < 0.2 ? { op: "delete", key } : { op: "put", key, value: i === 0 ? `v${id}` : `w${id}` }
+  );
+  return { op: "txn", compare, success, failure: keys.map((key) => ({ op: "get", key })) };
 }
 
 /** A small seeded PRNG (mulberry32): deterministic histories from a printed seed. */

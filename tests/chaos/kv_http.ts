@@ -180,3 +180,149 @@ export async function kvDelete(
   }
   return unknownStatus(r.res.status, r.body);
 }
+
+/** One comparison of `POST /v1/txn`, as the wire carries it. */
+export interface WireCompare {
+  key: string;
+  target: "value" | "version" | "createRevision" | "modRevision" | "lease";
+  op: "=" | "!=" | "<" | ">";
+  value: string | number | null;
+}
+
+/** One operation of a `POST /v1/txn` branch, as the wire carries it. */
+export type WireOp =
+  | { put: { key: string; value: string; lease?: string } }
+  | { delete: { key: string } }
+  | { get: { key: string } };
+
+/** The body of `POST /v1/txn`. */
+export interface WireTxn {
+  compare: WireCompare[];
+  success: WireOp[];
+  failure: WireOp[];
+}
+
+/** A key as a transaction's get shows it (the fields the chaos clients use). */
+export interface WireKv {
+  key: string;
+  value: string;
+  encoding?: "base64";
+  createRevision: number;
+  modRevision: number;
+  version: number;
+}
+
+/** One result of a transaction operation, in branch order. */
+export type WireResult =
+  | { put: { key: string; createRevision: number; modRevision: number; version: number } }
+  | { delete: { key: string; deleted: boolean } }
+  | { get: { kv: WireKv | null } };
+
+/** A transaction's certain answer. */
+export interface TxnAnswer {
+  kind: "txn";
+  succeeded: boolean;
+  /** The store revision after it (its writes' revision when it wrote). */
+  revision: number;
+  results: WireResult[];
+}
+
+/**
+ * The server stated that nothing was written because a lease is unknown or expired
+ * (`404 lease_not_found`): a certain answer.
+ */
+export interface LeaseNotFound {
+  kind: "leaseNotFound";
+}
+
+/** POST a transaction. */
+export async function kvTxn(
+  client: Deno.HttpClient,
+  baseUrl: string,
+  txn: WireTxn,
+  timeoutMs: number,
+): Promise<TxnAnswer | LeaseNotFound | UnknownAnswer> {
+  const r = await send(
+    client,
+    `${baseUrl}/v1/txn`,
+    { method: "POST", body: JSON.stringify(txn), headers: { "content-type": "application/json" } },
+    timeoutMs,
+  );
+  if ("kind" in r) return r;
+  if (r.res.status === 200) {
+    const body = JSON.parse(r.body) as Omit<TxnAnswer, "kind">;
+    return {
+      kind: "txn",
+      succeeded: body.succeeded,
+      revision: body.revision,
+      results: body.results,
+    };
+  }
+  if (r.res.status === 404 && r.body.includes('"lease_not_found"')) {
+    return { kind: "leaseNotFound" };
+  }
+  return unknownStatus(r.res.status, r.body);
+}
+
+/** A lease the cluster granted. */
+export interface LeaseAnswer {
+  kind: "lease";
+  id: string;
+}
+
+/** POST /v1/leases: grants a lease of `ttlSeconds`. */
+export async function leaseGrant(
+  client: Deno.HttpClient,
+  baseUrl: string,
+  ttlSeconds: number,
+  timeoutMs: number,
+): Promise<LeaseAnswer | UnknownAnswer> {
+  const r = await send(
+    client,
+    `${baseUrl}/v1/leases`,
+    {
+      method: "POST",
+      body: JSON.stringify({ ttlSeconds }),
+      headers: { "content-type": "application/json" },
+    },
+    timeoutMs,
+  );
+  if ("kind" in r) return r;
+  if (r.res.status === 201 || r.res.status === 200) {
+    return { kind: "lease", id: (JSON.parse(r.body) as { id: string }).id };
+  }
+  return unknownStatus(r.res.status, r.body);
+}
+
+/** POST /v1/leases/{id}/keepalive (`alive`), or a certain "gone" (404), or unknown. */
+export async function leaseKeepAlive(
+  client: Deno.HttpClient,
+  baseUrl: string,
+  id: string,
+  timeoutMs: number,
+): Promise<{ kind: "alive" | "gone" } | UnknownAnswer> {
+  const r = await send(
+    client,
+    `${baseUrl}/v1/leases/${id}/keepalive`,
+    { method: "POST" },
+    timeoutMs,
+  );
+  if ("kind" in r) return r;
+  if (r.res.status === 200) return { kind: "alive" };
+  if (r.res.status === 404 && r.body.includes('"lease_not_found"')) return { kind: "gone" };
+  return unknownStatus(r.res.status, r.body);
+}
+
+/** DELETE /v1/leases/{id}: revokes a lease (and deletes its keys); 404 counts as done. */
+export async function leaseRevoke(
+  client: Deno.HttpClient,
+  baseUrl: string,
+  id: string,
+  timeoutMs: number,
+): Promise<{ kind: "revoked" } | UnknownAnswer> {
+  const r = await send(client, `${baseUrl}/v1/leases/${id}`, { method: "DELETE" }, timeoutMs);
+  if ("kind" in r) return r;
+  if (r.res.status === 200) return { kind: "revoked" };
+  if (r.res.status === 404 && r.body.includes('"lease_not_found"')) return { kind: "revoked" };
+  return unknownStatus(r.res.status, r.body);
+}

@@ -1,9 +1,13 @@
 /**
  * A linearizability checker for KV histories, in the style of Porcupine: the
- * Wing–Gong algorithm with Lowe's memoization, run per key (P-compositionality: every
- * operation touches one key, so the history is linearizable iff each key's is).
+ * Wing–Gong algorithm with Lowe's memoization, run per group of keys
+ * (P-compositionality): a single-key operation touches one key and a transaction
+ * several, so keys that some transaction joins (directly or through a chain of
+ * transactions) form one group, searched with one state holding all its keys' values;
+ * the history is linearizable iff every group's is. Without transactions every key is
+ * its own group, as before.
  *
- * Per key, calls and returns become one time-ordered list of entries. The search walks
+ * Per group, calls and returns become one time-ordered list of entries. The search walks
  * it: at a call it tries to linearize that operation now (the model must accept its
  * output); at a return of an operation not yet linearized it backtracks. Every
  * configuration (set of linearized operations, state) it fails from is remembered, and
@@ -20,14 +24,16 @@
  */
 
 import assert from "node:assert/strict";
-import { type Operation, validateHistory } from "./history.ts";
+import { keysOf, type Operation, validateHistory } from "./history.ts";
 import {
+  applyOp,
+  applyTxn,
   describeInput,
   describeOutput,
-  INITIAL_STATE,
   type KvState,
-  show,
-  step,
+  showSlots,
+  type Slots,
+  stepSlots,
 } from "./kv_model.ts";
 
 /** Default time budget for a whole history. */
@@ -53,18 +59,21 @@ export interface CheckSuccess {
   elapsedMs: number;
 }
 
-/** Some key's history is not linearizable: the smallest such key is reported. */
+/** Some group's history is not linearizable: the smallest such group is reported. */
 export interface CheckFailure {
   ok: false;
+  /** The group's name: its key, or its keys joined with "+". */
   key: string;
-  /** That key's whole history, in call order. */
+  /** The group's keys, in slot order. */
+  keys: string[];
+  /** That group's whole history, in call order. */
   ops: Operation[];
   /** The longest linearizable prefix found, in linearization order. */
   longestPrefix: Operation[];
   /** The operation that could not be placed after {@link CheckFailure.longestPrefix}. */
   blocking: Operation;
-  /** The key's value after {@link CheckFailure.longestPrefix}. */
-  stateAfterPrefix: KvState;
+  /** The group's values after {@link CheckFailure.longestPrefix}, one per key of `keys`. */
+  stateAfterPrefix: Slots;
   /** A readable account of why. */
   explanation: string;
   elapsedMs: number;
@@ -74,7 +83,7 @@ export interface CheckFailure {
 export interface CheckUnknown {
   ok: "unknown";
   reason: "timeout" | "memory";
-  /** The key being searched when the budget ran out. */
+  /** The group (its name, see {@link CheckFailure.key}) searched when the budget ran out. */
   key: string;
   elapsedMs: number;
 }
@@ -83,9 +92,9 @@ export interface CheckUnknown {
 export type CheckResult = CheckSuccess | CheckFailure | CheckUnknown;
 
 /**
- * Checks a history for linearizability against the KV model. Keys are checked smallest
- * history first, so a failure is reported on the smallest failing key; a definite
- * failure on any key wins over running out of budget on another.
+ * Checks a history for linearizability against the KV model. Groups of keys are
+ * checked smallest history first, so a failure is reported on the smallest failing
+ * group; a definite failure on any group wins over running out of budget on another.
  */
 export function checkHistory(
   history: readonly Operation[],
@@ -94,14 +103,15 @@ export function checkHistory(
   validateHistory(history);
   const started = performance.now();
   const deadline = started + (options.timeoutMs ?? DEFAULT_CHECK_TIMEOUT_MS);
-  const byKey = partitionByKey(history);
-  const keys = [...byKey.keys()].sort((a, b) => sizeOf(byKey, a) - sizeOf(byKey, b));
+  const groups = partitionByGroup(history).sort((a, b) => a.ops.length - b.ops.length);
   let undecided: { key: string; reason: "timeout" | "memory" } | null = null;
-  for (const key of keys) {
-    const ops = byKey.get(key) ?? [];
-    // Past the deadline each remaining key still gets a short probe
+  let keyCount = 0;
+  for (const { keys, ops } of groups) {
+    keyCount += keys.length;
+    const key = keys.join("+");
+    // Past the deadline each remaining group still gets a short probe
     // (DEADLINE_CHECK_STEPS), enough to catch small definite violations.
-    const outcome = searchKey(ops, deadline);
+    const outcome = new KeySearch(keys, ops).run(deadline);
     if (outcome.kind === "linearizable") continue;
     if (outcome.kind === "undecided") {
       undecided ??= { key, reason: outcome.reason };
@@ -109,27 +119,57 @@ export function checkHistory(
     }
     const { longestPrefix, blocking, stateAfterPrefix } = outcome;
     const elapsedMs = performance.now() - started;
-    const failure = { key, ops, longestPrefix, blocking, stateAfterPrefix, elapsedMs };
+    const failure = { key, keys, ops, longestPrefix, blocking, stateAfterPrefix, elapsedMs };
     return { ok: false, ...failure, explanation: explain(failure) };
   }
   const elapsedMs = performance.now() - started;
   if (undecided !== null) return { ok: "unknown", ...undecided, elapsedMs };
-  return { ok: true, keys: keys.length, ops: history.length, elapsedMs };
+  return { ok: true, keys: keyCount, ops: history.length, elapsedMs };
 }
 
-function partitionByKey(history: readonly Operation[]): Map<string, Operation[]> {
-  const byKey = new Map<string, Operation[]>();
+/** The keys some operations connect, and those operations in call order. */
+export interface Group {
+  keys: string[];
+  ops: Operation[];
+}
+
+/**
+ * Splits a history into groups of keys: two keys share a group when some operation
+ * (a transaction) touches both, directly or through a chain (union-find).
+ */
+export function partitionByGroup(history: readonly Operation[]): Group[] {
+  const parent = new Map<string, string>();
+  const find = (key: string): string => {
+    let root = key;
+    while (parent.get(root) !== root) root = parent.get(root) ?? root;
+    // Path compression keeps later finds short.
+    for (let at = key; at !== root;) {
+      const next = parent.get(at) ?? root;
+      parent.set(at, root);
+      at = next;
+    }
+    return root;
+  };
   for (const op of history) {
-    const ops = byKey.get(op.input.key);
-    if (ops === undefined) byKey.set(op.input.key, [op]);
-    else ops.push(op);
+    const keys = keysOf(op.input);
+    for (const key of keys) if (!parent.has(key)) parent.set(key, key);
+    const first = keys[0];
+    if (first === undefined) continue;
+    for (const key of keys.slice(1)) parent.set(find(key), find(first));
   }
-  for (const ops of byKey.values()) ops.sort((a, b) => a.call - b.call || a.id - b.id);
-  return byKey;
-}
-
-function sizeOf(byKey: Map<string, Operation[]>, key: string): number {
-  return byKey.get(key)?.length ?? 0;
+  const groups = new Map<string, Group>();
+  for (const key of [...parent.keys()].sort()) {
+    const root = find(key);
+    const group = groups.get(root);
+    if (group === undefined) groups.set(root, { keys: [key], ops: [] });
+    else group.keys.push(key);
+  }
+  for (const op of history) {
+    const first = keysOf(op.input)[0];
+    if (first !== undefined) groups.get(find(first))?.ops.push(op);
+  }
+  for (const { ops } of groups.values()) ops.sort((a, b) => a.call - b.call || a.id - b.id);
+  return [...groups.values()];
 }
 
 type KeyOutcome =
@@ -139,7 +179,7 @@ type KeyOutcome =
     kind: "violation";
     longestPrefix: Operation[];
     blocking: Operation;
-    stateAfterPrefix: KvState;
+    stateAfterPrefix: Slots;
   };
 
 /**
@@ -321,7 +361,7 @@ class FailedConfigs {
   size = 0;
 
   /** Whether some failed configuration has every option this one has. */
-  covers(bits: Bitset, state: KvState): boolean {
+  covers(bits: Bitset, state: Slots): boolean {
     const stateId = this.#stateId(state);
     const bucket = this.#buckets.get(this.#hash(bits, stateId));
     if (bucket === undefined) return false;
@@ -333,7 +373,7 @@ class FailedConfigs {
   }
 
   /** Records that the search failed from this configuration. */
-  add(bits: Bitset, state: KvState): void {
+  add(bits: Bitset, state: Slots): void {
     const stateId = this.#stateId(state);
     const hash = this.#hash(bits, stateId);
     let bucket = this.#buckets.get(hash);
@@ -351,12 +391,15 @@ class FailedConfigs {
     return (bits.hashKnown ^ Math.imul(stateId + 1, 0x9e3779b1)) >>> 0;
   }
 
-  #stateId(state: KvState): number {
-    if (state === null) return 0;
-    let id = this.#states.get(state);
+  #stateId(state: Slots): number {
+    // One key (the common case) needs no serialization beyond telling null apart.
+    const only = state.length === 1 ? state[0] ?? null : undefined;
+    if (only === null) return 0;
+    const name = only !== undefined ? `=${only}` : JSON.stringify(state);
+    let id = this.#states.get(name);
     if (id === undefined) {
       id = this.#states.size + 1;
-      this.#states.set(state, id);
+      this.#states.set(name, id);
     }
     return id;
   }
@@ -364,24 +407,33 @@ class FailedConfigs {
 
 /**
  * Unknown-outcome operations that cannot change the state in any reachable state, so
- * the search leaves them out: gets, and cas ops expecting a value no operation on the
- * key ever writes (the state only ever holds written values or null).
+ * the search leaves them out: gets, transactions without a write in either branch, and
+ * cas ops expecting a value no operation on the group ever writes (the state only ever
+ * holds written values or null).
  */
 function inertUnknowns(ops: readonly Operation[]): Set<Operation> {
   const written = new Set<string>();
   for (const op of ops) {
     if (op.input.op === "put" || op.input.op === "cas") written.add(op.input.value);
+    if (op.input.op === "txn") {
+      for (const o of [...op.input.success, ...op.input.failure]) {
+        if (o.op === "put") written.add(o.value);
+      }
+    }
   }
   return new Set(ops.filter((op) => {
     if (op.ret !== null) return false;
     if (op.input.op === "get") return true;
+    if (op.input.op === "txn") {
+      return [...op.input.success, ...op.input.failure].every((o) => o.op === "get");
+    }
     return op.input.op === "cas" && op.input.expected !== null && !written.has(op.input.expected);
   }));
 }
 
 /**
  * Whether a returned operation can never change the state: a get, a failed cas, a
- * delete that found nothing. If such an operation may go next and fits the state, it
+ * delete that found nothing, a transaction whose branch taken only reads. If such an operation may go next and fits the state, it
  * can go next without loss of generality (it changes nothing, and nothing that must
  * precede it is pending), so the search takes it without branching. This collapses
  * the 2^n orders of n concurrent reads that plain Wing–Gong would try.
@@ -396,6 +448,11 @@ function isReadOnly(op: Operation): boolean {
       return "ok" in output && output.ok === false;
     case "delete":
       return "existed" in output && output.existed === false;
+    case "txn": {
+      if (!("succeeded" in output)) return false;
+      const branch = output.succeeded ? op.input.success : op.input.failure;
+      return branch.every((o) => o.op === "get");
+    }
     default:
       return false;
   }
@@ -404,21 +461,24 @@ function isReadOnly(op: Operation): boolean {
 type Violation = Extract<KeyOutcome, { kind: "violation" }>;
 
 /**
- * The Wing–Gong/Lowe search over one key's operations. Unknown-outcome operations sit
+ * The Wing–Gong/Lowe search over one group's operations. Unknown-outcome operations sit
  * in the entry list at their call with no return: they are candidates from then on,
  * tried in time order like any other (eagerly: trying them only when nothing else
  * fits was measured to be far slower on histories where they did take effect).
  */
 class KeySearch {
   readonly #ops: Operation[];
+  /** The group's keys and each key's slot in the state. */
+  readonly #keys: readonly string[];
+  readonly #slot: ReadonlyMap<string, number>;
   readonly #bit: Int32Array;
   readonly #readOnly: Uint8Array;
   readonly #list: EntryList;
   readonly #bits: Bitset;
   readonly #failed = new FailedConfigs();
   /** Linearized operations, in order; `forced` marks moves that had no alternative. */
-  readonly #stack: { entry: number; state: KvState; forced: boolean }[] = [];
-  #state: KvState = INITIAL_STATE;
+  readonly #stack: { entry: number; state: Slots; forced: boolean }[] = [];
+  #state: Slots;
   #pendingReturns: number;
   #best: Violation | null = null;
   /** Values some operation compares the state with; any other value acts as UNOBSERVED. */
@@ -426,7 +486,10 @@ class KeySearch {
   /** For an unknown-outcome op, the next one (by call) with the same effect, else -1. */
   readonly #laterTwin: Int32Array;
 
-  constructor(ops: readonly Operation[]) {
+  constructor(keys: readonly string[], ops: readonly Operation[]) {
+    this.#keys = keys;
+    this.#slot = new Map(keys.map((key, i) => [key, i]));
+    this.#state = keys.map(() => null);
     const known = ops.filter((op) => op.ret !== null);
     const inert = inertUnknowns(ops);
     const unknown = ops.filter((op) => op.ret === null && !inert.has(op));
@@ -461,13 +524,16 @@ class KeySearch {
   #effect(input: Operation["input"]): string {
     switch (input.op) {
       case "get":
-        return "get";
+        return `get ${input.key}`;
       case "put":
-        return JSON.stringify(["put", this.#abstract(input.value)]);
+        return JSON.stringify(["put", input.key, this.#abstractValue(input.value)]);
       case "delete":
-        return "delete";
+        return `delete ${input.key}`;
       case "cas":
-        return JSON.stringify(["cas", input.expected, this.#abstract(input.value)]);
+        return JSON.stringify(["cas", input.key, input.expected, this.#abstractValue(input.value)]);
+      case "txn":
+        // Transactions are rarely twins; only identical ones count as such.
+        return JSON.stringify(input);
     }
   }
 
@@ -475,8 +541,13 @@ class KeySearch {
    * No operation can tell two values apart that none of them compares with, so they
    * collapse into one state and the cache sees configurations equal that are equal.
    */
-  #abstract(state: KvState): KvState {
-    return state === null || this.#observed.has(state) ? state : UNOBSERVED;
+  #abstractValue(value: KvState): KvState {
+    return value === null || this.#observed.has(value) ? value : UNOBSERVED;
+  }
+
+  #abstract(state: Slots): Slots {
+    if (state.every((v) => v === this.#abstractValue(v))) return state;
+    return state.map((v) => this.#abstractValue(v));
   }
 
   /**
@@ -522,7 +593,7 @@ class KeySearch {
     const index = this.#list.op[entry] ?? -1;
     const op = this.#ops[index];
     assert(op !== undefined);
-    const result = step(this.#state, op.input, op.output);
+    const result = stepSlots(this.#slot, this.#state, op.input, op.output);
     if (!result.ok) return false;
     if (op.ret === null && this.#hasLaterTwin(entry, index)) return false;
     const newState = this.#abstract(result.newState);
@@ -559,7 +630,7 @@ class KeySearch {
       const index = this.#list.op[entry] ?? -1;
       const op = this.#ops[index];
       if (op === undefined || this.#readOnly[index] !== 1) continue;
-      if (step(this.#state, op.input, op.output).ok) return entry;
+      if (stepSlots(this.#slot, this.#state, op.input, op.output).ok) return entry;
     }
     return -1;
   }
@@ -584,9 +655,9 @@ class KeySearch {
   /** The deepest dead end, its state replayed concretely (the search's may be UNOBSERVED). */
   #failure(): Violation {
     assert(this.#best !== null, "a failed search passed a dead end");
-    let state: KvState = INITIAL_STATE;
+    let state: Slots = this.#keys.map(() => null);
     for (const op of this.#best.longestPrefix) {
-      const result = step(state, op.input, op.output);
+      const result = stepSlots(this.#slot, state, op.input, op.output);
       assert(result.ok, "the longest prefix must replay");
       state = result.newState;
     }
@@ -610,13 +681,18 @@ class KeySearch {
  */
 const UNOBSERVED = "\u0000(a value no operation observed)";
 
-/** The values the key's operations compare the state with. */
+/** The values the group's operations compare the state with. */
 function observedValues(ops: readonly Operation[]): Set<string> {
   const observed = new Set<string>();
+  const outputs = (op: Operation) =>
+    op.output !== null && "results" in op.output ? op.output.results : [op.output];
   for (const op of ops) {
     if (op.input.op === "cas" && op.input.expected !== null) observed.add(op.input.expected);
-    if (op.output !== null && "value" in op.output && op.output.value !== null) {
-      observed.add(op.output.value);
+    if (op.input.op === "txn") {
+      for (const c of op.input.compare) if ("value" in c) observed.add(c.value);
+    }
+    for (const output of outputs(op)) {
+      if (output !== null && "value" in output && output.value !== null) observed.add(output.value);
     }
   }
   assert(!observed.has(UNOBSERVED), "a history observed the checker's placeholder value");
@@ -626,33 +702,35 @@ function observedValues(ops: readonly Operation[]): Set<string> {
 /** What {@link KeySearch} returns as the next entry once the search has nothing left to undo. */
 const BACKTRACKED_PAST_ROOT = -3;
 
-function searchKey(ops: readonly Operation[], deadline: number): KeyOutcome {
-  return new KeySearch(ops).run(deadline);
-}
-
 function isOperation(op: Operation | undefined): op is Operation {
   return op !== undefined;
 }
 
 function explain(failure: Omit<CheckFailure, "ok" | "explanation">): string {
-  const { key, ops, longestPrefix, blocking, stateAfterPrefix } = failure;
+  const { key, keys, ops, longestPrefix, blocking, stateAfterPrefix } = failure;
+  const slot = new Map(keys.map((k, i) => [k, i]));
+  const shown = showSlots(keys, stateAfterPrefix);
   const lines = [
-    `key ${JSON.stringify(key)}: no linearization of its ${ops.length} operations exists.`,
+    `${keys.length === 1 ? "key" : "keys"} ${JSON.stringify(key)}: no linearization of ` +
+    `${keys.length === 1 ? "its" : "their"} ${ops.length} operations exists.`,
     `The longest linearizable prefix found orders ${longestPrefix.length} of them and leaves ` +
-    `the key at ${show(stateAfterPrefix)}.`,
+    `${keys.length === 1 ? "the key" : "the keys"} at ${shown}.`,
   ];
-  const result = step(stateAfterPrefix, blocking.input, blocking.output);
+  const result = stepSlots(slot, stateAfterPrefix, blocking.input, blocking.output);
   const what = `${
     describeOp(blocking)
   }, called at ${blocking.call} and answered at ${blocking.ret}`;
   if (!result.ok) {
-    const expected = step(stateAfterPrefix, blocking.input, null);
+    const input = blocking.input;
+    const read = (k: string) => stateAfterPrefix[slot.get(k) ?? -1] ?? null;
+    const expected = input.op === "txn"
+      ? applyTxn(read, input).output
+      : applyOp(read(input.key), input).output;
     lines.push(
-      `Next, ${what}, must take effect before it returned, but with the key at ` +
-        `${show(stateAfterPrefix)} it cannot answer ${
-          describeOutput(blocking.input, blocking.output)
-        }` +
-        (blocking.input.op === "get" ? ` (it would read ${show(expected.newState)}).` : "."),
+      `Next, ${what}, must take effect before it returned, but with ` +
+        `${keys.length === 1 ? "the key" : "the keys"} at ${shown} it cannot answer ${
+          describeOutput(input, blocking.output)
+        } (it would ${input.op === "get" ? "read" : "answer"} ${describeOutput(input, expected)}).`,
     );
   } else {
     lines.push(

@@ -1,13 +1,15 @@
 import assert from "node:assert/strict";
 import {
   HistoryBuilder,
+  keysOf,
+  type KvInput,
   mulberry32,
   type Operation,
   randomHistory,
   type RandomHistoryOptions,
 } from "./history.ts";
 import { checkHistory, type CheckResult, formatFailure } from "./linearizability.ts";
-import { step } from "./kv_model.ts";
+import { type KvState, stepSlots } from "./kv_model.ts";
 
 function assertLinearizable(history: Operation[]): void {
   const result = checkHistory(history);
@@ -293,7 +295,7 @@ Deno.test("in a multi-key history only the failing key is named", () => {
     b.get(10 + i, key, [40, 50], i === 3 ? "a" : "b");
   }
   const result = assertViolation(b.build(), "k3");
-  assert(result.ops.every((op) => op.input.key === "k3"));
+  assert(result.ops.every((op) => keysOf(op.input).join() === "k3"));
   assert.equal(result.ops.length, 3);
 });
 
@@ -351,6 +353,15 @@ function corrupt(history: Operation[], seed: number): Operation[] {
     output = { value: others[Math.floor(rand() * others.length)] ?? "never" };
   } else if (victim.input.op === "delete" && "existed" in output) {
     output = { ok: true, existed: !output.existed };
+  } else if ("results" in output) {
+    // A transaction: one of its results changes (a read's value, or whether a delete
+    // found its key); one without any such result keeps its answer.
+    const results = output.results.map((r) => ({ ...r }));
+    const target = results.find((r) => "value" in r || "existed" in r);
+    if (target !== undefined && "value" in target) {
+      target.value = target.value === null ? "v0" : null;
+    } else if (target !== undefined && "existed" in target) target.existed = !target.existed;
+    output = { ...output, results };
   } else if ("ok" in output) {
     output = { ok: !output.ok };
   }
@@ -438,16 +449,30 @@ Deno.test("histories from real executions pass; corrupting one output makes them
 
 // ---- Agreement with a brute-force oracle on small histories ----------------------------
 
-/** Linearizable by exhaustive search: some order of a subset (unknowns optional). */
+/**
+ * Linearizable by exhaustive search: some order of a subset (unknowns optional), on the
+ * whole store at once (no partition by key), so it also judges transactions.
+ */
 function bruteForce(history: readonly Operation[]): boolean {
-  const byKey = Map.groupBy(history, (op) => op.input.key);
-  return [...byKey.values()].every((ops) => bruteKey(ops, [], null));
+  const keys = [...new Set(history.flatMap((op) => keysOf(op.input)))];
+  const slot = new Map(keys.map((k, i) => [k, i]));
+  return bruteKey(
+    history,
+    [],
+    keys.map(() => null),
+    (state, input, output) => stepSlots(slot, state, input, output),
+  );
 }
 
 function bruteKey(
   remaining: readonly Operation[],
   done: Operation[],
-  state: string | null,
+  state: readonly KvState[],
+  step: (
+    state: readonly KvState[],
+    input: KvInput,
+    output: Operation["output"],
+  ) => { ok: boolean; newState: readonly KvState[] },
 ): boolean {
   if (remaining.every((op) => op.ret === null)) return true;
   for (const op of remaining) {
@@ -457,7 +482,7 @@ function bruteKey(
     const result = step(state, op.input, op.output);
     if (!result.ok) continue;
     const rest = remaining.filter((o) => o !== op);
-    if (bruteKey(rest, [...done, op], result.newState)) return true;
+    if (bruteKey(rest, [...done, op], result.newState, step)) return true;
   }
   return false;
 }
@@ -511,5 +536,193 @@ Deno.test("the checker agrees with the oracle when half the outcomes are unknown
     values: 3,
   }));
   console.log(`oracle cases: ${cases}, non-linearizable: ${violations}`);
+  assert(violations > cases / 10, "the oracle test should exercise violations too");
+});
+
+// ---- Transactions: several keys at one point ---------------------------------------------
+
+/** Writes a and b at once when both hold their expected values (null: absent). */
+function swapBoth(
+  a: [string | null, string],
+  b: [string | null, string],
+): Parameters<HistoryBuilder["txn"]>[2] {
+  const compare = ([key, expected]: [string, string | null]) =>
+    expected === null
+      ? { key, is: "absent" as const }
+      : { key, is: "value" as const, value: expected };
+  return {
+    compare: [compare(["a", a[0]]), compare(["b", b[0]])],
+    success: [{ op: "put", key: "a", value: a[1] }, { op: "put", key: "b", value: b[1] }],
+    failure: [{ op: "get", key: "a" }, { op: "get", key: "b" }],
+  };
+}
+
+const BOTH_PUT = { succeeded: true, results: [{ ok: true as const }, { ok: true as const }] };
+const READ_BOTH = {
+  compare: [],
+  success: [{ op: "get" as const, key: "a" }, { op: "get" as const, key: "b" }],
+  failure: [],
+};
+const snapshot = (a: string | null, b: string | null) => ({
+  succeeded: true,
+  results: [{ value: a }, { value: b }],
+});
+
+Deno.test("a transaction applies all its writes at one point", () => {
+  assertLinearizable(
+    new HistoryBuilder()
+      .txn(1, [0, 10], swapBoth([null, "a1"], [null, "b1"]), BOTH_PUT)
+      .get(2, "a", [20, 30], "a1")
+      .get(3, "b", [20, 30], "b1")
+      .txn(1, [40, 50], swapBoth(["a1", "a2"], ["b1", "b2"]), BOTH_PUT)
+      .txn(2, [60, 70], READ_BOTH, snapshot("a2", "b2"))
+      .build(),
+  );
+});
+
+Deno.test("a transaction seen half-applied is rejected", () => {
+  const result = assertViolation(
+    new HistoryBuilder()
+      .txn(1, [0, 10], swapBoth([null, "a1"], [null, "b1"]), BOTH_PUT)
+      .get(2, "a", [20, 30], "a1")
+      .get(3, "b", [40, 50], null)
+      .build(),
+    "a+b",
+  );
+  assert.deepEqual(result.keys, ["a", "b"]);
+  assert.match(result.explanation, /keys "a\+b"/);
+});
+
+Deno.test("a snapshot read during a transaction sees all of it or none of it", () => {
+  const h = new HistoryBuilder()
+    .put(1, "a", "a0", [0, 1])
+    .put(1, "b", "b0", [2, 3])
+    .txn(1, [10, 50], swapBoth(["a0", "a1"], ["b0", "b1"]), BOTH_PUT);
+  assertLinearizable(
+    h.build().concat(
+      new HistoryBuilder().txn(2, [20, 30], READ_BOTH, snapshot("a0", "b0")).build()
+        .map((op) => ({ ...op, id: 100 })),
+    ),
+  );
+  const torn = new HistoryBuilder()
+    .put(1, "a", "a0", [0, 1])
+    .put(1, "b", "b0", [2, 3])
+    .txn(1, [10, 50], swapBoth(["a0", "a1"], ["b0", "b1"]), BOTH_PUT)
+    .txn(2, [20, 30], READ_BOTH, snapshot("a1", "b0"))
+    .build();
+  assertViolation(torn, "a+b");
+});
+
+Deno.test("a transaction whose compare was stale when it ran is rejected", () => {
+  // a was 1, then 2 (acknowledged); a later txn claims "a = 1" held.
+  const stale = {
+    compare: [{ key: "a", is: "value" as const, value: "1" }],
+    success: [{ op: "put" as const, key: "b", value: "x" }],
+    failure: [],
+  };
+  assertViolation(
+    new HistoryBuilder()
+      .put(1, "a", "1", [0, 10])
+      .put(1, "a", "2", [20, 30])
+      .txn(2, [40, 50], stale, { succeeded: true, results: [{ ok: true }] })
+      .build(),
+    "a+b",
+  );
+  // Overlapping the second put, the compare may have run before it.
+  assertLinearizable(
+    new HistoryBuilder()
+      .put(1, "a", "1", [0, 10])
+      .put(1, "a", "2", [20, 30])
+      .txn(2, [25, 50], stale, { succeeded: true, results: [{ ok: true }] })
+      .build(),
+  );
+});
+
+Deno.test("the failure branch runs when a compare does not hold, and its reads must fit", () => {
+  const txn = swapBoth(["a0", "a1"], [null, "b1"]);
+  const failed = (a: string | null, b: string | null) => ({
+    succeeded: false,
+    results: [{ value: a }, { value: b }],
+  });
+  const base = () => new HistoryBuilder().put(1, "a", "a0", [0, 1]).put(1, "b", "b0", [2, 3]);
+  assertLinearizable(base().txn(2, [10, 20], txn, failed("a0", "b0")).build());
+  assertViolation(base().txn(2, [10, 20], txn, failed("a0", null)).build(), "a+b");
+  // Both compares held (b absent), so claiming failure is wrong.
+  assertViolation(
+    new HistoryBuilder().put(1, "a", "a0", [0, 1]).txn(2, [10, 20], txn, failed("a0", null))
+      .build(),
+    "a+b",
+  );
+});
+
+Deno.test("a transaction of unknown outcome took effect entirely or not at all", () => {
+  const h = (a: string | null, b: string | null) =>
+    new HistoryBuilder()
+      .op(1, [0, null], { op: "txn", ...swapBoth([null, "a1"], [null, "b1"]) }, null)
+      .txn(2, [20, 30], READ_BOTH, snapshot(a, b))
+      .build();
+  assertLinearizable(h("a1", "b1"));
+  assertLinearizable(h(null, null));
+  assertViolation(h("a1", null), "a+b");
+});
+
+Deno.test("transactions chain keys into one group; unrelated keys stay apart", () => {
+  const chain = {
+    compare: [],
+    success: [{ op: "put" as const, key: "b", value: "1" }, {
+      op: "put" as const,
+      key: "c",
+      value: "1",
+    }],
+    failure: [],
+  };
+  const result = assertViolation(
+    new HistoryBuilder()
+      .txn(1, [0, 10], swapBoth([null, "a1"], [null, "b1"]), BOTH_PUT)
+      .txn(1, [20, 30], chain, { succeeded: true, results: [{ ok: true }, { ok: true }] })
+      .get(2, "c", [40, 50], null)
+      .put(3, "d", "x", [0, 5])
+      .get(3, "d", [6, 7], "x")
+      .build(),
+    "a+b+c",
+  );
+  assert.deepEqual(result.keys, ["a", "b", "c"]);
+});
+
+Deno.test("histories with transactions from real executions pass; corrupted ones mostly fail", () => {
+  let failing = 0;
+  const seeds = 40;
+  for (let seed = 1; seed <= seeds; seed++) {
+    const history = randomHistory({
+      seed,
+      clients: 5,
+      opsPerClient: 30,
+      keys: 3,
+      values: "unique",
+      txnRate: 0.3,
+    });
+    const ok = checkHistory(history);
+    assert.equal(ok.ok, true, `seed ${seed}: ${formatFailure(ok)}`);
+    const bad = checkHistory(corrupt(history, seed));
+    assert.notEqual(bad.ok, "unknown", `seed ${seed}`);
+    if (bad.ok === false) failing++;
+  }
+  console.log(`corrupted transaction histories caught: ${failing}/${seeds}`);
+  assert(failing >= seeds / 2, `only ${failing} caught`);
+});
+
+Deno.test("with transactions the checker agrees with the brute-force oracle", () => {
+  const cases = 1500;
+  const violations = agreeWithOracle(cases, (rand) => ({
+    seed: 0,
+    clients: 2 + Math.floor(rand() * 3),
+    opsPerClient: 1 + Math.floor(rand() * 3),
+    keys: 2 + Math.floor(rand() * 2),
+    unknownRate: 0.25,
+    maxLatency: 4 + Math.floor(rand() * 8),
+    values: "unique",
+    txnRate: 0.5,
+  }));
+  console.log(`oracle cases with transactions: ${cases}, non-linearizable: ${violations}`);
   assert(violations > cases / 10, "the oracle test should exercise violations too");
 });

@@ -18,7 +18,8 @@ import { DEFAULT_OPTIONS, runChaos } from "./run.ts";
 import { FAULT_KINDS, type FaultKind } from "./nemesis.ts";
 
 const USAGE = `Usage: deno task chaos [--time SECONDS] [--seed N] [--schedules kill,pause,partition]
-  [--clients N] [--keys N] [--learner-readers N] [--check-timeout SECONDS] [--node-flag F]...
+  [--clients N] [--keys N] [--learner-readers N] [--lock-clients N] [--check-timeout SECONDS]
+  [--node-flag F]...
   [--distrust-503]   record writes refused with 503 as unknown instead of leaving them out
   [--no-netns]       run on 127.0.0.1 without namespaces (kill and pause only)
   [--runtimes deno,bun]  runtime of each node in turn (n1, n2, …): a mixed cluster`;
@@ -44,6 +45,7 @@ async function main(): Promise<number> {
       clients: { type: "string" },
       keys: { type: "string" },
       "learner-readers": { type: "string" },
+      "lock-clients": { type: "string" },
       "check-timeout": { type: "string" },
       "node-flag": { type: "string", multiple: true },
       "distrust-503": { type: "boolean" },
@@ -71,6 +73,7 @@ async function main(): Promise<number> {
     clients: intFlag(values, "clients", DEFAULT_OPTIONS.clients),
     keys: Math.max(1, intFlag(values, "keys", DEFAULT_OPTIONS.keys)),
     learnerReaders: intFlag(values, "learner-readers", DEFAULT_OPTIONS.learnerReaders),
+    lockClients: intFlag(values, "lock-clients", DEFAULT_OPTIONS.lockClients),
     checkTimeoutMs: intFlag(values, "check-timeout", DEFAULT_OPTIONS.checkTimeoutMs / 1000) *
       1000,
     trustRefusals: !values["distrust-503"],
@@ -81,7 +84,7 @@ async function main(): Promise<number> {
   };
   console.log(
     `chaos: seed ${seed}, ${options.timeSec} s, faults ${kinds.join(",") || "none"}, ` +
-      `${options.clients} clients on ${options.keys} keys`,
+      `${options.clients} clients on ${options.keys} keys, ${options.lockClients} lock clients`,
   );
   const report = await runChaos(options);
   const s = report.stats;
@@ -93,14 +96,24 @@ async function main(): Promise<number> {
     `network:  ${report.network}${report.networkNote ? ` (${report.networkNote})` : ""}`,
   );
   console.log(
-    `ops:      ${report.ops} checked: ${c.ok} ok, ${c.failed} failed (CAS lost), ` +
+    `ops:      ${report.ops} checked: ${c.ok} ok, ${c.failed} failed (CAS/compare lost), ` +
       `${c.unknown} unknown; ${report.leftOut} left out (never sent, refused, unanswered reads)`,
   );
+  console.log(`txns:     ${s.txns} answered, ${s.txnFailed} took the failure branch`);
   console.log(
     `requests: without a definite answer: ` +
       Object.entries(s.unknown).map(([k, v]) => `${k} ${v}`).join(", "),
   );
   console.log(`learner:  ${s.learnerReads} stale reads`);
+  const l = report.lock;
+  if (l !== null) {
+    console.log(
+      `lock:     ${l.acquired} holdings (${l.acquireFailed} acquires gave up); fenced ` +
+        `increments ${l.acked} acked, ${l.fenced} fenced out (${l.staleFenced} of them ` +
+        `stalled holders), ${l.unknown} unknown ` +
+        `(${l.unknownApplied} seen applied); counter ends at ${l.finalCount}`,
+    );
+  }
   console.log(
     `faults:   ${report.faults.length} injected (` +
       `${[...byKind].map(([k, v]) => `${k} ${v}`).join(", ") || "none"})`,

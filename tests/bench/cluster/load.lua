@@ -1,10 +1,12 @@
 -- One load generator for raftkv and etcd (v2 keys API and v3 JSON gateway), so both
 -- sides are driven by the same client code.
--- Usage: wrk -s load.lua URL -- <raftkv|etcd2|etcd3> <put|get|stale|mix> [keyspace] [readkeys]
+-- Usage: wrk -s load.lua URL -- <raftkv|etcd2|etcd3> <put|get|stale|mix|txn> [keyspace] [readkeys]
 --   put   100-byte values to random keys of the key space
 --   get   linearizable reads of random preloaded keys
 --   stale stale (serializable) reads of random preloaded keys
 --   mix   90 % get, 10 % put
+--   txn   one transaction: 2 compares (version < 10^9, always true) + 2 puts of 100-byte
+--         values to two random keys of the key space (raftkv POST /v1/txn, etcd3 /v3/kv/txn)
 local system, op, keyspace, readkeys
 local value = string.rep("v", 100)
 local b64chars = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
@@ -64,7 +66,34 @@ local function get(n, stale)
   end
 end
 
+-- Two compares that always hold and two puts, the same work on both systems.
+local function txn(a, b)
+  local ka, kb = "k" .. a, "k" .. b
+  if system == "raftkv" then
+    local function cmp(k) return '{"key":"' .. k .. '","target":"version","op":"<","value":1000000000}' end
+    local function put1(k) return '{"put":{"key":"' .. k .. '","value":"' .. value .. '"}}' end
+    return wrk.format("POST", "/v1/txn", { ["Content-Type"] = "application/json" },
+      '{"compare":[' .. cmp(ka) .. "," .. cmp(kb) .. '],"success":[' .. put1(ka) .. "," ..
+      put1(kb) .. '],"failure":[]}')
+  else
+    local function cmp(k)
+      return '{"key":"' .. base64(k) .. '","target":"VERSION","result":"LESS","version":"1000000000"}'
+    end
+    local function put1(k)
+      return '{"request_put":{"key":"' .. base64(k) .. '","value":"' .. value64 .. '"}}'
+    end
+    return wrk.format("POST", "/v3/kv/txn", { ["Content-Type"] = "application/json" },
+      '{"compare":[' .. cmp(ka) .. "," .. cmp(kb) .. '],"success":[' .. put1(ka) .. "," ..
+      put1(kb) .. "]}")
+  end
+end
+
 function request()
+  if op == "txn" then
+    local a = math.random(1, keyspace)
+    local b = a % keyspace + 1
+    return txn(a, b)
+  end
   if op == "put" then return put(math.random(1, keyspace)) end
   if op == "get" then return get(math.random(1, readkeys), false) end
   if op == "stale" then return get(math.random(1, readkeys), true) end

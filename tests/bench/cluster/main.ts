@@ -4,9 +4,16 @@
  * run. Prints a table and writes Markdown, JSON and SVG under results/ (git-ignored).
  * Every run is bounded in time; every process started here is stopped here.
  *
- * Options: --seconds 10  --conns 1,16,64,256  --rss-keys 1000000 (0 skips)  --workloads put,get,stale,mix
- *          --runtimes deno,bun (one raftkv cluster per runtime, measured one after the other
- *          beside the same etcd)
+ * Options: --seconds 10  --conns 1,16,64,256  --rss-keys 1000000 (0 skips)
+ *   --workloads put,get,stale,mix,txn,lock
+ *   --only txn,lock   just these rows: no hello-world floor, no memory figure, no preload
+ *                     unless a read workload is among them (a quick look at new rows)
+ *   --runtimes deno,bun  one raftkv cluster per runtime, measured one after the other
+ *                     beside the same etcd
+ *
+ * `txn` (2 compares + 2 puts, wrk) runs at {@link TXN_CONNECTIONS} connections only;
+ * `lock` (acquire+release of one shared lock, lock_load.ts: raftkv through `kv.lock`,
+ * etcd through the same recipe on its v3 gateway) at {@link LOCK_CONTENDERS} contenders.
  *
  * @module
  */
@@ -18,6 +25,18 @@ import { startEtcd } from "./etcd.ts";
 import { fdatasyncP50Us, loopbackRttP50Us, rssMiB, startHelloServer } from "./floors.ts";
 import { bestEtcd, markdownTable, type Row, svgChart } from "./report.ts";
 import { runWrk, type WrkResult, type WrkRun } from "./wrk.ts";
+import { runLockLoad } from "./lock_load.ts";
+import { etcdLock } from "./etcd_lock.ts";
+import { createClient } from "../../../mod.ts";
+
+/** Connections of the txn row (the goal is stated at 64). */
+const TXN_CONNECTIONS = [64];
+/** Contenders of the lock rows: uncontended, and a busy lock. */
+const LOCK_CONTENDERS = [1, 16];
+/** Lease TTL of a raftkv bench lock (outlasts any wait of a run). */
+const LOCK_TTL_SECONDS = 60;
+const WRK_WORKLOADS = ["put", "get", "stale", "mix", "txn"] as const;
+type WrkWorkload = typeof WRK_WORKLOADS[number];
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -25,7 +44,8 @@ const { values } = parseArgs({
     seconds: { type: "string", default: "10" },
     conns: { type: "string", default: "1,16,64,256" },
     "rss-keys": { type: "string", default: "1000000" },
-    workloads: { type: "string", default: "put,get,stale,mix" },
+    workloads: { type: "string", default: "put,get,stale,mix,txn,lock" },
+    only: { type: "string" },
     out: { type: "string", default: "results" },
     runtimes: { type: "string", default: "deno" },
   },
@@ -35,13 +55,18 @@ const runtimes = values.runtimes.split(",").filter((r) => r !== "").map(parseRun
 const labelled = runtimes.length > 1;
 const seconds = Number(values.seconds);
 const connections = values.conns.split(",").map(Number);
-const rssKeys = Number(values["rss-keys"]);
-const workloads = values.workloads.split(",").filter((w) => w !== "") as (
-  | "put"
-  | "get"
-  | "stale"
-  | "mix"
-)[];
+const only = values.only !== undefined;
+const rssKeys = only ? 0 : Number(values["rss-keys"]);
+const selected = (values.only ?? values.workloads).split(",").filter((w) => w !== "");
+for (const w of selected) {
+  if (w !== "lock" && !(WRK_WORKLOADS as readonly string[]).includes(w)) {
+    throw new Error(`unknown workload ${w}; use ${[...WRK_WORKLOADS, "lock"].join(",")}`);
+  }
+}
+const workloads = selected.filter((w) => w !== "lock") as WrkWorkload[];
+const withLock = selected.includes("lock");
+/** Whether any selected workload reads the preloaded keys. */
+const needsPreload = workloads.some((w) => w === "get" || w === "stale" || w === "mix");
 const READ_KEYS = 10_000;
 
 async function ensureTools(): Promise<void> {
@@ -76,6 +101,72 @@ async function preload(count: number, put: (key: string) => Promise<Response>): 
 const b64 = (s: string) => btoa(s);
 const VALUE = "v".repeat(100);
 
+/** Preloads the read keys into etcd through both APIs (each reads its own). */
+async function preloadEtcd(etcdUrl: string): Promise<void> {
+  await preload(READ_KEYS, (k) =>
+    fetch(`${etcdUrl}/v2/keys/${k}`, {
+      method: "PUT",
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+      body: `value=${VALUE}`,
+    }));
+  await preload(
+    READ_KEYS,
+    (k) =>
+      fetch(`${etcdUrl}/v3/kv/put`, {
+        method: "POST",
+        body: JSON.stringify({ key: b64(k), value: b64(VALUE) }),
+      }),
+  );
+}
+
+/** One progress line per row. */
+function printRow(row: Row): void {
+  const best = bestEtcd(row);
+  const c = row.connections;
+  console.log(
+    `${row.workload.padEnd(5)} c=${String(c).padStart(3)}  raftkv${
+      row.runtime ? ` (${row.runtime})` : ""
+    } ${Math.round(row.raftkv?.opsPerSec ?? 0)}/s p50 ${
+      ((row.raftkv?.p50Us ?? 0) / 1000).toFixed(2)
+    } ms   etcd ${best?.api ?? "-"} ${Math.round(best?.result.opsPerSec ?? 0)}/s p50 ${
+      ((best?.result.p50Us ?? 0) / 1000).toFixed(2)
+    } ms   ratio ${
+      row.raftkv && best ? (row.raftkv.opsPerSec / best.result.opsPerSec).toFixed(2) : "-"
+    }×`,
+  );
+}
+
+/** Issue 17's goals for the coordination rows, against this run's figures. */
+function goalLines(rows: Row[]): string[] {
+  const lines: string[] = [];
+  const txn = rows.find((r) => r.workload === "txn" && r.connections === 64);
+  const etcdTxn = txn && bestEtcd(txn);
+  if (txn?.raftkv && etcdTxn) {
+    const ratio = txn.raftkv.opsPerSec / etcdTxn.result.opsPerSec;
+    lines.push(
+      `Goal: transactions at 64 connections ≥ 2× etcd: ${ratio.toFixed(2)}× ` +
+        `(${Math.round(txn.raftkv.opsPerSec)}/s against ${
+          Math.round(etcdTxn.result.opsPerSec)
+        }/s): ${ratio >= 2 ? "holds" : "does not hold"}`,
+    );
+  }
+  const lock = rows.find((r) => r.workload === "lock" && r.connections === 1);
+  if (lock?.raftkv) {
+    const p50Ms = lock.raftkv.p50Us / 1000;
+    lines.push(
+      `Goal: uncontended lock acquire+release p50 ≤ 3 ms: ${p50Ms.toFixed(2)} ms ` +
+        `(etcd ${((lock.etcd3?.p50Us ?? 0) / 1000).toFixed(2)} ms): ${
+          p50Ms <= 3 ? "holds" : "does not hold"
+        }`,
+    );
+  }
+  return lines;
+}
+
+function printGoals(rows: Row[]): void {
+  for (const line of goalLines(rows)) console.log(line);
+}
+
 async function main(): Promise<void> {
   await ensureTools();
   const root = await Deno.makeTempDir({ prefix: "raftkv-bench-" });
@@ -108,7 +199,7 @@ async function main(): Promise<void> {
     cleanup.push(hello.stop);
     await hello.ready;
     const helloRuns: Record<number, WrkResult> = {};
-    for (const c of connections) {
+    for (const c of only ? [] : connections) {
       helloRuns[c] = await runWrk({
         signal: interrupted.signal,
         url: hello.url,
@@ -123,7 +214,8 @@ async function main(): Promise<void> {
     console.log(
       `fdatasync p50 ${fsyncUs.toFixed(0)} µs, loopback RTT p50 ${rttUs.toFixed(0)} µs, ` +
         `hello-world HTTP ${
-          connections.map((c) => `c=${c}: ${Math.round(helloRuns[c]!.opsPerSec)}/s`).join(", ")
+          Object.entries(helloRuns).map(([c, r]) => `c=${c}: ${Math.round(r.opsPerSec)}/s`)
+            .join(", ") || "skipped"
         }`,
     );
 
@@ -133,7 +225,9 @@ async function main(): Promise<void> {
       const cluster = TestCluster.launch(3, ["--fsync", "always"], { runtimes: [runtime] });
       cleanup.push(() => cluster.stop());
       const url = (await cluster.leader(30_000)).httpUrl;
-      await preload(READ_KEYS, (k) => fetch(`${url}/v1/kv/${k}`, { method: "PUT", body: VALUE }));
+      if (needsPreload) {
+        await preload(READ_KEYS, (k) => fetch(`${url}/v1/kv/${k}`, { method: "PUT", body: VALUE }));
+      }
       clusters.push({ runtime, cluster, url });
     }
     const raftkv = clusters[0]!.cluster;
@@ -143,23 +237,11 @@ async function main(): Promise<void> {
     const etcd = startEtcd(`${root}/etcd`);
     cleanup.push(() => etcd.stop());
     const etcdUrl = await etcd.leaderUrl();
-    await preload(READ_KEYS, (k) =>
-      fetch(`${etcdUrl}/v2/keys/${k}`, {
-        method: "PUT",
-        headers: { "content-type": "application/x-www-form-urlencoded" },
-        body: `value=${VALUE}`,
-      }));
-    await preload(
-      READ_KEYS,
-      (k) =>
-        fetch(`${etcdUrl}/v3/kv/put`, {
-          method: "POST",
-          body: JSON.stringify({ key: b64(k), value: b64(VALUE) }),
-        }),
-    );
+    if (needsPreload) await preloadEtcd(etcdUrl);
 
     for (const workload of workloads) {
-      for (const c of connections) {
+      const conns = workload === "txn" ? TXN_CONNECTIONS : connections;
+      for (const c of conns) {
         const run = (url: string, system: WrkRun["system"]) =>
           runWrk({
             signal: interrupted.signal,
@@ -172,7 +254,8 @@ async function main(): Promise<void> {
           });
         const raftkvRuns = [];
         for (const k of clusters) raftkvRuns.push(await run(k.url, "raftkv"));
-        const etcd2 = await run(etcdUrl, "etcd2");
+        // etcd's v2 API has no multi-key transaction.
+        const etcd2 = workload === "txn" ? null : await run(etcdUrl, "etcd2");
         const etcd3 = await run(etcdUrl, "etcd3");
         for (const [i, k] of clusters.entries()) {
           const row: Row = {
@@ -184,21 +267,31 @@ async function main(): Promise<void> {
             etcd3,
           };
           results.push(row);
-          const best = bestEtcd(row)!;
-          console.log(
-            `${workload.padEnd(5)} c=${String(c).padStart(3)}  raftkv${
-              labelled ? ` (${k.runtime})` : ""
-            } ${Math.round(row.raftkv!.opsPerSec)}/s ` +
-              `p50 ${(row.raftkv!.p50Us / 1000).toFixed(2)} ms   etcd ${best.api} ${
-                Math.round(best.result.opsPerSec)
-              }/s ` +
-              `p50 ${(best.result.p50Us / 1000).toFixed(2)} ms   ratio ${
-                (row.raftkv!.opsPerSec / best.result.opsPerSec).toFixed(2)
-              }×`,
-          );
+          printRow(row);
         }
       }
     }
+
+    if (withLock) {
+      const kv = createClient({ endpoints: [raftkvUrl] });
+      for (const c of LOCK_CONTENDERS) {
+        const lockRun = (acquire: Parameters<typeof runLockLoad>[0]["acquire"]) =>
+          runLockLoad({ contenders: c, seconds, acquire, signal: interrupted.signal });
+        const row: Row = {
+          workload: "lock",
+          connections: c,
+          raftkv: await lockRun(async (signal) => {
+            const lock = await kv.lock(`bench-lock-${c}`, { ttlSeconds: LOCK_TTL_SECONDS, signal });
+            return () => lock.release();
+          }),
+          etcd2: null,
+          etcd3: await lockRun(etcdLock(etcdUrl, `bench-lock-${c}`)),
+        };
+        results.push(row);
+        printRow(row);
+      }
+    }
+    printGoals(results);
 
     const rss: { raftkv: number[]; etcd: number[]; keys: number } = {
       raftkv: [],
@@ -247,9 +340,9 @@ async function main(): Promise<void> {
       } µs; ` +
       `write floor (one fdatasync + one RTT) ${((fsyncUs + rttUs) / 1000).toFixed(2)} ms`,
       `Hello-world Deno.serve: ${
-        connections.map((c) =>
-          `c=${c} ${Math.round(helloRuns[c]!.opsPerSec).toLocaleString("en-US")}/s`
-        ).join(", ")
+        Object.entries(helloRuns).map(([c, r]) =>
+          `c=${c} ${Math.round(r.opsPerSec).toLocaleString("en-US")}/s`
+        ).join(", ") || "skipped (--only)"
       }`,
     ];
     const markdown = [
@@ -259,6 +352,14 @@ async function main(): Promise<void> {
       "",
       table,
       "",
+      ...(withLock
+        ? [
+          "lock rows: conns = contenders of one lock; one op = acquire+release (raftkv " +
+          "`kv.lock`, etcd the same recipe on its v3 gateway).",
+          "",
+        ]
+        : []),
+      ...goalLines(results).flatMap((l) => [l, ""]),
       ...floorLines,
       "",
       rssLine,

@@ -27,7 +27,7 @@ export interface WrkResult {
 export interface WrkRun {
   url: string;
   system: "raftkv" | "etcd2" | "etcd3";
-  op: "put" | "get" | "stale" | "mix";
+  op: "put" | "get" | "stale" | "mix" | "txn";
   connections: number;
   seconds: number;
   keyspace?: number;
