@@ -13,8 +13,9 @@ import { parseArgs } from "node:util";
 import { TestCluster, waitFor } from "../../integration/harness.ts";
 import { startEtcd } from "./etcd.ts";
 import { fdatasyncP50Us, loopbackRttP50Us, rssMiB, startHelloServer } from "./floors.ts";
-import { bestEtcd, markdownTable, type Row, svgChart } from "./report.ts";
+import { bestEtcd, cpuTable, markdownTable, type Row, svgChart } from "./report.ts";
 import { runWrk, type WrkResult, type WrkRun } from "./wrk.ts";
+import { type CpuPerOp, formatCpu, measureCpu } from "./cpu.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -67,6 +68,8 @@ async function preload(count: number, put: (key: string) => Promise<Response>): 
 }
 
 const b64 = (s: string) => btoa(s);
+/** Successful operations of a wrk run (what CPU per operation divides by). */
+const succeeded = (r: WrkResult) => r.opsPerSec * r.durationUs / 1e6;
 const VALUE = "v".repeat(100);
 
 async function main(): Promise<void> {
@@ -101,22 +104,30 @@ async function main(): Promise<void> {
     cleanup.push(hello.stop);
     await hello.ready;
     const helloRuns: Record<number, WrkResult> = {};
+    const helloCpu: Record<number, CpuPerOp> = {};
     for (const c of connections) {
-      helloRuns[c] = await runWrk({
-        signal: interrupted.signal,
-        url: hello.url,
-        system: "raftkv",
-        op: "stale",
-        connections: c,
-        seconds,
-      });
+      const measured = await measureCpu([hello.pid], 0, () =>
+        runWrk({
+          signal: interrupted.signal,
+          url: hello.url,
+          system: "raftkv",
+          op: "stale",
+          connections: c,
+          seconds,
+        }), succeeded);
+      helloRuns[c] = measured.result;
+      helloCpu[c] = measured.cpu;
     }
     await hello.stop();
     cleanup.pop();
     console.log(
       `fdatasync p50 ${fsyncUs.toFixed(0)} µs, loopback RTT p50 ${rttUs.toFixed(0)} µs, ` +
         `hello-world HTTP ${
-          connections.map((c) => `c=${c}: ${Math.round(helloRuns[c]!.opsPerSec)}/s`).join(", ")
+          connections.map((c) =>
+            `c=${c}: ${Math.round(helloRuns[c]!.opsPerSec)}/s ${
+              helloCpu[c]!.totalUs.toFixed(1)
+            } µs CPU/req`
+          ).join(", ")
         }`,
     );
 
@@ -160,12 +171,25 @@ async function main(): Promise<void> {
             seconds,
             readKeys: READ_KEYS,
           });
+        // CPU of every member over each run: leader first in what is printed.
+        const raftkvLeader = raftkv.nodes.findIndex((n) => n.httpUrl === raftkvUrl);
+        const raftkvPids = raftkv.nodes.map((n) => n.process?.pid ?? 0);
+        const etcdLeader = etcd.clientUrls.indexOf(etcdUrl);
+        const ours = await measureCpu(
+          raftkvPids,
+          raftkvLeader,
+          () => run(raftkvUrl, "raftkv"),
+          succeeded,
+        );
+        const e2 = await measureCpu(etcd.pids, etcdLeader, () => run(etcdUrl, "etcd2"), succeeded);
+        const e3 = await measureCpu(etcd.pids, etcdLeader, () => run(etcdUrl, "etcd3"), succeeded);
         const row: Row = {
           workload,
           connections: c,
-          raftkv: await run(raftkvUrl, "raftkv"),
-          etcd2: await run(etcdUrl, "etcd2"),
-          etcd3: await run(etcdUrl, "etcd3"),
+          raftkv: ours.result,
+          etcd2: e2.result,
+          etcd3: e3.result,
+          cpu: { raftkv: ours.cpu, etcd2: e2.cpu, etcd3: e3.cpu },
         };
         results.push(row);
         const best = bestEtcd(row)!;
@@ -178,7 +202,9 @@ async function main(): Promise<void> {
             }/s ` +
             `p50 ${(best.result.p50Us / 1000).toFixed(2)} ms   ratio ${
               (row.raftkv!.opsPerSec / best.result.opsPerSec).toFixed(2)
-            }×`,
+            }×   CPU µs/op raftkv ${formatCpu(row.cpu?.raftkv)} etcd ${
+              formatCpu(row.cpu?.[best.api === "v2" ? "etcd2" : "etcd3"])
+            }`,
         );
       }
     }
@@ -218,7 +244,7 @@ async function main(): Promise<void> {
       writeFloorUs: fsyncUs + rttUs,
       helloWorld: helloRuns,
     };
-    const table = markdownTable(results);
+    const table = markdownTable(results) + "\n\n" + cpuTable(results);
     const rssLine = rss.keys > 0
       ? `RSS after ${rss.keys.toLocaleString("en-US")} keys of 100 bytes: raftkv nodes ${
         rss.raftkv.map((m) => m.toFixed(0)).join(", ")
@@ -231,7 +257,8 @@ async function main(): Promise<void> {
       `write floor (one fdatasync + one RTT) ${((fsyncUs + rttUs) / 1000).toFixed(2)} ms`,
       `Hello-world Deno.serve: ${
         connections.map((c) =>
-          `c=${c} ${Math.round(helloRuns[c]!.opsPerSec).toLocaleString("en-US")}/s`
+          `c=${c} ${Math.round(helloRuns[c]!.opsPerSec).toLocaleString("en-US")}/s ` +
+          `(${helloCpu[c]!.totalUs.toFixed(1)} µs CPU/request)`
         ).join(", ")
       }`,
     ];
@@ -253,7 +280,7 @@ async function main(): Promise<void> {
     await Deno.writeTextFile(`${values.out}/cluster-${stamp}.md`, markdown);
     await Deno.writeTextFile(
       `${values.out}/cluster-${stamp}.json`,
-      JSON.stringify({ seconds, results, floors, rss }, null, 2),
+      JSON.stringify({ seconds, results, floors: { ...floors, helloCpu }, rss }, null, 2),
     );
     await Deno.writeTextFile(
       `${values.out}/cluster-${stamp}.svg`,
