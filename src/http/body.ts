@@ -16,7 +16,7 @@
  * @module
  */
 
-import assert from "node:assert/strict";
+import { invariant } from "./invariant.ts";
 import { RaftkvError } from "../errors.ts";
 import { deadlinesOf } from "./deadlines.ts";
 
@@ -44,8 +44,8 @@ export async function readBodyLimited(
   options: ReadBodyOptions = {},
 ): Promise<Uint8Array> {
   const timeoutMs = options.timeoutMs ?? BODY_READ_TIMEOUT_MS;
-  assert(Number.isSafeInteger(maxBytes) && maxBytes >= 0, "maxBytes is a byte count");
-  assert(timeoutMs > 0, "the body deadline is positive");
+  invariant(Number.isSafeInteger(maxBytes) && maxBytes >= 0, "maxBytes is a byte count");
+  invariant(timeoutMs > 0, "the body deadline is positive");
   const declared = declaredLength(request.headers.get("content-length"));
   if (declared !== null && declared > maxBytes) {
     await stopBeforeReading(request);
@@ -96,7 +96,7 @@ export function declaredLength(header: string | null): number | null {
     throw new RaftkvError("bad_request", "Content-Length is not one valid length");
   }
   const length = Number(only);
-  assert(Number.isSafeInteger(length), "15 decimal digits fit a safe integer");
+  invariant(Number.isSafeInteger(length), "15 decimal digits fit a safe integer");
   return length;
 }
 

@@ -10,7 +10,7 @@
  * @module
  */
 
-import assert from "node:assert/strict";
+import { invariant } from "./invariant.ts";
 
 /** A pending deadline; {@link cancel} it once the work finished in time. */
 export interface Deadline {
@@ -47,7 +47,7 @@ export class DeadlineQueue {
     readonly lengthMs: number,
     private readonly now: () => number = () => performance.now(),
   ) {
-    assert(lengthMs > 0 && Number.isFinite(lengthMs), "a deadline length is positive");
+    invariant(lengthMs > 0 && Number.isFinite(lengthMs), "a deadline length is positive");
   }
 
   /** Deadlines neither cancelled nor fired. */
@@ -57,7 +57,7 @@ export class DeadlineQueue {
 
   /** One entry was cancelled. */
   settled(): void {
-    assert(this.#live > 0, "more deadlines settled than set");
+    invariant(this.#live > 0, "more deadlines settled than set");
     if (--this.#live > 0) return;
     // Nothing pending: the FIFO empties, and the timer stays armed (re-arming it for
     // every request cost more than letting it fire once for nothing) but stops holding
@@ -123,7 +123,7 @@ const shared = new Map<number, DeadlineQueue>();
 export function deadlinesOf(lengthMs: number): DeadlineQueue {
   let queue = shared.get(lengthMs);
   if (queue === undefined) {
-    assert(shared.size < MAX_SHARED_LENGTHS, "deadline lengths come from configuration");
+    invariant(shared.size < MAX_SHARED_LENGTHS, "deadline lengths come from configuration");
     queue = new DeadlineQueue(lengthMs);
     shared.set(lengthMs, queue);
   }

@@ -7,7 +7,7 @@
  * @module
  */
 
-import assert from "node:assert/strict";
+import { invariant } from "./invariant.ts";
 
 /** Default largest frame payload accepted or produced: 16 MiB. */
 export const MAX_FRAME_BYTES = 16 * 1024 * 1024;
@@ -61,7 +61,7 @@ export class FrameReader {
 
   /** Creates a reader that refuses frames longer than `maxFrameBytes`. */
   constructor(maxFrameBytes: number, initialBytes = READ_BUFFER_INITIAL_BYTES) {
-    assert(maxFrameBytes >= 1, "frame limit must be positive");
+    invariant(maxFrameBytes >= 1, "frame limit must be positive");
     this.#maxFrameBytes = maxFrameBytes;
     this.#buf = new Uint8Array(Math.min(initialBytes, maxFrameBytes + FRAME_HEADER_BYTES));
   }
@@ -72,7 +72,7 @@ export class FrameReader {
   }
 
   set maxFrameBytes(n: number) {
-    assert(n >= 1, "frame limit must be positive");
+    invariant(n >= 1, "frame limit must be positive");
     this.#maxFrameBytes = n;
     const wanted = Math.min(READ_BUFFER_INITIAL_BYTES, n + FRAME_HEADER_BYTES);
     if (this.#buf.length < wanted) this.#grow(wanted);
@@ -98,14 +98,14 @@ export class FrameReader {
     else if (this.#lastReadFilled && this.#buf.length < burst) {
       this.#grow(Math.min(burst, this.#buf.length * 2));
     }
-    assert(this.#end < this.#buf.length, "read buffer has free space");
+    invariant(this.#end < this.#buf.length, "read buffer has free space");
     this.#spaceBytes = this.#buf.length - this.#end;
     return this.#buf.subarray(this.#end);
   }
 
   /** Records that `n` bytes were written into the region returned by {@link space}. */
   commit(n: number): void {
-    assert(n >= 0 && this.#end + n <= this.#buf.length, "commit within the buffer");
+    invariant(n >= 0 && this.#end + n <= this.#buf.length, "commit within the buffer");
     this.#end += n;
     this.#lastReadFilled = n === this.#spaceBytes;
   }
@@ -223,7 +223,7 @@ export class FrameReader {
   #grow(wanted: number): void {
     const cap = this.#maxFrameBytes + FRAME_HEADER_BYTES;
     const size = Math.min(wanted, cap);
-    assert(size > this.#buf.length, "grow only when below the hard cap");
+    invariant(size > this.#buf.length, "grow only when below the hard cap");
     const next = new Uint8Array(size);
     next.set(this.#buf.subarray(this.#start, this.#end));
     this.#end -= this.#start;
@@ -253,7 +253,7 @@ export class FrameWriter {
   /** Appends one frame holding `payload` (an already encoded CBOR value). */
   append(payload: Uint8Array): void {
     const n = payload.length;
-    assert(n > 0, "a frame holds one CBOR value");
+    invariant(n > 0, "a frame holds one CBOR value");
     this.#reserve(FRAME_HEADER_BYTES + n);
     const b = this.#buf;
     const at = this.#length;

@@ -14,7 +14,7 @@
  * @module
  */
 
-import assert from "node:assert/strict";
+import { invariant } from "./invariant.ts";
 import { type Entry, type Message, MessageType } from "../raft/messages.ts";
 import { FRAME_HEADER_BYTES, READ_BUFFER_INITIAL_BYTES } from "./frame.ts";
 import { WIRE_ARITY } from "./wire.ts";
@@ -62,7 +62,7 @@ export class MessageFrameEncoder {
 
   /** Removes the last frame (one that turned out too large); `mark` is the length before it. */
   truncate(mark: number): void {
-    assert(mark >= 0 && mark <= this.#at, "truncate within the buffer");
+    invariant(mark >= 0 && mark <= this.#at, "truncate within the buffer");
     this.#at = mark;
   }
 
@@ -182,7 +182,7 @@ export class MessageFrameEncoder {
       b[at++] = n >>> 8;
       b[at++] = n & 0xff;
     } else {
-      assert(n <= 0xffff_ffff, "CBOR head value fits 32 bits");
+      invariant(n <= 0xffff_ffff, "CBOR head value fits 32 bits");
       b[at++] = major | 26;
       this.#view.setUint32(at, n);
       at += 4;

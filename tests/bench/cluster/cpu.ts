@@ -10,19 +10,25 @@
 /** Clock ticks per second of /proc/PID/stat times (USER_HZ; 100 on Linux everywhere). */
 const TICKS_PER_SECOND = 100;
 
-/** user + system CPU time of `pid` so far, in microseconds (0 when it is gone). */
-export async function cpuTimeUs(pid: number): Promise<number> {
+/** User and system CPU time of `pid` so far, in microseconds (0 when it is gone). */
+export async function cpuTimesUs(pid: number): Promise<{ userUs: number; systemUs: number }> {
   let stat: string;
   try {
     stat = await Deno.readTextFile(`/proc/${pid}/stat`);
   } catch {
-    return 0;
+    return { userUs: 0, systemUs: 0 };
   }
   // Field 2 (the command) may hold spaces and parentheses: count from the last ')'.
   const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
   // fields[0] is field 3 (state), so field N is fields[N - 3].
-  const ticks = Number(fields[11]) + Number(fields[12]);
-  return (ticks * 1e6) / TICKS_PER_SECOND;
+  const usPerTick = 1e6 / TICKS_PER_SECOND;
+  return { userUs: Number(fields[11]) * usPerTick, systemUs: Number(fields[12]) * usPerTick };
+}
+
+/** user + system CPU time of `pid` so far, in microseconds (0 when it is gone). */
+export async function cpuTimeUs(pid: number): Promise<number> {
+  const { userUs, systemUs } = await cpuTimesUs(pid);
+  return userUs + systemUs;
 }
 
 /** CPU per operation of a group of processes over one run. */
