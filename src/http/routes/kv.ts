@@ -198,8 +198,9 @@ export async function getKey(
     headers["X-Raftkv-Expires-At"] = new Date(kv.expiresAtMs).toISOString();
   }
   if (kv.lease !== null) headers[LEASE_HEADER] = kv.lease;
-  // A copy: the store's value may be a view into a larger shared buffer.
-  return new Response(new Uint8Array(kv.value), {
+  // No copy: the runtime sends exactly the view's bytes and leaves the buffer attached
+  // (tests/http/value_view_test.ts checks both), and stored values are never changed in place.
+  return new Response(kv.value as Uint8Array<ArrayBuffer>, { // never shared memory
     status: 200,
     headers: withLeaderHeaders(node, headers),
   });
