@@ -43,10 +43,29 @@ interface MemberProfile {
   systemUsPerOp: number;
   /** [symbol, µs per op] by falling cost. */
   symbols: [string, number][];
+  /** [where the code runs, µs per op] by falling cost. */
+  split: [string, number][];
 }
 
-/** Self samples per (pid, symbol) from `perf report`. */
-async function perfSymbols(data: string): Promise<Map<number, Map<string, number>>> {
+/**
+ * Where code runs, by the DSO perf found it in: a split that stays right even where
+ * names do not (V8 moves JIT code, so a perf map may name a sample after code that
+ * used to live at that address; the runtime binary is stripped).
+ */
+function dsoKind(dso: string): string {
+  if (dso.includes("kernel")) return "kernel (syscalls, TCP, scheduler, ext4)";
+  if (dso.startsWith("[JIT]") || dso.startsWith("perf-")) return "JIT-compiled JavaScript";
+  if (dso.startsWith("libc")) return "libc (malloc/free, memcpy)";
+  if (dso === "deno") return "the runtime binary (V8, GC, builtins, Rust ops)";
+  return `other (${dso})`;
+}
+
+/** Self samples per (pid, symbol) — or per DSO kind with `byDso` — from `perf report`. */
+async function perfSymbols(
+  data: string,
+  byDso = false,
+): Promise<Map<number, Map<string, number>>> {
+  const key = byDso ? "dso" : "sym";
   const out = await new Deno.Command("perf", {
     args: [
       "report",
@@ -55,9 +74,9 @@ async function perfSymbols(data: string): Promise<Map<number, Map<string, number
       "--stdio",
       "--no-children",
       "--sort",
-      "pid,sym",
+      `pid,${key}`,
       "-F",
-      "sample,pid,sym",
+      `sample,pid,${key}`,
       "--field-separator",
       "\t",
     ],
@@ -71,8 +90,10 @@ async function perfSymbols(data: string): Promise<Map<number, Map<string, number
     const pid = Number(/(\d+):/.exec(pidText ?? "")?.[1] ?? NaN);
     if (!Number.isFinite(pid) || sym === undefined) continue;
     // "[.] LazyCompile:*foo file.ts:12:3" → "*foo file.ts:12"
-    const name = sym.replace(/^\[[.k]\]\s+/, "").replace(/^(LazyCompile|Function|JS):/, "")
-      .replace(/:\d+$/, "").trim();
+    const name = byDso
+      ? dsoKind(sym.trim())
+      : sym.replace(/^\[[.k]\]\s+/, "").replace(/^(LazyCompile|Function|JS):/, "")
+        .replace(/:\d+$/, "").trim();
     const table = byPid.get(pid) ?? new Map<string, number>();
     byPid.set(pid, table);
     table.set(name, (table.get(name) ?? 0) + Number(samples));
@@ -146,6 +167,7 @@ async function profileCase(
   );
   const threads = await threadOwners(pids);
   const symbols = mergeThreads(await perfSymbols(data), threads);
+  const kinds = mergeThreads(await perfSymbols(data, true), threads);
   return nodes.map((node, i) => {
     const userUsPerOp = (after[i]!.userUs - before[i]!.userUs) / ops;
     const systemUsPerOp = (after[i]!.systemUs - before[i]!.systemUs) / ops;
@@ -155,12 +177,17 @@ async function profileCase(
     const perOp = userUsPerOp + systemUsPerOp;
     const ranked = [...table.entries()].sort((a, b) => b[1] - a[1]).slice(0, top)
       .map(([name, n]): [string, number] => [name, (n / total) * perOp]);
+    const kindTable = kinds.get(pids[i]!) ?? new Map<string, number>();
+    const kindTotal = [...kindTable.values()].reduce((a, b) => a + b, 0) || 1;
+    const split = [...kindTable.entries()].sort((a, b) => b[1] - a[1])
+      .map(([name, n]): [string, number] => [name, (n / kindTotal) * perOp]);
     return {
       id: node.id,
       role: node.httpUrl === leaderUrl ? "leader" : "follower",
       userUsPerOp,
       systemUsPerOp,
       symbols: ranked,
+      split,
     };
   });
 }
@@ -176,7 +203,11 @@ function render(op: string, members: MemberProfile[]): string {
         m.userUsPerOp.toFixed(1)
       } + kernel ${m.systemUsPerOp.toFixed(1)}`,
       "",
-      "| µs/op | symbol (self) |",
+      "| µs/op | where (self time) |",
+      "|---:|---|",
+      ...m.split.map(([name, us]) => `| ${us.toFixed(2)} | ${name} |`),
+      "",
+      "| µs/op | symbol (self; JIT names may be stale, see dsoKind) |",
       "|---:|---|",
       ...m.symbols.map(([name, us]) => `| ${us.toFixed(2)} | \`${name.slice(0, 110)}\` |`),
     );
