@@ -2,6 +2,8 @@
  * `deno task bench:cluster`: raftkv and etcd 3.4 side by side on this machine, driven
  * by the same wrk Lua load generator, plus the machine's floors measured in the same
  * run. Prints a table and writes Markdown, JSON and SVG under results/ (git-ignored).
+ * Next to ops/s, a second table gives CPU µs per operation of every member (leader
+ * first) and in total, for raftkv and etcd, from /proc/PID/stat over each wrk run.
  * Every run is bounded in time; every process started here is stopped here.
  *
  * Options: --seconds 10  --conns 1,16,64,256  --rss-keys 1000000 (0 skips)  --workloads put,get,stale,mix
