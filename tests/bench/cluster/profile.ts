@@ -217,8 +217,11 @@ function render(op: string, members: MemberProfile[]): string {
 
 async function main(): Promise<void> {
   await Deno.mkdir(values.out, { recursive: true });
-  // Children inherit it: V8 writes /tmp/perf-PID.map so perf can name JIT code.
+  // Children inherit it: V8 writes /tmp/perf-PID.map so perf can name JIT code. It also
+  // writes isolate-*.log files into the working directory: run in the output folder.
   Deno.env.set("DENO_V8_FLAGS", "--perf-basic-prof");
+  values.out = await Deno.realPath(values.out);
+  Deno.chdir(values.out);
   const cluster = TestCluster.launch(3, ["--fsync", "always"]);
   try {
     const leaderUrl = (await cluster.leader()).httpUrl;
