@@ -19,6 +19,8 @@ const DECIMAL = /^-?[0-9]+$/;
 
 /** Percent-decodes a raw path tail into a key: valid UTF-8, non-empty, ≤ maxKeyBytes. */
 export function parseKey(rawPath: string, maxKeyBytes: number): string {
+  // Nearly every key is sent plain: without a '%' there is nothing to decode.
+  if (!rawPath.includes("%")) return checkKey(rawPath, "key", maxKeyBytes);
   let key: string;
   try {
     key = decodeURIComponent(rawPath);
@@ -39,6 +41,8 @@ export function checkKey(key: string, what: string, maxKeyBytes: number): string
   if (key.includes("\0")) {
     throw new RaftkvError("bad_request", `${what} contains a NUL character (U+0000)`);
   }
+  // A UTF-16 unit is at most 3 UTF-8 bytes: short keys need no encoding to be measured.
+  if (key.length * 3 <= maxKeyBytes) return key;
   const bytes = encoder.encode(key).length;
   if (bytes > maxKeyBytes) {
     throw new RaftkvError("too_large", `${what} is ${bytes} bytes; the limit is ${maxKeyBytes}`);
@@ -75,6 +79,8 @@ function rawQuery(url: string): string {
 }
 
 function decodeQueryPart(text: string): string {
+  // Plain names and values (`consistency=stale`) have nothing to decode.
+  if (!text.includes("%") && !text.includes("+")) return text;
   try {
     return decodeURIComponent(text.replaceAll("+", " "));
   } catch {

@@ -57,7 +57,8 @@ export function maxEnvelopeBytes(limits: KvLimits = DEFAULT_KV_LIMITS): number {
 /** Encodes an envelope for a log entry. Throws `bad_request` / `too_large` if invalid. */
 export function encodeEnvelope(env: KvEnvelope, limits: KvLimits = DEFAULT_KV_LIMITS): Uint8Array {
   const wire = toWire(env);
-  checkEnvelope(wire, limits);
+  // Checks only: the envelope built (and the value copied) by a decode is not needed here.
+  checkEnvelope(wire, limits, false);
   // cbor-x returns a view on its reusable buffer: copy so the caller owns the bytes.
   const bytes = new Uint8Array(cbor.encode(wire));
   // A transaction of many values may outgrow what apply decodes: refuse it here, once.
@@ -90,7 +91,7 @@ export function decodeEnvelope(
   } catch (error) {
     throw new RaftkvError("bad_request", `malformed envelope: not CBOR (${describe(error)})`);
   }
-  return checkEnvelope(wire, limits);
+  return checkEnvelope(wire, limits, true);
 }
 
 function toWire(env: KvEnvelope): unknown[] {
@@ -98,8 +99,32 @@ function toWire(env: KvEnvelope): unknown[] {
   const c = env.command;
   switch (c.op) {
     case "put": {
-      const put = [...head, OP_PUT, c.key, c.value, c.ttlMs, c.ifModRevision, c.createOnly];
-      return c.lease === undefined || c.lease === null ? put : [...put, c.lease];
+      const { nowMs, idempotencyKey } = env;
+      // Written out, not spread: this runs for every write.
+      return c.lease === undefined || c.lease === null
+        ? [
+          ENVELOPE_FORMAT,
+          nowMs,
+          idempotencyKey,
+          OP_PUT,
+          c.key,
+          c.value,
+          c.ttlMs,
+          c.ifModRevision,
+          c.createOnly,
+        ]
+        : [
+          ENVELOPE_FORMAT,
+          nowMs,
+          idempotencyKey,
+          OP_PUT,
+          c.key,
+          c.value,
+          c.ttlMs,
+          c.ifModRevision,
+          c.createOnly,
+          c.lease,
+        ];
     }
     case "delete":
       return [...head, OP_DELETE, c.key, c.ifModRevision];
@@ -119,41 +144,54 @@ function toWire(env: KvEnvelope): unknown[] {
   throw new RaftkvError("bad_request", `malformed envelope: unknown op`);
 }
 
-/** Validates the wire array and builds a fresh envelope holding only known fields. */
-function checkEnvelope(wire: unknown, limits: KvLimits): KvEnvelope {
+/**
+ * Validates the wire array and builds a fresh envelope holding only known fields.
+ * `decoded`: the wire came from bytes (copy values out of the shared buffer); false when
+ * encoding, where only the checks matter.
+ */
+function checkEnvelope(wire: unknown, limits: KvLimits, decoded: boolean): KvEnvelope {
   if (!Array.isArray(wire) || wire.length < 4) malformed("expected an array of at least 4");
-  const [format, nowMs, idempotencyKey, opcode] = wire;
+  const format = wire[0], nowMs = wire[1], idempotencyKey = wire[2], opcode = wire[3];
   if (format !== ENVELOPE_FORMAT) malformed(`unknown format ${String(format)}`);
   if (!isRevisionLike(nowMs)) malformed("nowMs must be a non-negative integer");
   if (idempotencyKey !== null) validateIdempotencyKey(idempotencyKey);
-  const command = checkCommand(opcode, wire.slice(4), limits);
+  // Puts are nearly every entry: checked in place, without slicing the arguments out.
+  const command = opcode === OP_PUT
+    ? checkPut(wire, limits, decoded)
+    : checkCommand(opcode, wire.slice(4), limits);
   return { command, idempotencyKey: idempotencyKey as string | null, nowMs: nowMs as number };
+}
+
+/** A put's arguments start at index 4 of the wire array. */
+function checkPut(wire: unknown[], limits: KvLimits, decoded: boolean): KvCommand {
+  if (wire.length !== 10 && wire.length !== 9) {
+    malformed(`put takes 5 arguments, got ${wire.length - 4}`);
+  }
+  const key = wire[4], value = wire[5], ttlMs = wire[6], ifModRevision = wire[7];
+  const createOnly = wire[8], leaseArg = wire[9];
+  validateKey(key, limits.maxKeyBytes);
+  validateValue(value, limits.maxValueBytes);
+  validateTtlMs(ttlMs);
+  checkIfModRevision(ifModRevision);
+  if (typeof createOnly !== "boolean") malformed("createOnly must be a boolean");
+  const lease = leaseArg === undefined || leaseArg === null ? null : canonicalLeaseId(leaseArg);
+  if (lease !== null && ttlMs !== null) malformed("a put takes a ttl or a lease, not both");
+  const command: KvCommand = {
+    op: "put",
+    key: key as string,
+    // A plain copy: decoded bytes may be a view on a large shared buffer.
+    value: decoded ? new Uint8Array(value as Uint8Array) : value as Uint8Array,
+    ttlMs: ttlMs as number | null,
+    ifModRevision: ifModRevision as number | null,
+    createOnly,
+  };
+  // Only when set: a lease-free put decodes exactly as before leases existed.
+  if (lease !== null) command.lease = lease;
+  return command;
 }
 
 function checkCommand(opcode: unknown, args: unknown[], limits: KvLimits): KvCommand {
   switch (opcode) {
-    case OP_PUT: {
-      if (args.length !== 6) expectArity("put", args, 5);
-      const [key, value, ttlMs, ifModRevision, createOnly, leaseArg] = args;
-      validateKey(key, limits.maxKeyBytes);
-      validateValue(value, limits.maxValueBytes);
-      validateTtlMs(ttlMs);
-      checkIfModRevision(ifModRevision);
-      if (typeof createOnly !== "boolean") malformed("createOnly must be a boolean");
-      const lease = leaseArg === undefined || leaseArg === null ? null : canonicalLeaseId(leaseArg);
-      if (lease !== null && ttlMs !== null) malformed("a put takes a ttl or a lease, not both");
-      return {
-        op: "put",
-        key: key as string,
-        // A plain copy: decoded bytes may be a view on a large shared buffer.
-        value: new Uint8Array(value as Uint8Array),
-        ttlMs: ttlMs as number | null,
-        ifModRevision: ifModRevision as number | null,
-        createOnly,
-        // Only when set: a lease-free put decodes exactly as before leases existed.
-        ...(lease === null ? {} : { lease }),
-      };
-    }
     case OP_DELETE: {
       expectArity("delete", args, 2);
       const [key, ifModRevision] = args;

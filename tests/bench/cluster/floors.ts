@@ -80,6 +80,8 @@ const HELLO_SERVER =
  */
 export function startHelloServer(): {
   url: string;
+  /** The server's process, for its CPU time. */
+  pid: number;
   ready: Promise<void>;
   stop: () => Promise<void>;
 } {
@@ -97,6 +99,7 @@ export function startHelloServer(): {
   }).then(() => {});
   return {
     url,
+    pid: child.pid,
     ready,
     async stop() {
       child.kill("SIGKILL");

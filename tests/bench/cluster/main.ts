@@ -2,6 +2,8 @@
  * `deno task bench:cluster`: raftkv and etcd 3.4 side by side on this machine, driven
  * by the same wrk Lua load generator, plus the machine's floors measured in the same
  * run. Prints a table and writes Markdown, JSON and SVG under results/ (git-ignored).
+ * Next to ops/s, a second table gives CPU µs per operation of every member (leader
+ * first) and in total, for raftkv and etcd, from /proc/PID/stat over each wrk run.
  * Every run is bounded in time; every process started here is stopped here.
  *
  * Options: --seconds 10  --conns 1,16,64,256  --rss-keys 1000000 (0 skips)
@@ -23,7 +25,7 @@ import { TestCluster, waitFor } from "../../integration/harness.ts";
 import { parseRuntimeName } from "../../../src/runtime/command.ts";
 import { startEtcd } from "./etcd.ts";
 import { fdatasyncP50Us, loopbackRttP50Us, rssMiB, startHelloServer } from "./floors.ts";
-import { bestEtcd, markdownTable, type Row, svgChart } from "./report.ts";
+import { bestEtcd, cpuTable, markdownTable, type Row, svgChart } from "./report.ts";
 import { runWrk, type WrkResult, type WrkRun } from "./wrk.ts";
 import { runLockLoad } from "./lock_load.ts";
 import { etcdLock } from "./etcd_lock.ts";
@@ -37,6 +39,7 @@ const LOCK_CONTENDERS = [1, 16];
 const LOCK_TTL_SECONDS = 60;
 const WRK_WORKLOADS = ["put", "get", "stale", "mix", "txn"] as const;
 type WrkWorkload = typeof WRK_WORKLOADS[number];
+import { type CpuPerOp, formatCpu, measureCpu } from "./cpu.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -99,6 +102,8 @@ async function preload(count: number, put: (key: string) => Promise<Response>): 
 }
 
 const b64 = (s: string) => btoa(s);
+/** Successful operations of a wrk run (what CPU per operation divides by). */
+const succeeded = (r: WrkResult) => r.opsPerSec * r.durationUs / 1e6;
 const VALUE = "v".repeat(100);
 
 /** Preloads the read keys into etcd through both APIs (each reads its own). */
@@ -132,7 +137,13 @@ function printRow(row: Row): void {
       ((best?.result.p50Us ?? 0) / 1000).toFixed(2)
     } ms   ratio ${
       row.raftkv && best ? (row.raftkv.opsPerSec / best.result.opsPerSec).toFixed(2) : "-"
-    }×`,
+    }×${
+      row.cpu
+        ? `   CPU µs/op raftkv ${formatCpu(row.cpu.raftkv)} etcd ${
+          formatCpu(best ? row.cpu[best.api === "v2" ? "etcd2" : "etcd3"] : undefined)
+        }`
+        : ""
+    }`,
   );
 }
 
@@ -199,23 +210,30 @@ async function main(): Promise<void> {
     cleanup.push(hello.stop);
     await hello.ready;
     const helloRuns: Record<number, WrkResult> = {};
+    const helloCpu: Record<number, CpuPerOp> = {};
     for (const c of only ? [] : connections) {
-      helloRuns[c] = await runWrk({
-        signal: interrupted.signal,
-        url: hello.url,
-        system: "raftkv",
-        op: "stale",
-        connections: c,
-        seconds,
-      });
+      const measured = await measureCpu([hello.pid], 0, () =>
+        runWrk({
+          signal: interrupted.signal,
+          url: hello.url,
+          system: "raftkv",
+          op: "stale",
+          connections: c,
+          seconds,
+        }), succeeded);
+      helloRuns[c] = measured.result;
+      helloCpu[c] = measured.cpu;
     }
     await hello.stop();
     cleanup.pop();
     console.log(
       `fdatasync p50 ${fsyncUs.toFixed(0)} µs, loopback RTT p50 ${rttUs.toFixed(0)} µs, ` +
         `hello-world HTTP ${
-          Object.entries(helloRuns).map(([c, r]) => `c=${c}: ${Math.round(r.opsPerSec)}/s`)
-            .join(", ") || "skipped"
+          Object.entries(helloRuns).map(([c, r]) =>
+            `c=${c}: ${Math.round(r.opsPerSec)}/s ${
+              helloCpu[Number(c)]!.totalUs.toFixed(1)
+            } µs CPU/req`
+          ).join(", ") || "skipped"
         }`,
     );
 
@@ -252,19 +270,29 @@ async function main(): Promise<void> {
             seconds,
             readKeys: READ_KEYS,
           });
+        // CPU of every member over each run: leader first in what is printed.
+        const etcdLeader = etcd.clientUrls.indexOf(etcdUrl);
         const raftkvRuns = [];
-        for (const k of clusters) raftkvRuns.push(await run(k.url, "raftkv"));
+        for (const k of clusters) {
+          const leader = k.cluster.nodes.findIndex((n) => n.httpUrl === k.url);
+          const pids = k.cluster.nodes.map((n) => n.process?.pid ?? 0);
+          raftkvRuns.push(await measureCpu(pids, leader, () => run(k.url, "raftkv"), succeeded));
+        }
         // etcd's v2 API has no multi-key transaction.
-        const etcd2 = workload === "txn" ? null : await run(etcdUrl, "etcd2");
-        const etcd3 = await run(etcdUrl, "etcd3");
+        const e2 = workload === "txn"
+          ? null
+          : await measureCpu(etcd.pids, etcdLeader, () => run(etcdUrl, "etcd2"), succeeded);
+        const e3 = await measureCpu(etcd.pids, etcdLeader, () => run(etcdUrl, "etcd3"), succeeded);
         for (const [i, k] of clusters.entries()) {
+          const ours = raftkvRuns[i]!;
           const row: Row = {
             workload,
             connections: c,
             ...(labelled ? { runtime: k.runtime } : {}),
-            raftkv: raftkvRuns[i]!,
-            etcd2,
-            etcd3,
+            raftkv: ours.result,
+            etcd2: e2?.result ?? null,
+            etcd3: e3.result,
+            cpu: { raftkv: ours.cpu, ...(e2 ? { etcd2: e2.cpu } : {}), etcd3: e3.cpu },
           };
           results.push(row);
           printRow(row);
@@ -328,7 +356,7 @@ async function main(): Promise<void> {
       writeFloorUs: fsyncUs + rttUs,
       helloWorld: helloRuns,
     };
-    const table = markdownTable(results);
+    const table = markdownTable(results) + "\n\n" + cpuTable(results);
     const rssLine = rss.keys > 0
       ? `RSS after ${rss.keys.toLocaleString("en-US")} keys of 100 bytes: raftkv nodes ${
         rss.raftkv.map((m) => m.toFixed(0)).join(", ")
@@ -341,7 +369,8 @@ async function main(): Promise<void> {
       `write floor (one fdatasync + one RTT) ${((fsyncUs + rttUs) / 1000).toFixed(2)} ms`,
       `Hello-world Deno.serve: ${
         Object.entries(helloRuns).map(([c, r]) =>
-          `c=${c} ${Math.round(r.opsPerSec).toLocaleString("en-US")}/s`
+          `c=${c} ${Math.round(r.opsPerSec).toLocaleString("en-US")}/s ` +
+          `(${helloCpu[Number(c)]!.totalUs.toFixed(1)} µs CPU/request)`
         ).join(", ") || "skipped (--only)"
       }`,
     ];
@@ -371,7 +400,7 @@ async function main(): Promise<void> {
     await Deno.writeTextFile(`${values.out}/cluster-${stamp}.md`, markdown);
     await Deno.writeTextFile(
       `${values.out}/cluster-${stamp}.json`,
-      JSON.stringify({ seconds, results, floors, rss }, null, 2),
+      JSON.stringify({ seconds, results, floors: { ...floors, helloCpu }, rss }, null, 2),
     );
     await Deno.writeTextFile(
       `${values.out}/cluster-${stamp}.svg`,

@@ -5,6 +5,7 @@
  */
 
 import type { WrkResult } from "./wrk.ts";
+import { type CpuPerOp, formatCpu } from "./cpu.ts";
 
 /** One workload at one connection count, for every system. */
 export interface Row {
@@ -15,6 +16,8 @@ export interface Row {
   raftkv: WrkResult | null;
   etcd2: WrkResult | null;
   etcd3: WrkResult | null;
+  /** CPU µs per operation of every member over each system's run, when measured. */
+  cpu?: { raftkv?: CpuPerOp; etcd2?: CpuPerOp; etcd3?: CpuPerOp };
 }
 
 /** The better etcd figure (higher ops/s) of a row, and which API gave it. */
@@ -90,4 +93,29 @@ export function svgChart(rows: Row[], title: string): string {
 ${bars}
 </svg>
 `;
+}
+
+/**
+ * CPU µs per operation per member (leader first, marked L) and in total, next to ops/s,
+ * for raftkv and the better etcd API of each row.
+ */
+export function cpuTable(rows: Row[]): string {
+  const lines = [
+    "| workload | conns | raftkv ops/s | raftkv CPU µs/op total (L · followers) | etcd ops/s | etcd CPU µs/op total (L · followers) | CPU raftkv / etcd |",
+    "|---|---:|---:|---:|---:|---:|---:|",
+  ];
+  for (const row of rows) {
+    const best = bestEtcd(row);
+    const ours = row.cpu?.raftkv;
+    const theirs = best ? row.cpu?.[best.api === "v2" ? "etcd2" : "etcd3"] : undefined;
+    const ratio = ours && theirs ? (ours.totalUs / theirs.totalUs).toFixed(2) + "×" : "–";
+    lines.push(
+      `| ${row.workload} | ${row.connections} | ${row.raftkv ? ops(row.raftkv.opsPerSec) : "–"} | ${
+        formatCpu(ours)
+      } | ${best ? `${ops(best.result.opsPerSec)} (${best.api})` : "–"} | ${
+        formatCpu(theirs)
+      } | ${ratio} |`,
+    );
+  }
+  return lines.join("\n");
 }
