@@ -125,10 +125,7 @@ export class Counter extends Metric<{ value: number }> {
   }
   /** Adds `by` (≥ 0). */
   inc(labels?: Labels, by = 1): void {
-    // Inline, not node:assert (~65 ns a call): this runs several times per request.
-    if (by < 0) {
-      throw new assert.AssertionError({ message: `${this.name}: counters cannot go down` });
-    }
+    assert(by >= 0, "counters cannot go down");
     const s = this.state(labels);
     if (s) s.value += by;
   }
