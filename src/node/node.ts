@@ -1,28 +1,23 @@
 /**
- * The driver: the only place that wires the Raft core, storage, transport and the KV
- * state machine together, and the {@link NodeApi} the HTTP layer talks to.
+ * The node: wires the Raft core, storage, transport and the KV state machine together,
+ * and implements the {@link NodeApi} the HTTP layer talks to and the {@link AdminApi}.
+ * It is a facade over modules a newcomer can read one at a time:
  *
- * One loop handles one `Ready` at a time, following the persistence contract in
- * `raft/messages.ts`. While its fsync runs, new proposals and messages accumulate in
- * the core and leave together in the next `Ready`: that is the group commit.
+ * - `ready_loop.ts`: the Ready loop, following the persistence contract of
+ *   `raft/messages.ts` (send, persist, apply, advance; the group commit);
+ * - `apply.ts`: applying committed entries and answering the writers waiting on them;
+ * - `membership.ts`: the member book, add/promote/remove/transfer, promotion rules,
+ *   catch-up reports and the hand-off at stop;
+ * - `snapshots.ts`: snapshot policy, send, receive and install;
+ * - `expiry.ts`: TTL expiry; `clock.ts`: the one clock and the tick's scheduler;
+ * - `refusals.ts`: what clients are told when the core refuses a proposal.
  *
  * @module
  */
 
 import { Raft } from "../raft/raft.ts";
-import { decodeConfChange } from "../raft/conf_change_codec.ts";
-import {
-  type ConfChange,
-  type Entry,
-  EntryType,
-  type HardState,
-  type Message,
-  MessageType,
-  type NodeId,
-  type Ready,
-  type SnapshotMessage,
-  type SnapshotMeta,
-} from "../raft/messages.ts";
+import type { Message, NodeId, Ready, SnapshotMessage } from "../raft/messages.ts";
+import { MessageType } from "../raft/messages.ts";
 import type { RaftStorage } from "../storage/raft_storage.ts";
 import type { Transport } from "../transport/transport.ts";
 import { KvStore } from "../kv/store.ts";
@@ -31,18 +26,24 @@ import type { ApplyResult, Consistency, KeyValue, KvCommand, WatchEvent } from "
 import { RaftkvError, removedMemberError } from "../errors.ts";
 import type { NodeApi, NodeStatus } from "../http/node_api.ts";
 import type { AddMemberRequest, AdminApi, ClusterInfo, MemberInfo } from "../http/admin_api.ts";
+import { DeadlineQueue } from "../http/deadlines.ts";
 import { loadMemberBook, type MemberBook, saveMemberBook } from "./member_book.ts";
 import type { MemberAddress, NodeConfig } from "./config.ts";
 import type { Logger } from "./log.ts";
 import { decodeNodeSnapshot, encodeNodeSnapshot } from "./snapshot_format.ts";
 import { ReadBatcher } from "./read_batcher.ts";
-import { DeadlineQueue } from "../http/deadlines.ts";
 import { WatchHub } from "./watch_hub.ts";
-import { PROGRESS_EVERY_MS, withProgress } from "./progress.ts";
 import { type NodeSample, RaftkvMetrics } from "./metrics.ts";
+import { type NodeClock, nodeClock, type Scheduler, type Ticker } from "./clock.ts";
+import { ReadyLoop } from "./ready_loop.ts";
+import { Applier, MAX_PENDING_WRITES } from "./apply.ts";
+import { Membership } from "./membership.ts";
+import { Snapshots } from "./snapshots.ts";
+import { ExpiryProposer } from "./expiry.ts";
+import { ConditionWaiters } from "./waiters.ts";
+import { notApplied, refusalError } from "./refusals.ts";
 
-/** Most writes waiting for their entry to apply; beyond it writes get 429. */
-export const MAX_PENDING_WRITES = 100_000;
+export { MAX_PENDING_WRITES };
 
 /** What a node is built from; tests pass in-memory storage and transport. */
 export interface NodeDeps {
@@ -50,20 +51,20 @@ export interface NodeDeps {
   storage: RaftStorage;
   transport: Transport;
   log: Logger;
-  /** The wall clock stamped into entries for TTLs (only the leader's is ever used). */
+  /** The wall clock: stamped into entries for TTLs, and every deadline in the node. */
   now?: () => number;
+  /** A monotonic clock for metrics timing, in ms (default `performance.now`). */
+  monotonicMs?: () => number;
+  /** Where the tick comes from (default `setInterval`; the simulator ticks itself). */
+  scheduler?: Scheduler;
+  /** Persists the member book (default: members.json in the data directory). */
+  saveMemberBook?: (book: MemberBook) => Promise<void>;
   /** Called when the node cannot go on safely (an fsync failed). Default: exit(1). */
   onFatal?: (error: unknown) => void;
   /** Seed for the core's election jitter. */
   seed?: number;
   /** Metrics this node records (GET /metrics); a private set when absent. */
   metrics?: RaftkvMetrics;
-}
-
-interface WriteWaiter {
-  term: number;
-  resolve: (result: ApplyResult) => void;
-  reject: (error: Error) => void;
 }
 
 /** A running raftkv node. */
@@ -75,69 +76,40 @@ export class RaftkvNode implements NodeApi, AdminApi {
   readonly #storage: RaftStorage;
   readonly #transport: Transport;
   readonly #log: Logger;
-  readonly #now: () => number;
+  readonly #clock: NodeClock;
   readonly #onFatal: (error: unknown) => void;
   readonly #raft: Raft;
   #kv: KvStore;
-  readonly #members = new Map<NodeId, MemberAddress>();
-  readonly #writes = new Map<number, WriteWaiter>();
-  /** The node's own write deadline, on one timer for all waiters. */
-  readonly #writeDeadlines: DeadlineQueue;
+  readonly #loop: ReadyLoop;
+  readonly #applier: Applier;
+  readonly #members: Membership;
+  readonly #snapshots: Snapshots;
+  readonly #expiry: ExpiryProposer;
+  readonly #waiters: ConditionWaiters;
   readonly #reads: ReadBatcher;
   readonly #watches: WatchHub;
-  #applied: number;
-  #appliedTerm: number;
-  #lastSnapshotIndex: number;
-  #snapshotting = false;
-  readonly #sendingSnapshot = new Set<NodeId>();
-  #wake: (() => void) | null = null;
-  #stopped = false;
-  #loopDone: Promise<void> = Promise.resolve();
-  #ticker: ReturnType<typeof setInterval> | undefined;
-  #expiryProposedAtMs = 0;
-  #lastSnapshotAtMs = Date.now();
-  #lastCatchUpReportMs = 0;
-  /** The newest hard state not yet handed to storage (only its commit index moved). */
-  #unsavedHardState: HardState | null = null;
-  /** Term and vote as last handed to storage. */
-  #syncedTerm: number;
-  #syncedVote: NodeId | null;
-  /** True while a Ready is being persisted (between ready() and advance()). */
-  #persisting = false;
-  /** True while that Ready installs a received snapshot. */
-  #installingSnapshot = false;
-  readonly #lastContact = new Map<NodeId, number>();
+  #ticker: Ticker | undefined;
+  #stopping = false;
   /** The leader last written to the log, to log each change once. */
   #loggedLeader: NodeId | null = null;
-  readonly #pendingPromotions = new Set<NodeId>();
-  #removed = false;
-  #bookSaved: Promise<void> = Promise.resolve();
 
   private constructor(deps: NodeDeps, kv: KvStore, members: Map<NodeId, MemberAddress>) {
-    const { config, storage } = deps;
+    const { config, storage, log } = deps;
     this.id = config.id;
     this.#config = config;
     this.#storage = storage;
     this.#transport = deps.transport;
-    this.#log = deps.log;
-    this.#now = deps.now ?? Date.now;
-    this.#onFatal = deps.onFatal ?? ((e) => {
-      this.#log.log("error", "fatal error (storage failure or broken invariant): exiting", {
-        error: e instanceof Error ? e.stack ?? e.message : String(e),
-      });
-      Deno.exit(1);
+    this.#log = log;
+    const clock = nodeClock({
+      ...(deps.now ? { now: deps.now } : {}),
+      ...(deps.monotonicMs ? { monotonicMs: deps.monotonicMs } : {}),
+      ...(deps.scheduler ? { scheduler: deps.scheduler } : {}),
     });
+    this.#clock = clock;
+    this.#onFatal = deps.onFatal ?? exitOnFatal(log);
     this.#kv = kv;
-    for (const [id, addr] of members) this.#members.set(id, addr);
-    this.#members.set(config.id, { peerAddr: config.peerAddr, httpUrl: config.advertiseHttpUrl });
-    const initial = storage.initialState().hardState;
-    this.#syncedTerm = initial.term;
-    this.#syncedVote = initial.vote;
     const snapshot = storage.snapshotMeta();
-    this.#applied = snapshot.index;
-    this.#appliedTerm = snapshot.term;
-    this.#lastSnapshotIndex = snapshot.index;
-    this.#raft = new Raft({
+    const raft = new Raft({
       id: config.id,
       log: storage,
       seed: deps.seed ?? (crypto.getRandomValues(new Uint32Array(1))[0] ?? 1),
@@ -145,15 +117,75 @@ export class RaftkvNode implements NodeApi, AdminApi {
       heartbeatTicks: config.heartbeatTicks,
       applied: snapshot.index,
     });
-    this.#writeDeadlines = new DeadlineQueue(config.writeTimeoutMs);
+    this.#raft = raft;
+    const kick = () => this.#loop.kick();
+    this.#waiters = new ConditionWaiters(clock.now);
+    this.#members = new Membership({
+      config,
+      raft,
+      transport: deps.transport,
+      log,
+      now: clock.now,
+      kick,
+      awaitApplied: (i, t, s) => this.#applier.awaitApplied(i, t, s),
+      waiters: this.#waiters,
+      saveBook: deps.saveMemberBook ?? ((book) => saveMemberBook(config.dataDir, book)),
+    }, members);
+    this.#applier = new Applier(
+      {
+        kv: () => this.#kv,
+        applyConfChange: (e) => this.#members.applyConfChange(e),
+        writeDeadlines: new DeadlineQueue(config.writeTimeoutMs),
+      },
+      snapshot.index,
+      snapshot.term,
+    );
+    this.#snapshots = new Snapshots({
+      config,
+      raft,
+      storage,
+      transport: deps.transport,
+      log,
+      now: clock.now,
+      monotonicMs: clock.monotonicMs,
+      kv: () => this.#kv,
+      replaceKv: (next, index, term) => {
+        this.#kv = next;
+        this.#watches.attach(next);
+        this.#applier.jumpTo(index, term);
+      },
+      applied: () => ({ index: this.#applier.applied, term: this.#applier.appliedTerm }),
+      members: () => this.#members.entries(),
+      memberIds: () => this.#members.sortedIds(),
+      adoptMembers: (list) => this.#members.adoptSnapshotMembers(list),
+      step: (m) => this.#loop.step(m),
+      kick,
+      observeSnapshot: (ms) => this.metrics.observeSnapshot(ms / 1000),
+    }, snapshot.index);
+    this.#expiry = new ExpiryProposer(config.tickMs, clock.now);
     this.#reads = new ReadBatcher({
       readIndex: (ctx, mode) => {
-        this.#raft.readIndex(ctx, mode);
-        this.#kick();
+        raft.readIndex(ctx, mode);
+        kick();
       },
-      applied: () => this.#applied,
+      applied: () => this.#applier.applied,
       timeoutMs: config.writeTimeoutMs,
+      now: clock.now,
     });
+    this.#loop = new ReadyLoop(raft, storage, {
+      send: (messages) => this.#send(messages),
+      installSnapshot: (meta) => this.#snapshots.install(meta),
+      apply: (entries) => this.#applier.apply(entries),
+      confirmReads: (readStates) => {
+        for (const rs of readStates) this.#reads.confirmed(rs.context, rs.index);
+        this.#reads.drain();
+      },
+      afterAdvance: (rd) => this.#afterAdvance(rd),
+      lostLog: (from, lastIndex, acknowledged) =>
+        this.#onFatal(lostLogError(this.id, from, lastIndex, acknowledged)),
+      fatal: (e) => this.#onFatal(e),
+      observePersist: (n, ms) => this.metrics.observePersist(n, ms / 1000),
+    }, clock.monotonicMs);
     this.#watches = new WatchHub(() => this.#kv);
     this.metrics = deps.metrics ?? new RaftkvMetrics();
     this.metrics.sampleWith(() => this.#metricsSample());
@@ -181,354 +213,65 @@ export class RaftkvNode implements NodeApi, AdminApi {
       }
     }
     const node = new RaftkvNode(deps, kv, members);
-    node.#saveBook();
+    node.#members.saveBook();
     await node.#startIo();
     return node;
   }
 
   async #startIo(): Promise<void> {
-    this.#transport.onMessage = (m) => this.#step(m);
-    this.#transport.onSnapshot = (m, chunks) => this.#receiveSnapshot(m, chunks);
-    this.#syncPeers();
+    this.#transport.onMessage = (m) => {
+      if (this.#loop.stopped) return;
+      this.#members.heardFrom(m.from);
+      this.#loop.step(m);
+    };
+    this.#transport.onSnapshot = (m, chunks) => this.#snapshots.receive(m, chunks);
+    this.#members.syncPeers();
     await this.#transport.start();
     this.#watches.attach(this.#kv);
-    this.#ticker = setInterval(() => this.#tick(), this.#config.tickMs);
-    this.#loopDone = this.#readyLoop();
-    this.#kick();
+    this.#ticker = this.#clock.scheduler.every(this.#config.tickMs, () => this.tick());
+    this.#loop.start();
   }
 
-  // ---- the loop -------------------------------------------------------------
-
-  #kick(): void {
-    const wake = this.#wake;
-    this.#wake = null;
-    wake?.();
-  }
-
-  #step(m: Message): void {
-    if (this.#stopped) return;
-    this.#lastContact.set(m.from, Date.now());
-    this.#raft.step(m);
-    const lost = this.#raft.lostLog;
-    if (lost !== null) {
-      this.#stopped = true;
-      this.#onFatal(
-        new Error(
-          `this node's log ends at index ${lost.lastIndex}, but leader ${m.from} counts it as ` +
-            `holding index ${lost.acknowledged}: its data was lost (data directory wiped or ` +
-            `truncated). Remove it (DELETE /v1/cluster/members/${this.id}) and add it again ` +
-            `with an empty data directory and --join`,
-        ),
-      );
-      return;
-    }
-    this.#progressWhilePersisting();
-    this.#kick();
-  }
-
-  /**
-   * While a Ready's fsync runs (called on each message and tick), the work that need
-   * not wait for it goes on: messages that may leave before persistence (heartbeats,
-   * read-index acks, commit updates, and appends of what was proposed since the last
-   * call, as one batch), and the applying of entries that commit meanwhile.
-   */
-  #progressWhilePersisting(): void {
-    if (!this.#persisting) return;
-    this.#send(this.#raft.takeMessages());
-    // Writes committed and reads confirmed meanwhile are answered now, not after the
-    // fsync (unless a snapshot is being installed: the store is being replaced).
-    if (this.#installingSnapshot) return;
-    const { committedEntries, readStates } = this.#raft.takeApplicable();
-    if (committedEntries.length > 0) {
-      this.#apply(committedEntries);
-      this.#raft.appliedEntries(committedEntries);
-    }
-    for (const rs of readStates) this.#reads.confirmed(rs.context, rs.index);
-    if (committedEntries.length > 0 || readStates.length > 0) this.#reads.drain();
-  }
-
-  #tick(): void {
-    this.#raft.tick();
-    this.#progressWhilePersisting();
+  /** One tick of the node's clock (the scheduler calls it every `tickMs`). */
+  tick(): void {
+    if (this.#loop.stopped) return;
+    this.#loop.tick();
     this.#reads.expire();
-    this.#maybeProposeExpiry();
-    this.#maybePromote();
-    this.#reportCatchUp();
-    this.#maybeSnapshot();
-    this.#kick();
-  }
-
-  async #readyLoop(): Promise<void> {
-    while (!this.#stopped) {
-      if (!this.#raft.hasReady()) {
-        await new Promise<void>((resolve) => (this.#wake = resolve));
-        continue;
-      }
-      const rd = this.#raft.ready();
-      this.#persisting = true;
-      this.#installingSnapshot = rd.snapshot !== null;
-      try {
-        await this.#handleReady(rd);
-      } catch (e) {
-        this.#stopped = true;
-        this.#onFatal(e);
-        return;
-      } finally {
-        this.#persisting = false;
-        this.#installingSnapshot = false;
-      }
-      this.#raft.advance(rd);
-      this.#afterAdvance(rd);
-    }
-  }
-
-  async #handleReady(rd: Ready): Promise<void> {
-    this.#send(rd.messages);
-    if (rd.snapshot) await this.#installSnapshot(rd.snapshot);
-    // Committed entries are already durable here (the core only hands out persisted
-    // ones), so they are applied, and their writers answered, without waiting for the
-    // fsync of this Ready's new entries.
-    this.#apply(rd.committedEntries);
-    for (const rs of rd.readStates) this.#reads.confirmed(rs.context, rs.index);
-    this.#reads.drain();
-    if (rd.hardState) this.#unsavedHardState = rd.hardState;
-    const hs = this.#unsavedHardState;
-    // A commit-only change waits for the next write instead of costing an fsync of its
-    // own (the contract's step 2): under load that was every other fsync.
-    const mustSync = rd.entries.length > 0 || rd.snapshot !== null ||
-      (hs !== null && (hs.term !== this.#syncedTerm || hs.vote !== this.#syncedVote));
-    if (mustSync) {
-      const startedMs = performance.now();
-      await this.#storage.save(hs, rd.entries);
-      this.metrics.observePersist(rd.entries.length, (performance.now() - startedMs) / 1000);
-      this.#unsavedHardState = null;
-      if (hs !== null) {
-        this.#syncedTerm = hs.term;
-        this.#syncedVote = hs.vote;
-      }
-    }
-    this.#send(rd.messagesAfterPersist);
+    this.#expiry.maybePropose(this.#raft, this.#kv);
+    this.#members.onTick();
+    this.#snapshots.maybeTake();
+    this.#waiters.check();
+    this.#loop.kick();
   }
 
   #afterAdvance(rd: Ready): void {
     const { leader, role } = rd.softState;
     if (leader !== this.#loggedLeader) {
       // Elections are the first thing an operator looks for after an incident.
+      const term = rd.hardState?.term ?? this.#raft.basicStatus().term;
       this.#log.log(
         leader === null ? "warn" : "info",
         leader === null ? "leader lost" : "leader elected",
-        {
-          leader,
-          term: rd.hardState?.term ?? this.#raft.basicStatus().term,
-          role,
-        },
+        { leader, term, role },
       );
       this.#loggedLeader = leader;
     }
     this.metrics.observeLeader(leader);
     this.#reads.drain();
     // A lone voter would otherwise wait a full election timeout for nothing.
-    if (rd.softState.leader === null && rd.softState.role === "follower") {
+    if (leader === null && role === "follower") {
       const conf = this.#raft.status().conf;
       if (conf.voters.length === 1 && conf.voters[0] === this.id) this.#raft.campaign();
     }
-    this.#maybeSnapshot();
+    this.#waiters.check();
+    this.#snapshots.maybeTake();
   }
 
   #send(messages: Message[]): void {
     for (const m of messages) {
-      if (m.type === MessageType.Snapshot) this.#sendSnapshot(m);
+      if (m.type === MessageType.Snapshot) this.#snapshots.send(m as SnapshotMessage);
       else this.#transport.send(m);
     }
-  }
-
-  // ---- applying ---------------------------------------------------------------
-
-  #apply(entries: Entry[]): void {
-    for (const entry of entries) {
-      let result: ApplyResult = { ok: true, value: null };
-      if (entry.type === EntryType.ConfChange) {
-        this.#applyConfChange(entry);
-      } else {
-        // Bad entries are refused inside apply (as results); a throw is a broken
-        // invariant, and going on would let this replica's state drift: stop instead.
-        result = this.#kv.apply(entry.index, entry.data);
-      }
-      this.#applied = entry.index;
-      this.#appliedTerm = entry.term;
-      const waiter = this.#writes.get(entry.index);
-      if (waiter) {
-        this.#writes.delete(entry.index);
-        if (waiter.term === entry.term) waiter.resolve(result);
-        else waiter.reject(notApplied("leadership changed before the write committed"));
-      }
-    }
-  }
-
-  #applyConfChange(entry: Entry): void {
-    const cc = decodeConfChange(entry.data);
-    if (cc === null) {
-      // The leader validated it before proposing; every replica skips it alike.
-      this.#log.log("error", "undecodable membership change skipped", { index: entry.index });
-      return;
-    }
-    if (cc.type === "remove") {
-      if (cc.nodeId !== this.id) this.#members.delete(cc.nodeId);
-    } else if (cc.context !== "") {
-      const addr = JSON.parse(cc.context) as MemberAddress;
-      this.#members.set(cc.nodeId, { peerAddr: addr.peerAddr, httpUrl: addr.httpUrl ?? null });
-    }
-    if (cc.type === "remove" && cc.nodeId === this.id) {
-      this.#removed = true;
-      this.#log.log("warn", "this node was removed from the cluster");
-    }
-    this.#log.log("info", "membership change applied", { ...cc, index: entry.index });
-    this.#syncPeers();
-    this.#saveBook();
-  }
-
-  /** Persists the address book beside the data so restarts and joins know every peer. */
-  #saveBook(): void {
-    const book: MemberBook = { removed: this.#removed, members: [...this.#members] };
-    this.#bookSaved = this.#bookSaved.then(() => saveMemberBook(this.#config.dataDir, book))
-      .catch((e) => this.#log.log("error", "could not save members.json", { error: String(e) }));
-  }
-
-  #syncPeers(): void {
-    const peers = new Map<NodeId, string>();
-    for (const [id, addr] of this.#members) if (id !== this.id) peers.set(id, addr.peerAddr);
-    this.#transport.setPeers(peers);
-  }
-
-  // ---- snapshots --------------------------------------------------------------
-
-  /** Snapshot policy: every N applied entries, and/or every T seconds with a change. */
-  #maybeSnapshot(): void {
-    if (this.#snapshotting || this.#applied <= this.#lastSnapshotIndex) return;
-    const { snapshotEntries, snapshotIntervalMs } = this.#config;
-    const byCount = snapshotEntries > 0 && this.#applied >= this.#nextSnapshotPoint();
-    const byTime = snapshotIntervalMs > 0 &&
-      Date.now() - this.#lastSnapshotAtMs >= snapshotIntervalMs;
-    if (!byCount && !byTime) return;
-    this.takeSnapshot().catch((e) =>
-      this.#log.log("warn", "snapshot failed", {
-        error: e instanceof Error ? e.message : String(e),
-      })
-    );
-  }
-
-  /**
-   * The applied index at which the next snapshot by count is due: every
-   * `--snapshot-entries` entries, at a phase set by this node's place among the members.
-   * Members apply the same entries at nearly the same moment; at the same points they
-   * would all spend a snapshot's CPU at once, and a majority stall together (measured
-   * on one machine: most of the write tail latency).
-   */
-  #nextSnapshotPoint(): number {
-    const every = this.#config.snapshotEntries;
-    const ids = [...this.#members.keys()].sort();
-    const offset = Math.floor(every * Math.max(0, ids.indexOf(this.id)) / Math.max(1, ids.length));
-    return offset + (Math.floor((this.#lastSnapshotIndex - offset) / every) + 1) * every;
-  }
-
-  /** Snapshots the applied state now and compacts the log behind it. */
-  async takeSnapshot(): Promise<{ index: number; term: number }> {
-    if (this.#snapshotting) throw new RaftkvError("conflict", "a snapshot is already being taken");
-    this.#snapshotting = true;
-    const startedMs = performance.now();
-    try {
-      const conf = this.#raft.status().conf;
-      const kvSnapshot = this.#kv.snapshot(); // copy-on-write: applies continue meanwhile
-      const meta = { index: kvSnapshot.index, term: this.#termAt(kvSnapshot.index), conf };
-      if (meta.index <= this.#lastSnapshotIndex) return meta;
-      const header = { version: 1 as const, members: [...this.#members] };
-      await this.#storage.writeSnapshot(meta, encodeNodeSnapshot(header, kvSnapshot.chunks));
-      await this.#storage.compact(meta.index);
-      this.#lastSnapshotIndex = meta.index;
-      this.#lastSnapshotAtMs = Date.now();
-      this.metrics.observeSnapshot((performance.now() - startedMs) / 1000);
-      this.#log.log("info", "snapshot taken", { index: meta.index, term: meta.term });
-      return meta;
-    } finally {
-      this.#snapshotting = false;
-    }
-  }
-
-  #termAt(index: number): number {
-    if (index === this.#applied) return this.#appliedTerm;
-    const term = this.#storage.term(index);
-    if (term === undefined) throw new Error(`no term known for applied index ${index}`);
-    return term;
-  }
-
-  #sendSnapshot(m: SnapshotMessage): void {
-    if (this.#sendingSnapshot.has(m.to)) return;
-    const opened = this.#storage.openSnapshot();
-    if (!opened) {
-      this.#raft.reportSnapshot(m.to, false);
-      return;
-    }
-    this.#sendingSnapshot.add(m.to);
-    const message: SnapshotMessage = { ...m, snapshot: opened.meta };
-    const fields = { to: m.to, index: opened.meta.index };
-    this.#log.log("info", "sending snapshot", fields);
-    const chunks = withProgress(opened.chunks(), this.#log, "snapshot transfer out", fields);
-    this.#transport.sendSnapshot(message, chunks).then(
-      () => this.#raft.reportSnapshot(m.to, true),
-      (e) => {
-        this.#log.log("warn", "snapshot send failed", { to: m.to, error: String(e) });
-        this.#raft.reportSnapshot(m.to, false);
-      },
-    ).finally(() => {
-      this.#sendingSnapshot.delete(m.to);
-      this.#kick();
-    });
-  }
-
-  async #receiveSnapshot(m: SnapshotMessage, chunks: AsyncIterable<Uint8Array>): Promise<void> {
-    if (m.snapshot.index <= this.#applied) {
-      for await (const _ of chunks) { /* already have it: drain */ }
-    } else {
-      const fields = { from: m.from, index: m.snapshot.index };
-      await this.#storage.writeSnapshot(
-        m.snapshot,
-        withProgress(chunks, this.#log, "snapshot transfer in", fields),
-      );
-    }
-    // Stepped after the sender is acked, once the bytes are durable here.
-    queueMicrotask(() => this.#step(m));
-  }
-
-  async #installSnapshot(meta: SnapshotMeta): Promise<void> {
-    // Storage makes a received snapshot current (and readable) once it is applied.
-    await this.#storage.applySnapshot(meta);
-    const opened = this.#storage.openSnapshot();
-    if (!opened || opened.meta.index !== meta.index) {
-      throw new Error(`snapshot ${meta.index} was applied but cannot be read back`);
-    }
-    const decoded = await decodeNodeSnapshot(opened.chunks());
-    this.#kv = await KvStore.restore(decoded.kvChunks);
-    for (const [id, addr] of decoded.header.members) this.#members.set(id, addr);
-    this.#syncPeers();
-    this.#saveBook();
-    this.#watches.attach(this.#kv);
-    this.#applied = opened.meta.index;
-    this.#appliedTerm = opened.meta.term;
-    this.#lastSnapshotIndex = opened.meta.index;
-    this.#log.log("info", "snapshot installed", { index: meta.index });
-  }
-
-  // ---- TTL ----------------------------------------------------------------------
-
-  /** The leader turns due expiries into log entries so every replica expires alike. */
-  #maybeProposeExpiry(): void {
-    const due = this.#kv.nextExpiryMs();
-    const now = this.#now();
-    if (due === null || due > now || this.#raft.basicStatus().role !== "leader") return;
-    if (now - this.#expiryProposedAtMs < this.#config.tickMs * 5) return;
-    this.#expiryProposedAtMs = now;
-    const data = encodeEnvelope({ command: { op: "expire" }, idempotencyKey: null, nowMs: now });
-    this.#raft.propose(data);
   }
 
   // ---- NodeApi ------------------------------------------------------------------
@@ -538,67 +281,25 @@ export class RaftkvNode implements NodeApi, AdminApi {
     command: KvCommand,
     options: { idempotencyKey: string | null; signal: AbortSignal },
   ): Promise<ApplyResult> {
-    if (this.#stopped) {
-      this.metrics.observeProposal(false);
-      return Promise.reject(notApplied("the node is shutting down"));
+    let refused: RaftkvError | null = null;
+    if (this.#loop.stopped || this.#stopping) refused = notApplied("the node is shutting down");
+    else if (this.#members.removed) refused = removedMemberError(this.id);
+    else if (this.#applier.pendingWrites >= MAX_PENDING_WRITES) {
+      refused = new RaftkvError("too_many_requests", "too many writes in flight", 1);
     }
-    if (this.#removed) {
+    if (refused !== null) {
       this.metrics.observeProposal(false);
-      return Promise.reject(removedMemberError(this.id));
+      return Promise.reject(refused);
     }
-    if (this.#writes.size >= MAX_PENDING_WRITES) {
-      this.metrics.observeProposal(false);
-      return Promise.reject(new RaftkvError("too_many_requests", "too many writes in flight", 1));
-    }
-    const data = encodeEnvelope({
-      command,
-      idempotencyKey: options.idempotencyKey,
-      nowMs: this.#now(),
-    });
+    const nowMs = this.#clock.now();
+    const data = encodeEnvelope({ command, idempotencyKey: options.idempotencyKey, nowMs });
     const proposed = this.#raft.propose(data);
     this.metrics.observeProposal(proposed.ok);
-    if (!proposed.ok) return Promise.reject(refusal(proposed.reason, proposed.leader));
-    this.#kick();
-    return this.#awaitApplied(proposed.index, proposed.term, options.signal);
-  }
-
-  /** Resolves with the apply result once the entry at (index, term) is applied here. */
-  #awaitApplied(index: number, term: number, signal: AbortSignal): Promise<ApplyResult> {
-    return new Promise<ApplyResult>((resolve, reject) => {
-      const onAbort = () => this.#giveUpWrite(index, waiter);
-      const settle = () => {
-        deadline.cancel();
-        signal.removeEventListener("abort", onAbort);
-      };
-      const waiter: WriteWaiter = {
-        term,
-        resolve: (r) => {
-          settle();
-          resolve(r);
-        },
-        reject: (e) => {
-          settle();
-          reject(e);
-        },
-      };
-      // An older waiter at this index belongs to an entry this leader's log replaced,
-      // which therefore never committed.
-      this.#writes.get(index)?.reject(notApplied("leadership changed before the write committed"));
-      this.#writes.set(index, waiter);
-      const deadline = this.#writeDeadlines.add(onAbort);
-      signal.addEventListener("abort", onAbort, { once: true });
-    });
-  }
-
-  #giveUpWrite(index: number, waiter: WriteWaiter): void {
-    if (this.#writes.get(index) !== waiter) return;
-    this.#writes.delete(index);
-    waiter.reject(
-      new RaftkvError(
-        "outcome_unknown",
-        `the change was proposed at index ${index} but not applied before its deadline; it may or may not take effect`,
-      ),
-    );
+    if (!proposed.ok) {
+      return Promise.reject(refusalError(proposed.reason, proposed.leader, this.id));
+    }
+    this.#loop.kick();
+    return this.#applier.awaitApplied(proposed.index, proposed.term, options.signal);
   }
 
   /** Reads one key at the requested consistency. */
@@ -626,14 +327,15 @@ export class RaftkvNode implements NodeApi, AdminApi {
 
   /** Streams changes from `fromRevision` on. */
   watch(prefix: string, fromRevision: number, signal: AbortSignal): AsyncIterable<WatchEvent> {
-    if (this.#removed) throw removedMemberError(this.id);
+    if (this.#members.removed) throw removedMemberError(this.id);
     return this.#watches.watch(prefix, fromRevision, signal);
   }
 
   /** The node's view of the cluster. */
   status(): NodeStatus {
     const s = this.#raft.basicStatus();
-    const leaderAddr = s.leader === null ? undefined : this.#members.get(s.leader);
+    const removed = this.#members.removed;
+    const applied = this.#applier.applied;
     return {
       id: this.id,
       role: s.role,
@@ -641,17 +343,17 @@ export class RaftkvNode implements NodeApi, AdminApi {
       leader: s.leader,
       leaderHttpUrl: s.leader === this.id
         ? this.#config.advertiseHttpUrl
-        : leaderAddr?.httpUrl ?? null,
+        : (s.leader === null ? undefined : this.#members.address(s.leader))?.httpUrl ?? null,
       commitIndex: s.commit,
-      appliedIndex: this.#applied,
+      appliedIndex: applied,
       // commit > 0: a joiner hears a leader before it holds any of the log.
-      ready: !this.#removed && s.leader !== null && s.commit > 0 && this.#applied >= s.commit,
-      removed: this.#removed,
+      ready: !removed && s.leader !== null && s.commit > 0 && applied >= s.commit,
+      removed,
     };
   }
 
   async #awaitReadable(consistency: Consistency, signal: AbortSignal): Promise<void> {
-    if (this.#removed) throw removedMemberError(this.id);
+    if (this.#members.removed) throw removedMemberError(this.id);
     if (consistency === "stale") return;
     if (this.#raft.basicStatus().leader === null) {
       throw new RaftkvError("unavailable", "no leader is known: cannot confirm a fresh read", 1);
@@ -663,122 +365,34 @@ export class RaftkvNode implements NodeApi, AdminApi {
 
   /** Membership and replication progress as this node knows it. */
   cluster(): ClusterInfo {
-    const s = this.#raft.status();
-    const now = Date.now();
-    const member = (id: NodeId, role: "voter" | "learner"): MemberInfo => {
-      const p = s.progress.get(id);
-      const addr = this.#members.get(id);
-      const self = id === this.id;
-      const contact = this.#lastContact.get(id);
-      return {
-        id,
-        role,
-        peerAddr: addr?.peerAddr ?? null,
-        httpUrl: addr?.httpUrl ?? null,
-        matchIndex: p?.match ?? (self ? s.lastIndex : null),
-        lag: p ? Math.max(0, s.lastIndex - p.match) : (self ? 0 : null),
-        lastContactMs: self ? 0 : contact === undefined ? null : now - contact,
-        // The core's recentActive resets each timeout, so it flickers.
-        reachable: s.role !== "leader" ? null : self || this.#heardRecently(contact, now),
-      };
-    };
-    return {
-      clusterId: this.#config.clusterId,
-      self: this.id,
-      leader: s.leader,
-      term: s.term,
-      commitIndex: s.commit,
-      members: [
-        ...s.conf.voters.map((id) => member(id, "voter")),
-        ...s.conf.learners.map((id) => member(id, "learner")),
-      ],
-    };
+    return this.#members.cluster();
   }
 
   /** Adds a learner (and, for role voter, promotes it once caught up). */
-  async addMember(request: AddMemberRequest, signal: AbortSignal): Promise<MemberInfo> {
-    this.#requireLeader();
-    const conf = this.#raft.status().conf;
-    if (conf.voters.includes(request.id) || conf.learners.includes(request.id)) {
-      throw new RaftkvError("conflict", `${request.id} is already a member`);
-    }
-    const context = JSON.stringify({ peerAddr: request.peerAddr, httpUrl: request.httpUrl });
-    await this.#changeConf({ type: "addLearner", nodeId: request.id, context }, signal);
-    if (request.role === "voter") this.#pendingPromotions.add(request.id);
-    // The core adopts the change at its next advance(), which may be a moment after
-    // this write resolves; until then the member is described from the request.
-    return this.cluster().members.find((m) => m.id === request.id) ?? {
-      id: request.id,
-      role: "learner",
-      peerAddr: request.peerAddr,
-      httpUrl: request.httpUrl,
-      matchIndex: null,
-      lag: null,
-      lastContactMs: null,
-      reachable: null,
-    };
+  addMember(request: AddMemberRequest, signal: AbortSignal): Promise<MemberInfo> {
+    return this.#members.addMember(request, signal);
   }
 
   /** Promotes a caught-up learner to voter. */
-  async promote(id: string, signal: AbortSignal): Promise<void> {
-    this.#requireLeader();
-    const s = this.#raft.status();
-    if (!s.conf.learners.includes(id)) {
-      throw new RaftkvError(
-        s.conf.voters.includes(id) ? "conflict" : "not_found",
-        s.conf.voters.includes(id) ? `${id} is already a voter` : `${id} is not a learner`,
-      );
-    }
-    const notReady = this.#whyNotPromotable(id, s);
-    if (notReady !== null) {
-      throw new RaftkvError("conflict", `${notReady}; retry when it has caught up`);
-    }
-    this.#pendingPromotions.delete(id);
-    await this.#changeConf({ type: "promote", nodeId: id, context: "" }, signal);
+  promote(id: string, signal: AbortSignal): Promise<void> {
+    return this.#members.promote(id, signal);
   }
 
   /** Removes a member; a leader removing itself steps down once it commits. */
-  async removeMember(id: string, signal: AbortSignal): Promise<void> {
-    this.#requireLeader();
-    const conf = this.#raft.status().conf;
-    if (!conf.voters.includes(id) && !conf.learners.includes(id)) {
-      throw new RaftkvError("not_found", `${id} is not a member`);
-    }
-    if (conf.voters.length === 1 && conf.voters[0] === id) {
-      throw new RaftkvError(
-        "conflict",
-        `${id} is the last voter; removing it would end the cluster`,
-      );
-    }
-    this.#pendingPromotions.delete(id);
-    await this.#changeConf({ type: "remove", nodeId: id, context: "" }, signal);
+  removeMember(id: string, signal: AbortSignal): Promise<void> {
+    return this.#members.removeMember(id, signal);
   }
 
   /** Hands leadership to `to` and waits until it leads. */
-  async transferLeader(to: string, signal: AbortSignal): Promise<void> {
-    this.#requireLeader();
-    if (to === this.id) return;
-    if (!this.#raft.status().conf.voters.includes(to)) {
-      throw new RaftkvError("bad_request", `${to} is not a voter`);
-    }
-    if (!this.#raft.transferLeader(to)) {
-      throw new RaftkvError("conflict", `leadership cannot move to ${to} now`);
-    }
-    this.#kick();
-    const deadline = Date.now() + 2 * this.#electionTimeoutMs;
-    while (this.#raft.status().leader !== to) {
-      if (signal.aborted || Date.now() > deadline) {
-        throw new RaftkvError("unavailable", `${to} did not take over in time`, 1);
-      }
-      await new Promise((r) => setTimeout(r, this.#config.tickMs / 2));
-    }
+  transferLeader(to: string, signal: AbortSignal): Promise<void> {
+    return this.#members.transferLeader(to, signal);
   }
 
   /** A consistent backup: waits for a linearizable read point, then streams the state. */
   async backup(signal: AbortSignal): Promise<{ index: number; chunks: AsyncIterable<Uint8Array> }> {
     await this.#awaitReadable("linearizable", signal);
     const kvSnapshot = this.#kv.snapshot(); // copy-on-write: writes continue meanwhile
-    const header = { version: 1 as const, members: [...this.#members] };
+    const header = { version: 1 as const, members: this.#members.entries() };
     return { index: kvSnapshot.index, chunks: encodeNodeSnapshot(header, kvSnapshot.chunks) };
   }
 
@@ -788,103 +402,9 @@ export class RaftkvNode implements NodeApi, AdminApi {
     return { index: meta.index, term: meta.term };
   }
 
-  #requireLeader(): void {
-    const s = this.#raft.status();
-    if (s.role !== "leader") {
-      throw new RaftkvError(
-        "unavailable",
-        s.leader === null ? "no leader is known" : `not the leader (${s.leader} is)`,
-        1,
-      );
-    }
-  }
-
-  async #changeConf(cc: ConfChange, signal: AbortSignal): Promise<void> {
-    const proposed = this.#raft.proposeConfChange(cc);
-    if (!proposed.ok) {
-      if (proposed.reason === "conf_change_pending") {
-        throw new RaftkvError(
-          "conflict",
-          "another membership change is in progress; retry after it",
-        );
-      }
-      throw refusal(proposed.reason, proposed.leader);
-    }
-    this.#kick();
-    await this.#awaitApplied(proposed.index, proposed.term, signal);
-  }
-
-  /** The leader logs, every few seconds, how far behind each lagging member is. */
-  #reportCatchUp(): void {
-    const now = Date.now();
-    if (now - this.#lastCatchUpReportMs < PROGRESS_EVERY_MS) return;
-    const s = this.#raft.status();
-    if (s.role !== "leader") return;
-    this.#lastCatchUpReportMs = now;
-    for (const [id, p] of s.progress) {
-      const lag = s.lastIndex - p.match;
-      if (id === this.id || lag <= this.#config.promoteMaxLag) continue;
-      this.#log.log("info", "member catching up", {
-        id,
-        learner: p.isLearner,
-        match: p.match,
-        lag,
-        state: p.state,
-      });
-    }
-  }
-
-  /** One election timeout with this node's timings, in milliseconds. */
-  get #electionTimeoutMs(): number {
-    return this.#config.tickMs * this.#config.electionTicks;
-  }
-
-  /** Whether a member last heard from at `contact` was heard within an election timeout. */
-  #heardRecently(contact: number | undefined, now: number): boolean {
-    return contact !== undefined && now - contact < this.#electionTimeoutMs;
-  }
-
-  /**
-   * Why learner `id` may not become a voter yet, or null when it may: it must have
-   * acknowledged entries, answered within an election timeout, and be within
-   * `--promote-max-lag`. Lag alone is not enough: in a young log a learner that was
-   * never reached is "close", and promoting it adds a dead voter (with one voter, a
-   * cluster that can no longer commit).
-   */
-  #whyNotPromotable(id: NodeId, s: ReturnType<Raft["status"]>): string | null {
-    const match = s.progress.get(id)?.match ?? 0;
-    const contact = this.#lastContact.get(id);
-    const now = Date.now();
-    if (match === 0 || contact === undefined) return `${id} has not replicated anything yet`;
-    if (!this.#heardRecently(contact, now)) {
-      return `${id} has not been heard from for ${now - contact} ms`;
-    }
-    const lag = s.lastIndex - match;
-    if (lag > this.#config.promoteMaxLag) {
-      return `${id} is ${lag} entries behind (promotion allows ${this.#config.promoteMaxLag})`;
-    }
-    return null;
-  }
-
-  /** Promotes learners added as voters once they are within the allowed lag. */
-  #maybePromote(): void {
-    if (this.#pendingPromotions.size === 0) return;
-    const s = this.#raft.status();
-    if (s.role !== "leader") return;
-    for (const id of this.#pendingPromotions) {
-      if (!s.conf.learners.includes(id)) {
-        this.#pendingPromotions.delete(id);
-        continue;
-      }
-      if (this.#whyNotPromotable(id, s) !== null) continue;
-      const proposed = this.#raft.proposeConfChange({ type: "promote", nodeId: id, context: "" });
-      if (proposed.ok) {
-        this.#pendingPromotions.delete(id);
-        const lag = s.lastIndex - (s.progress.get(id)?.match ?? 0);
-        this.#log.log("info", "promoting caught-up learner", { id, lag });
-      }
-      return; // one change at a time
-    }
+  /** Snapshots the applied state now and compacts the log behind it. */
+  takeSnapshot(): Promise<{ index: number; term: number }> {
+    return this.#snapshots.take();
   }
 
   /** Cheap values read at every scrape of `GET /metrics`. */
@@ -900,100 +420,53 @@ export class RaftkvNode implements NodeApi, AdminApi {
     };
   }
 
-  // ---- shutdown -------------------------------------------------------------------
-
-  /** Hands leadership away if leader, stops ticking and the loop, closes I/O. */
-  async stop(): Promise<void> {
-    if (this.#stopped) return;
-    await this.#handOffLeadership();
-    this.#stopped = true;
-    clearInterval(this.#ticker);
-    this.#kick();
-    await this.#loopDone;
-    this.#reads.failAll(notApplied("the node is shutting down"));
-    for (const waiter of this.#writes.values()) {
-      waiter.reject(
-        new RaftkvError("outcome_unknown", "the node shut down before the write applied"),
-      );
-    }
-    this.#writes.clear();
-    this.#watches.closeAll();
-    // So a restart replays everything this node knew committed.
-    if (this.#unsavedHardState !== null) {
-      await this.#storage.save(this.#unsavedHardState, []).catch((e) =>
-        this.#log.log("warn", "could not save the last commit index", { error: String(e) })
-      );
-    }
-    await this.#bookSaved;
-    await this.#transport.close();
-    await this.#storage.close();
-  }
-
-  async #handOffLeadership(): Promise<void> {
-    const s = this.#raft.status();
-    if (s.role !== "leader") return;
-    let best: NodeId | null = null;
-    let bestMatch = -1;
-    for (const [id, p] of s.progress) {
-      if (id !== this.id && !p.isLearner && p.match > bestMatch) {
-        best = id;
-        bestMatch = p.match;
-      }
-    }
-    if (best === null || !this.#raft.transferLeader(best)) return;
-    this.#log.log("info", "handing leadership to the most caught-up voter", { to: best });
-    this.#kick();
-    const deadline = Date.now() + this.#electionTimeoutMs;
-    while (Date.now() < deadline && this.#raft.status().role === "leader") {
-      await new Promise((r) => setTimeout(r, this.#config.tickMs));
-    }
-    const handedOff = this.#raft.status().role !== "leader";
-    this.#log.log(
-      handedOff ? "info" : "warn",
-      handedOff ? "leadership handed off" : "leadership hand-off timed out",
-      {
-        to: best,
-      },
-    );
-  }
-
   /**
    * Learns addresses of members this node has not heard of (a joiner gets them from the
    * cluster it joins, before it has any log to learn them from).
    */
   rememberMembers(members: Iterable<[NodeId, MemberAddress]>): void {
-    let changed = false;
-    for (const [id, addr] of members) {
-      if (id === this.id || this.#members.has(id)) continue;
-      this.#members.set(id, addr);
-      changed = true;
-    }
-    if (!changed) return;
-    this.#syncPeers();
-    this.#saveBook();
+    this.#members.remember(members);
+  }
+
+  // ---- shutdown -------------------------------------------------------------------
+
+  /** Hands leadership away if leader, stops ticking and the loop, closes I/O. */
+  async stop(): Promise<void> {
+    if (this.#loop.stopped || this.#stopping) return;
+    this.#stopping = true;
+    await this.#members.handOff();
+    this.#ticker?.cancel();
+    await this.#loop.stop();
+    this.#waiters.failAll();
+    this.#reads.failAll(notApplied("the node is shutting down"));
+    this.#applier.failAll();
+    this.#watches.closeAll();
+    // So a restart replays everything this node knew committed.
+    await this.#loop.saveHeldHardState().catch((e) =>
+      this.#log.log("warn", "could not save the last commit index", { error: String(e) })
+    );
+    await this.#members.flushed();
+    await this.#transport.close();
+    await this.#storage.close();
   }
 }
 
-function notApplied(message: string): RaftkvError {
-  return new RaftkvError("unavailable", `${message}; the write was not applied`, 1);
+/** The default reaction to a fatal error: log it and exit the process (the one place). */
+function exitOnFatal(log: Logger): (e: unknown) => void {
+  return (e) => {
+    log.log("error", "fatal error (storage failure or broken invariant): exiting", {
+      error: e instanceof Error ? e.stack ?? e.message : String(e),
+    });
+    Deno.exit(1);
+  };
 }
 
-function refusal(reason: string, leader: NodeId | null): RaftkvError {
-  switch (reason) {
-    case "uncommitted_limit":
-      return new RaftkvError("too_many_requests", "too many uncommitted writes; retry shortly", 1);
-    case "invalid_conf_change":
-      return new RaftkvError(
-        "bad_request",
-        "that membership change is not valid for the current configuration",
-      );
-    case "transfer_in_progress":
-      return new RaftkvError("unavailable", "leadership is being transferred; retry shortly", 1);
-    default:
-      return new RaftkvError(
-        "unavailable",
-        leader === null ? "no leader is known" : `this node is not the leader (${leader} is)`,
-        1,
-      );
-  }
+/** Why a voter whose data was lost stops (see `BasicStatus.lostLog`). */
+function lostLogError(id: NodeId, from: NodeId, lastIndex: number, acknowledged: number): Error {
+  return new Error(
+    `this node's log ends at index ${lastIndex}, but leader ${from} counts it as ` +
+      `holding index ${acknowledged}: its data was lost (data directory wiped or ` +
+      `truncated). Remove it (DELETE /v1/cluster/members/${id}) and add it again ` +
+      `with an empty data directory and --join`,
+  );
 }
