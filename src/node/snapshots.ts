@@ -13,7 +13,10 @@ import type { RaftStorage } from "../storage/raft_storage.ts";
 import type { Transport } from "../transport/transport.ts";
 import { KvStore } from "../kv/store.ts";
 import { RaftkvError } from "../errors.ts";
-import type { MemberAddress, NodeConfig } from "./config.ts";
+import type { NodeConfig } from "./config.ts";
+import type { NodeClock } from "./clock.ts";
+import type { Applier } from "./apply.ts";
+import type { Membership } from "./membership.ts";
 import type { Logger } from "./log.ts";
 import { decodeNodeSnapshot, encodeNodeSnapshot } from "./snapshot_format.ts";
 import { withProgress } from "./progress.ts";
@@ -25,26 +28,21 @@ export interface SnapshotDeps {
   storage: RaftStorage;
   transport: Transport;
   log: Logger;
-  now: () => number;
-  monotonicMs: () => number;
+  clock: NodeClock;
+  /** The applied index and term (moved on when a snapshot is installed). */
+  applier: Applier;
+  /** Addresses written into each snapshot and taken from an installed one. */
+  members: Membership;
   /** The current state machine. */
   kv(): KvStore;
   /** Replaces the state machine (a snapshot was installed). */
-  replaceKv(kv: KvStore, index: number, term: number): void;
-  /** Applied index and its term. */
-  applied(): { index: number; term: number };
-  /** Every member's addresses, written into each snapshot. */
-  members(): [NodeId, MemberAddress][];
-  /** Member ids, sorted (for the per-member phase of the count policy). */
-  memberIds(): NodeId[];
-  /** Takes the addresses an installed snapshot carries. */
-  adoptMembers(members: [NodeId, MemberAddress][]): void;
+  replaceKv(kv: KvStore): void;
   /** Steps a message into the core through the loop (a received snapshot, once stored). */
   step(m: SnapshotMessage): void;
   /** Wakes the Ready loop (a send finished). */
   kick(): void;
-  /** Records how long a snapshot took, in milliseconds. */
-  observeSnapshot(ms: number): void;
+  /** Records how long a snapshot took, in seconds. */
+  observeSnapshot(seconds: number): void;
 }
 
 /** Snapshot policy, send, receive and install. */
@@ -59,16 +57,17 @@ export class Snapshots {
   constructor(deps: SnapshotDeps, index: number) {
     this.#d = deps;
     this.#lastIndex = index;
-    this.#lastAtMs = deps.now();
+    this.#lastAtMs = deps.clock.now();
   }
 
   /** Snapshot policy: every N applied entries, and/or every T seconds with a change. */
   maybeTake(): void {
-    const applied = this.#d.applied().index;
+    const applied = this.#d.applier.applied;
     if (this.#taking || applied <= this.#lastIndex) return;
     const { snapshotEntries, snapshotIntervalMs } = this.#d.config;
     const byCount = snapshotEntries > 0 && applied >= this.#nextPoint();
-    const byTime = snapshotIntervalMs > 0 && this.#d.now() - this.#lastAtMs >= snapshotIntervalMs;
+    const byTime = snapshotIntervalMs > 0 &&
+      this.#d.clock.now() - this.#lastAtMs >= snapshotIntervalMs;
     if (!byCount && !byTime) return;
     this.take().catch((e) =>
       this.#d.log.log("warn", "snapshot failed", {
@@ -86,7 +85,7 @@ export class Snapshots {
    */
   #nextPoint(): number {
     const every = this.#d.config.snapshotEntries;
-    const ids = this.#d.memberIds();
+    const ids = this.#d.members.sortedIds();
     const offset = Math.floor(
       every * Math.max(0, ids.indexOf(this.#d.config.id)) / Math.max(1, ids.length),
     );
@@ -97,18 +96,18 @@ export class Snapshots {
   async take(): Promise<{ index: number; term: number }> {
     if (this.#taking) throw new RaftkvError("conflict", "a snapshot is already being taken");
     this.#taking = true;
-    const startedMs = this.#d.monotonicMs();
+    const startedMs = this.#d.clock.monotonicMs();
     try {
       const conf = this.#d.raft.status().conf;
       const kvSnapshot = this.#d.kv().snapshot(); // copy-on-write: applies continue meanwhile
       const meta = { index: kvSnapshot.index, term: this.#termAt(kvSnapshot.index), conf };
       if (meta.index <= this.#lastIndex) return meta;
-      const header = { version: 1 as const, members: this.#d.members() };
+      const header = { version: 1 as const, members: this.#d.members.entries() };
       await this.#d.storage.writeSnapshot(meta, encodeNodeSnapshot(header, kvSnapshot.chunks));
       await this.#d.storage.compact(meta.index);
       this.#lastIndex = meta.index;
-      this.#lastAtMs = this.#d.now();
-      this.#d.observeSnapshot(this.#d.monotonicMs() - startedMs);
+      this.#lastAtMs = this.#d.clock.now();
+      this.#d.observeSnapshot((this.#d.clock.monotonicMs() - startedMs) / 1000);
       this.#d.log.log("info", "snapshot taken", { index: meta.index, term: meta.term });
       return meta;
     } finally {
@@ -117,8 +116,8 @@ export class Snapshots {
   }
 
   #termAt(index: number): number {
-    const applied = this.#d.applied();
-    if (index === applied.index) return applied.term;
+    const { applied, appliedTerm } = this.#d.applier;
+    if (index === applied) return appliedTerm;
     const term = this.#d.storage.term(index);
     if (term === undefined) throw new Error(`no term known for applied index ${index}`);
     return term;
@@ -142,7 +141,7 @@ export class Snapshots {
       this.#d.log,
       "snapshot transfer out",
       fields,
-      this.#d.now,
+      this.#d.clock.now,
     );
     this.#d.transport.sendSnapshot(message, chunks).then(
       () => raft.reportSnapshot(m.to, true),
@@ -158,13 +157,13 @@ export class Snapshots {
 
   /** Stores a received snapshot's bytes, then steps its message into the core. */
   async receive(m: SnapshotMessage, chunks: AsyncIterable<Uint8Array>): Promise<void> {
-    if (m.snapshot.index <= this.#d.applied().index) {
+    if (m.snapshot.index <= this.#d.applier.applied) {
       for await (const _ of chunks) { /* already have it: drain */ }
     } else {
       const fields = { from: m.from, index: m.snapshot.index };
       await this.#d.storage.writeSnapshot(
         m.snapshot,
-        withProgress(chunks, this.#d.log, "snapshot transfer in", fields, this.#d.now),
+        withProgress(chunks, this.#d.log, "snapshot transfer in", fields, this.#d.clock.now),
       );
     }
     // Stepped after the sender is acked, once the bytes are durable here.
@@ -181,8 +180,9 @@ export class Snapshots {
     }
     const decoded = await decodeNodeSnapshot(opened.chunks());
     const kv = await KvStore.restore(decoded.kvChunks);
-    this.#d.adoptMembers(decoded.header.members);
-    this.#d.replaceKv(kv, opened.meta.index, opened.meta.term);
+    this.#d.members.adoptSnapshotMembers(decoded.header.members);
+    this.#d.replaceKv(kv);
+    this.#d.applier.jumpTo(opened.meta.index, opened.meta.term);
     this.#lastIndex = opened.meta.index;
     this.#d.log.log("info", "snapshot installed", { index: meta.index });
   }
