@@ -7,8 +7,8 @@
  * @module
  */
 
-import { Raft } from "../raft/raft.ts";
-import type { Message, NodeId, Ready } from "../raft/messages.ts";
+import { Raft, type RaftConfig } from "../raft/raft.ts";
+import type { Entry, Message, NodeId, Ready, SnapshotMeta } from "../raft/messages.ts";
 import { MessageType } from "../raft/messages.ts";
 import type { RaftStorage } from "../storage/raft_storage.ts";
 import type { Transport } from "../transport/transport.ts";
@@ -43,12 +43,26 @@ export interface NodeDeps {
   scheduler?: Scheduler;
   /** Persists the member book (default: members.json in the data directory). */
   saveMemberBook?: (book: MemberBook) => Promise<void>;
+  /** Reads the member book (default: members.json in the data directory). */
+  loadMemberBook?: () => Promise<MemberBook | null>;
+  /** Builds the consensus core (default `new Raft`; the simulator may wrap it). */
+  newRaft?: (config: RaftConfig) => Raft;
+  /** Observes what the node applies (the simulator checks replicas against each other). */
+  tap?: NodeTap;
   /** Called when the node cannot go on safely (an fsync failed). Default: exit(1). */
   onFatal?: (error: unknown) => void;
   /** Seed for the core's election jitter. */
   seed?: number;
   /** Metrics this node records (GET /metrics); a private set when absent. */
   metrics?: RaftkvMetrics;
+}
+
+/** What an observer (the simulator) hears from a running node. */
+export interface NodeTap {
+  /** Entries applied, in order (before their writers are answered). */
+  applied(entries: readonly Entry[]): void;
+  /** A received snapshot replaced the state machine at `meta.index`. */
+  installed(meta: SnapshotMeta): void;
 }
 
 /** Every part of a running node, wired together. */
@@ -92,7 +106,7 @@ export class NodeParts {
     this.metrics = deps.metrics ?? new RaftkvMetrics();
     const onFatal = deps.onFatal ?? exitOnFatal(log);
     const snapshot = storage.snapshotMeta();
-    const raft = new Raft({
+    const raft = (deps.newRaft ?? ((c: RaftConfig) => new Raft(c)))({
       id: config.id,
       log: storage,
       seed: deps.seed ?? (crypto.getRandomValues(new Uint32Array(1))[0] ?? 1),
@@ -153,8 +167,14 @@ export class NodeParts {
     });
     this.loop = new ReadyLoop(raft, storage, {
       send: (messages) => this.#send(messages),
-      installSnapshot: (meta) => this.snapshots.install(meta),
-      apply: (entries) => this.applier.apply(entries),
+      installSnapshot: async (meta) => {
+        await this.snapshots.install(meta);
+        deps.tap?.installed(meta);
+      },
+      apply: (entries) => {
+        deps.tap?.applied(entries);
+        this.applier.apply(entries);
+      },
       confirmReads: (readStates) => {
         for (const rs of readStates) this.reads.confirmed(rs.context, rs.index);
         this.reads.drain();

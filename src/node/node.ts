@@ -52,7 +52,7 @@ export class RaftkvNode implements NodeApi, AdminApi {
 
   /** Restores state from storage and starts ticking, listening and applying. */
   static async start(deps: NodeDeps): Promise<RaftkvNode> {
-    const { kv, members } = await loadStartState(deps.config, deps.storage);
+    const { kv, members } = await loadStartState(deps.config, deps.storage, deps.loadMemberBook);
     const node = new RaftkvNode(new NodeParts(deps, kv, members));
     const p = node.#p;
     p.members.saveBook();

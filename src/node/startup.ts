@@ -8,7 +8,7 @@
 import type { NodeId } from "../raft/messages.ts";
 import type { RaftStorage } from "../storage/raft_storage.ts";
 import { KvStore } from "../kv/store.ts";
-import { loadMemberBook } from "./member_book.ts";
+import { loadMemberBook, type MemberBook } from "./member_book.ts";
 import type { MemberAddress, NodeConfig } from "./config.ts";
 import type { Logger } from "./log.ts";
 import { decodeNodeSnapshot } from "./snapshot_format.ts";
@@ -26,8 +26,9 @@ export interface StartState {
 export async function loadStartState(
   config: NodeConfig,
   storage: RaftStorage,
+  loadBook: () => Promise<MemberBook | null> = () => loadMemberBook(config.dataDir),
 ): Promise<StartState> {
-  const book = await loadMemberBook(config.dataDir);
+  const book = await loadBook();
   if (book?.removed) {
     throw new Error(
       `node ${config.id} was removed from the cluster; it cannot start as a member again. ` +
