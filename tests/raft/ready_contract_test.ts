@@ -68,3 +68,19 @@ Deno.test("lostLog and dropped messages come out through status, not mutable fie
   if (lost) lost.acknowledged = 0;
   assert.deepEqual(f.basicStatus().lostLog, { lastIndex: 0, acknowledged: 5 });
 });
+
+Deno.test("a restart from a snapshot above the durable commit index re-applies nothing", () => {
+  // The host snapshotted at 4 (keeping entries below it) but the commit index that rode
+  // along with no later write was never synced: the durable hard state says commit 2.
+  const conf = { voters: ["A"], learners: [] };
+  const log = new MemoryStableLog({
+    conf,
+    hardState: { term: 1, vote: "A", commit: 2 },
+    entries: [entry(1, 1), entry(2, 1), entry(3, 1), entry(4, 1)],
+  });
+  const raft = new Raft({ id: "A", log, seed: 1, applied: 4 });
+  assert.equal(raft.basicStatus().applied, 4);
+  assert.ok(raft.basicStatus().commit >= 4, "what the host applied is committed");
+  const rd = raft.ready();
+  assert.deepEqual(rd.committedEntries.map((e) => e.index), [], "nothing handed out again");
+});
