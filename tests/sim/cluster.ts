@@ -353,8 +353,11 @@ export class Cluster {
       );
       return;
     }
-    if (m.type === MessageType.Heartbeat && target.wiped && !target.mustHaveStopped) {
-      // A commit beyond what the wiped voter holds: it must stop at this heartbeat.
+    if (
+      m.type === MessageType.Heartbeat && target.wiped && !target.mustHaveStopped &&
+      m.term >= target.node.status().term
+    ) {
+      // A current leader credits the wiped voter with more than it holds: it must stop.
       const self = target.node.cluster().members.find((x) => x.id === target.id);
       if (self !== undefined && self.matchIndex !== null && m.commit > self.matchIndex) {
         target.mustHaveStopped = true;

@@ -239,7 +239,7 @@ export class SimHost {
       snapshotIntervalMs: 0,
       snapshotTrailingEntries: s.trailingEntries,
       // The simulator's clients give up on their own (virtual) deadlines.
-      writeTimeoutMs: 1e12,
+      writeTimeoutMs: 1e9,
       promoteMaxLag: s.promoteMaxLag,
       peerSecret: null,
       logLevel: "error",
