@@ -293,7 +293,8 @@ export class Cluster {
     let bestTerm = -1;
     for (const h of this.upHosts()) {
       const st = h.node.status();
-      if (st.role === "leader" && st.term > bestTerm) {
+      // A leader that applied its own removal steps down; it serves nothing meanwhile.
+      if (st.role === "leader" && !st.removed && st.term > bestTerm) {
         best = h;
         bestTerm = st.term;
       }
@@ -343,6 +344,7 @@ export class Cluster {
       return;
     }
     this.trace.add({ step: this.step, atMs: this.nowMs, node: m.to, what: m });
+    transport.learnPeer(m.from);
     if (packet.kind === "snap") {
       const cut = this.faults && this.#prng.chance(this.config.snapshotCutRate);
       const cutAfter = cut ? this.#prng.int(packet.chunks.length + 1) : null;
@@ -448,6 +450,16 @@ export class Cluster {
       : this.#randomUp();
     if (host === null) return;
     this.#crash(host, this.#prng.pick([5, 50, 200, 1000, 3000]));
+  }
+
+  /**
+   * Kills the leader while it waits for an fsync (when it does): the moment a leader
+   * that counted its own unsynced entries toward commit would lose committed ones.
+   */
+  crashLeaderInFsync(): void {
+    const leader = this.leader();
+    if (leader === null || !leader.persisting) return;
+    this.#crash(leader, this.#prng.pick([1, 20, 200]));
   }
 
   #crash(host: SimHost, downMs: number): void {
@@ -682,7 +694,9 @@ export class Cluster {
     const out: SimHost[] = [];
     for (const m of leader.node.cluster().members) {
       const h = this.hosts.get(m.id);
-      if (h !== undefined && h.up && !this.retired.has(m.id)) out.push(h);
+      if (h !== undefined && h.up && !this.retired.has(m.id) && !h.node.status().removed) {
+        out.push(h);
+      }
     }
     return out;
   }

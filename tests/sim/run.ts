@@ -113,6 +113,9 @@ async function doAction(c: Cluster, action: Action): Promise<void> {
     case "crash":
       c.crashOne();
       break;
+    case "leaderFsyncCrash":
+      c.crashLeaderInFsync();
+      break;
     case "wipe":
       c.wipeOne();
       break;

@@ -101,8 +101,8 @@ export class SimHost {
   /** Set when this incarnation's node gave up (fatal handler); it serves nothing. */
   #halted = false;
   #leaderTerm = 0;
-  /** The highest index this host ever saved (promotion checks: was it ever reached?). */
-  #everSaved = 0;
+  /** Set once the host ever received entries or a snapshot (sticky across wipes). */
+  #reached = false;
 
   /** A founding member (`founding` lists all of them) or, with null, a joiner. */
   constructor(
@@ -172,9 +172,9 @@ export class SimHost {
     return this.#wipes === 0 ? this.id : `${this.id}~wipe${this.#wipes}`;
   }
 
-  /** True when the host ever saved an entry beyond the bootstrap (or holds a snapshot). */
+  /** True once the host ever received entries or a snapshot from a leader. */
   get everReached(): boolean {
-    return this.#everSaved > 0 || this.#storage.snapshotMeta().index > 0;
+    return this.#reached;
   }
 
   /** True while its disk holds a save waiting for its fsync. */
@@ -294,6 +294,7 @@ export class SimHost {
           }
           this.#digest = d;
           this.#applied = meta.index;
+          this.#reached = true;
           this.#note(() => `installed snapshot ${meta.index}@${meta.term}`);
         },
       },
@@ -370,7 +371,7 @@ export class SimHost {
     const inv = this.#env.inv;
     inv.observeLogAppend(this.id, entries, prevTerm);
     const last = entries[entries.length - 1] as Entry;
-    if (last.index > this.#everSaved) this.#everSaved = last.index;
+    this.#reached = true;
     this.#note(() => `save ${formatEntries(entries)}${hs ? ` hs(t${hs.term} c${hs.commit})` : ""}`);
     // A new leader's first own entry: everything before it was handed to storage first.
     const st = this.#node?.status();

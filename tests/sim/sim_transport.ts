@@ -39,6 +39,7 @@ export class SimTransport implements Transport {
   readonly #wire: SimWire;
   readonly #stats = newStats();
   #peers: ReadonlySet<NodeId> = new Set();
+  readonly #learned = new Set<NodeId>();
   #closed = false;
 
   /** An endpoint for `id` sending through `wire`. */
@@ -69,7 +70,19 @@ export class SimTransport implements Transport {
 
   /** The peers this node has addresses for. */
   setPeers(peers: ReadonlyMap<NodeId, string>): void {
-    this.#peers = new Set(peers.keys());
+    this.#peers = new Set([...peers.keys(), ...this.#learned]);
+  }
+
+  /**
+   * A peer connected to this node: it can be answered from now on, as the peer
+   * handshake makes members learn each other's addresses (issue 16, part 5). Without
+   * it a member that missed a joiner's membership entry could never answer the joiner
+   * once it leads.
+   */
+  learnPeer(id: NodeId): void {
+    if (this.#peers.has(id)) return;
+    this.#learned.add(id);
+    this.#peers = new Set([...this.#peers, id]);
   }
 
   /** Streams a snapshot; settles when the receiver stored it or the stream broke. */
