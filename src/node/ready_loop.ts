@@ -160,16 +160,18 @@ export class ReadyLoop {
       this.#installingSnapshot = rd.snapshot !== null;
       try {
         await this.#handle(rd);
-      } catch (e) {
-        this.#stopped = true;
-        this.#host.fatal(e);
-        return;
-      } finally {
         this.#persisting = false;
         this.#installingSnapshot = false;
+        this.#raft.advance(rd);
+        this.#host.afterAdvance(rd);
+      } catch (e) {
+        // A failed fsync or a broken invariant: going on could lose or corrupt data.
+        this.#stopped = true;
+        this.#persisting = false;
+        this.#installingSnapshot = false;
+        this.#host.fatal(e);
+        return;
       }
-      this.#raft.advance(rd);
-      this.#host.afterAdvance(rd);
     }
   }
 
