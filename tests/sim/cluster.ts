@@ -31,6 +31,10 @@ import type { Trace } from "./trace.ts";
 export const SETTLE_ROUNDS = 32;
 /** Virtual ms the founders get to elect a leader before the founding learners join. */
 export const INIT_LEADER_TIMEOUT_MS = 10_000;
+/** Virtual ms between attempts to start a wiped voter (see `#mayStart`). */
+export const WIPED_VOTER_RETRY_MS = 50;
+/** Virtual ms between an operator's attempts to remove a member that lost its data. */
+export const REPAIR_EVERY_MS = 200;
 /** Voters whose disks a run may wipe (each one stops for good once it notices). */
 export const MAX_VOTER_WIPES = 1;
 
@@ -48,7 +52,8 @@ type SimEvent =
   | { kind: "resume"; node: NodeId }
   | { kind: "crashNow"; node: NodeId; incarnation: number }
   | { kind: "stop"; node: NodeId }
-  | { kind: "clientTimeout"; node: NodeId; op: number };
+  | { kind: "clientTimeout"; node: NodeId; op: number }
+  | { kind: "repair"; node: NodeId };
 
 /** A process stalled (GC pause, swapped out): its inputs pile up until it resumes. */
 interface Pause {
@@ -116,6 +121,10 @@ export class Cluster {
   #pendingRestart = new Set<NodeId>();
   #paused = new Map<NodeId, Pause>();
   #voterWipes = 0;
+  /** Voters whose disks were wiped and that have not yet stopped on lost data. */
+  #wipedVoters = new Set<NodeId>();
+  /** Hosts added as learners for good (never promoted automatically). */
+  #learnerRole = new Set<NodeId>();
   /** The first violation found inside a callback (thrown after the event). */
   #violation: InvariantViolation | null = null;
 
@@ -187,8 +196,26 @@ export class Cluster {
     return host;
   }
 
+  /**
+   * A wiped voter may vote before its first heartbeat tells it its data is gone (the
+   * hazard the lost-log check only narrows; its startup lease covers one election
+   * timeout). It is started only while a leader can heartbeat it at once: a leader
+   * exists and no cut isolates it. Otherwise its start waits.
+   */
+  #mayStart(host: SimHost): boolean {
+    if (!this.#wipedVoters.has(host.id)) return true;
+    const leader = this.leader();
+    return leader !== null && !this.network.isBlocked(leader.id, host.id) &&
+      !this.network.isBlocked(host.id, leader.id);
+  }
+
   async #startHost(host: SimHost): Promise<void> {
     if (this.retired.has(host.id) || host.removedForGood) return;
+    if (!this.#mayStart(host)) {
+      this.#pendingRestart.add(host.id);
+      this.#events.push(this.nowMs + WIPED_VOTER_RETRY_MS, { kind: "restart", node: host.id });
+      return;
+    }
     await host.start();
     // What --initial-cluster or a join answer gives a process: every member's address.
     const known: [NodeId, MemberAddress][] = [];
@@ -227,9 +254,11 @@ export class Cluster {
     const text = error instanceof Error ? error.message : String(error);
     if (host.wiped && /data was lost/.test(text)) {
       this.stats.lostLogStops++;
+      this.#wipedVoters.delete(host.id);
       this.#note(host.id, "stopped: its data was lost (lost-log check)");
       this.retired.add(host.id);
       this.clients.abandon(host);
+      this.#events.push(this.nowMs + REPAIR_EVERY_MS, { kind: "repair", node: host.id });
       return;
     }
     this.#violation ??= new InvariantViolation(
@@ -380,6 +409,7 @@ export class Cluster {
       this.clients.timeout(ev.op);
       return;
     }
+    if (ev.kind === "repair") return this.#repair(ev.node);
     const host = this.hosts.get(ev.node);
     if (host === undefined) return;
     const pause = this.#paused.get(host.id);
@@ -420,6 +450,20 @@ export class Cluster {
         this.#dropConnections(host.id);
         return;
     }
+  }
+
+  /**
+   * The operator's part after a member stopped on lost data: remove it through the
+   * leader (retried until its removal applied), so it no longer counts in quorums.
+   */
+  #repair(id: NodeId): void {
+    const leader = this.leader();
+    const member = leader?.node.cluster().members.some((m) => m.id === id) ?? true;
+    if (leader !== null && !member) return;
+    this.#events.push(this.nowMs + REPAIR_EVERY_MS, { kind: "repair", node: id });
+    if (leader === null) return;
+    this.#note(leader.id, `operator removes ${id} (its data was lost)`);
+    leader.node.removeMember(id, new AbortController().signal).catch(() => {});
   }
 
   #note(node: string, what: string | (() => string)): void {
@@ -491,6 +535,9 @@ export class Cluster {
       if (!this.config.checkQuorum || this.#voterWipes >= MAX_VOTER_WIPES) return;
       if (voters.length < 5 && voters.length - 1 < MIN_VOTERS) return;
       this.#voterWipes++;
+      this.#wipedVoters.add(host.id);
+    } else if (!this.#learnerRole.has(host.id)) {
+      return; // a voter-to-be: once promoted, a wiped one would be a second damaged voter
     }
     this.clients.abandon(host);
     host.crash(0, false);
@@ -546,7 +593,7 @@ export class Cluster {
   /** Restarts every crashed, non-retired host now (final phase). */
   async restartAll(): Promise<void> {
     for (const h of this.hosts.values()) {
-      if (!h.running && !this.retired.has(h.id) && !h.removedForGood) {
+      if (!h.running && !this.retired.has(h.id) && !h.removedForGood && this.#mayStart(h)) {
         this.#pendingRestart.delete(h.id);
         await this.#startHost(h);
       }
@@ -644,6 +691,7 @@ export class Cluster {
       this.#joinLater(id, role, this.#prng.pick([0, 0, 50, 500, 3000]));
     } else if (choice === "promote") {
       const id = this.#prng.pick(learners);
+      this.#learnerRole.delete(id);
       leader.node.promote(id, signal).then(report(`promote ${id}`), report(`promote ${id}`));
     } else {
       const pool = voters.length > MIN_VOTERS ? [...voters, ...learners] : learners;
@@ -670,6 +718,7 @@ export class Cluster {
       () => this.#note(leader.id, `added ${id}`),
       (e) => this.#note(leader.id, `add ${id}: ${String(e)}`),
     );
+    if (role === "learner") this.#learnerRole.add(id);
     this.#pendingRestart.add(id);
     this.#events.push(this.nowMs + startAfterMs, { kind: "restart", node: id });
   }
