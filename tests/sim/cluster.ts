@@ -23,7 +23,7 @@ import type { Prng } from "./prng.ts";
 import type { RunConfig } from "./run_config.ts";
 import { drawHostOptions, MAX_HOSTS, MAX_VOTERS, MIN_VOTERS, TICK_MS } from "./run_config.ts";
 import { type HostEnv, type HostOptions, simAddress, SimHost } from "./sim_host.ts";
-import { type SimPacket, streamChunks } from "./sim_transport.ts";
+import { freezeMessage, type SimPacket, streamChunks } from "./sim_transport.ts";
 import { SimClients } from "./clients.ts";
 import type { Trace } from "./trace.ts";
 
@@ -121,6 +121,7 @@ export class Cluster {
   #pendingRestart = new Set<NodeId>();
   #paused = new Map<NodeId, Pause>();
   #voterWipes = 0;
+  #holdBackUntilMs = 0;
   /** Voters whose disks were wiped and that have not yet stopped on lost data. */
   #wipedVoters = new Set<NodeId>();
   /** Hosts added as learners for good (never promoted automatically). */
@@ -267,8 +268,9 @@ export class Cluster {
     );
   }
 
-  #send(from: NodeId, to: NodeId, packet: SimPacket): void {
+  #send(from: NodeId, to: NodeId, original: SimPacket): void {
     const sender = this.hosts.get(from);
+    const packet = this.#holdBack(original);
     if (packet.kind === "msg") this.#observeSent(sender, packet.m);
     else this.stats.snapshotsSent++;
     const term = packet.m.term;
@@ -276,6 +278,29 @@ export class Cluster {
     const envelope = { packet, senderIncarnation: sender?.incarnation ?? 0 };
     const outcome = this.network.send(from, to, envelope, this.nowMs);
     if (outcome !== "queued" && packet.kind === "snap") packet.done(false);
+  }
+
+  /**
+   * While a hold-back window is open, appends lose the entries of their sender's own
+   * term (the new leader's no-op and what follows) and carry only older entries, as when
+   * an append split by the size limit loses its second half: the window in which a
+   * leader could count an old-term entry's replicas toward commit (figure 8).
+   */
+  #holdBack(packet: SimPacket): SimPacket {
+    if (!this.faults || this.nowMs >= this.#holdBackUntilMs || packet.kind !== "msg") {
+      return packet;
+    }
+    const m = packet.m;
+    if (m.type !== MessageType.Append || !m.entries.some((e) => e.term === m.term)) return packet;
+    const entries = m.entries.filter((e) => e.term < m.term);
+    return { kind: "msg", m: freezeMessage({ ...m, entries }) };
+  }
+
+  /** Opens a hold-back window (see `#holdBack`) for a while. */
+  holdBackNewTermEntries(): void {
+    const ms = this.#prng.pick([50, 200, 1000]);
+    this.#holdBackUntilMs = this.nowMs + ms;
+    this.#note("net", `appends carry only older-term entries for ${ms}ms`);
   }
 
   #observeSent(sender: SimHost | undefined, m: Message): void {

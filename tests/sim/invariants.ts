@@ -30,6 +30,7 @@ export type InvariantName =
   | "lost-log-ignored"
   | "promoted-unreached-learner"
   | "ttl-expiry"
+  | "old-term-commit"
   | "unexpected-fatal";
 
 /** Thrown on the first broken property; carries what the report prints. */

@@ -116,6 +116,9 @@ async function doAction(c: Cluster, action: Action): Promise<void> {
     case "leaderFsyncCrash":
       c.crashLeaderInFsync();
       break;
+    case "holdBack":
+      c.holdBackNewTermEntries();
+      break;
     case "wipe":
       c.wipeOne();
       break;

@@ -53,6 +53,7 @@ export interface ActionWeights {
   client: number;
   crash: number;
   leaderFsyncCrash: number;
+  holdBack: number;
   wipe: number;
   pause: number;
   partition: number;
@@ -138,6 +139,7 @@ function drawWeights(prng: Prng): ActionWeights {
     client: prng.pick([0.03, 0.07, 0.12]),
     crash: fury * prng.pick([0.0005, 0.002]),
     leaderFsyncCrash: fury * prng.pick([0, 0.001, 0.003]),
+    holdBack: fury * prng.pick([0, 0.001, 0.003]),
     wipe: fury * prng.pick([0, 0.0002, 0.0005]),
     pause: fury * prng.pick([0, 0.0005, 0.001]),
     partition: fury * prng.pick([0.0005, 0.002]),

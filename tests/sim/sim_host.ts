@@ -101,6 +101,8 @@ export class SimHost {
   /** Set when this incarnation's node gave up (fatal handler); it serves nothing. */
   #halted = false;
   #leaderTerm = 0;
+  /** The commit index this host reported while leading `#leaderTerm`. */
+  #leaderCommit = 0;
   /** Set once the host ever received entries or a snapshot (sticky across wipes). */
   #reached = false;
 
@@ -378,6 +380,7 @@ export class SimHost {
     if (st === undefined || st.role !== "leader" || last.term !== st.term) return;
     if (this.#leaderTerm === st.term) return;
     this.#leaderTerm = st.term;
+    this.#leaderCommit = st.commitIndex;
     inv.observeLeader(this.id, st.term);
     const termAt = (i: number) => storage.visibleTerm(i);
     inv.checkLeaderCompleteness(this.id, st.term, storage.firstIndex(), termAt);
@@ -388,12 +391,28 @@ export class SimHost {
     });
   }
 
-  /** Called after each event: a deposed leader's view is no longer checked. */
+  /**
+   * Called after each event: a deposed leader's view is no longer checked, and a leader
+   * may move its commit index only onto an entry of its own term (Raft §5.4.2: entries
+   * of earlier terms commit only indirectly, never by counting their replicas).
+   */
   observeRole(): void {
     if (this.#leaderTerm === 0) return;
     const st = this.#node?.status();
     if (st === undefined || st.role !== "leader" || st.term !== this.#leaderTerm) {
       this.#leaveLeadership();
+      return;
+    }
+    if (st.commitIndex > this.#leaderCommit) {
+      const term = this.#storage.visibleTerm(st.commitIndex);
+      if (term !== undefined && term !== st.term && this.#leaderCommit > 0) {
+        throw new InvariantViolation(
+          "old-term-commit",
+          `${this.id}, leader of term ${st.term}, moved its commit index from ` +
+            `${this.#leaderCommit} to ${st.commitIndex}, an entry of term ${term}`,
+        );
+      }
+      this.#leaderCommit = st.commitIndex;
     }
   }
 
