@@ -244,6 +244,7 @@ export class Cluster {
       },
       onFatal: (host, _incarnation, error) => this.#onFatal(host, error),
       onConfChange: (host, cc) => this.#onConfChange(host, cc),
+      onLeaderCommit: (host, index, term) => this.#checkDurableQuorum(host, index, term),
     };
   }
 
@@ -266,6 +267,41 @@ export class Cluster {
       "unexpected-fatal",
       `${host.id} stopped on a fatal error: ${text}`,
     );
+  }
+
+  /**
+   * Commit means durable on a majority: when a leader moves its commit index to
+   * `index`, a majority of its voters must hold that entry on disk (synced), the leader
+   * included only if its own fsync completed. Entries below a host's snapshot count as
+   * held (they are committed and compacted there).
+   */
+  #checkDurableQuorum(leader: SimHost, index: number, term: number): void {
+    const now = leader.node.cluster().members.filter((m) => m.role === "voter").map((m) => m.id);
+    // A membership change takes effect when applied, which may be just after the commit
+    // it completes was counted: the configuration before it is acceptable too.
+    const before = leader.votersBeforeChange ?? now;
+    const durableOn = (voters: NodeId[]): number => {
+      let n = 0;
+      for (const id of voters) {
+        const h = this.hosts.get(id);
+        if (h === undefined) continue;
+        // A wiped disk may have held it when the leader counted it: give it the doubt.
+        const t = h.durableTerm(index);
+        if (h.wiped || t === term || (t === undefined && h.snapshotIndex() >= index)) n++;
+      }
+      return n;
+    };
+    const a = durableOn(now);
+    const b = durableOn(before);
+    if (2 * a <= now.length && 2 * b <= before.length) {
+      throw new InvariantViolation(
+        "commit-without-durable-quorum",
+        `${leader.id} committed ${index}@${term} while only ${a} of its ${now.length} ` +
+          `voters hold it on disk (${
+            now.map((id) => `${id}:${this.hosts.get(id)?.durableTerm(index) ?? "-"}`).join(" ")
+          }; before: ${before.join(",")})`,
+      );
+    }
   }
 
   #send(from: NodeId, to: NodeId, original: SimPacket): void {

@@ -31,6 +31,7 @@ export type InvariantName =
   | "promoted-unreached-learner"
   | "ttl-expiry"
   | "old-term-commit"
+  | "commit-without-durable-quorum"
   | "unexpected-fatal";
 
 /** Thrown on the first broken property; carries what the report prints. */

@@ -65,6 +65,8 @@ export interface HostEnv {
   onFatal(host: SimHost, incarnation: number, error: unknown): void;
   /** A membership change applied on `host`. */
   onConfChange(host: SimHost, cc: ConfChange): void;
+  /** `host`, leading, moved its commit index to `index` (an entry of term `term`). */
+  onLeaderCommit(host: SimHost, index: number, term: number): void;
 }
 
 /** The address a simulated member advertises. */
@@ -96,6 +98,8 @@ export class SimHost {
   #wipes = 0;
   /** Set when this incarnation started from a wiped data directory. */
   #wiped = false;
+  /** The voters before the last membership change this host applied (commit checks). */
+  votersBeforeChange: NodeId[] | null = null;
   /** Set when a heartbeat showed a wiped host its data is lost: it must have stopped. */
   mustHaveStopped = false;
   /** Set when this incarnation's node gave up (fatal handler); it serves nothing. */
@@ -192,6 +196,16 @@ export class SimHost {
   /** The transport of the running incarnation (null when down). */
   get transport(): SimTransport | null {
     return this.#transport;
+  }
+
+  /** The index of this host's durable snapshot. */
+  snapshotIndex(): number {
+    return this.#storage.snapshotMeta().index;
+  }
+
+  /** The term at `index` in this host's durable log (what survives a crash now). */
+  durableTerm(index: number): number | undefined {
+    return this.#storage.term(index);
   }
 
   /** The last index of the log this host can see (durable or being synced). */
@@ -405,6 +419,7 @@ export class SimHost {
     }
     if (st.commitIndex > this.#leaderCommit) {
       const term = this.#storage.visibleTerm(st.commitIndex);
+      if (term !== undefined) this.#env.onLeaderCommit(this, st.commitIndex, term);
       if (term !== undefined && term !== st.term && this.#leaderCommit > 0) {
         throw new InvariantViolation(
           "old-term-commit",
@@ -438,6 +453,9 @@ export class SimHost {
       this.#applied = e.index;
       inv.observeApplied(this.id, e.index, e.term, fp, this.#digest);
       if (e.type === EntryType.ConfChange) {
+        // The core adopts the change after this apply: its voters now are the old ones.
+        this.votersBeforeChange = this.#node?.cluster().members
+          .filter((m) => m.role === "voter").map((m) => m.id) ?? null;
         const cc = decodeConfChange(e.data);
         if (cc !== null) this.#env.onConfChange(this, cc);
       }
