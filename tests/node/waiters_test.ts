@@ -2,9 +2,8 @@ import assert from "node:assert/strict";
 import { ConditionWaiters, MAX_CONDITION_WAITERS } from "../../src/node/waiters.ts";
 
 Deno.test("a waiter resolves true when the loop finds its condition met", async () => {
-  let now = 0;
   let led = false;
-  const waiters = new ConditionWaiters(() => now);
+  const waiters = new ConditionWaiters(() => 0);
   const p = waiters.wait(() => led, 100);
   waiters.check();
   assert.equal(waiters.size, 1, "not met yet: still waiting");
