@@ -15,6 +15,7 @@
 import type { ConfChange, Message, NodeId } from "../../src/raft/messages.ts";
 import { MessageType } from "../../src/raft/messages.ts";
 import type { MemberAddress } from "../../src/node/config.ts";
+import { RaftkvError } from "../../src/errors.ts";
 import type { Core } from "./core.ts";
 import { EventQueue } from "./event_queue.ts";
 import { InvariantChecker, InvariantViolation } from "./invariants.ts";
@@ -33,6 +34,10 @@ export const SETTLE_ROUNDS = 32;
 export const INIT_LEADER_TIMEOUT_MS = 10_000;
 /** Virtual ms between attempts to start a wiped voter (see `#mayStart`). */
 export const WIPED_VOTER_RETRY_MS = 50;
+/** Attempts a joiner makes to be added before it gives up. */
+export const MAX_JOIN_ATTEMPTS = 20;
+/** Virtual ms between a joiner's attempts to be added. */
+export const JOIN_RETRY_MS = 100;
 /** Virtual ms between an operator's attempts to remove a member that lost its data. */
 export const REPAIR_EVERY_MS = 200;
 /** Voters whose disks a run may wipe (each one stops for good once it notices). */
@@ -53,7 +58,8 @@ type SimEvent =
   | { kind: "crashNow"; node: NodeId; incarnation: number }
   | { kind: "stop"; node: NodeId }
   | { kind: "clientTimeout"; node: NodeId; op: number }
-  | { kind: "repair"; node: NodeId };
+  | { kind: "repair"; node: NodeId }
+  | { kind: "join"; node: NodeId; role: "voter" | "learner"; attempt: number };
 
 /** A process stalled (GC pause, swapped out): its inputs pile up until it resumes. */
 interface Pause {
@@ -471,6 +477,7 @@ export class Cluster {
       return;
     }
     if (ev.kind === "repair") return this.#repair(ev.node);
+    if (ev.kind === "join") return this.#askToJoin(ev.node, ev.role, ev.attempt + 1);
     const host = this.hosts.get(ev.node);
     if (host === undefined) return;
     const pause = this.#paused.get(host.id);
@@ -767,21 +774,37 @@ export class Cluster {
    * `startAfterMs`: a voter-to-be is promoted only once it has replicated entries.
    */
   #joinLater(id: NodeId, role: "voter" | "learner", startAfterMs: number): void {
-    const leader = this.leader();
-    if (leader === null) {
-      this.retired.add(id);
-      return;
-    }
-    const addr = simAddress(id);
-    const request = { id, peerAddr: addr.peerAddr, httpUrl: addr.httpUrl ?? "", role };
-    this.#note(leader.id, `add ${id} as ${role} (starts in ${startAfterMs}ms)`);
-    leader.node.addMember(request, new AbortController().signal).then(
-      () => this.#note(leader.id, `added ${id}`),
-      (e) => this.#note(leader.id, `add ${id}: ${String(e)}`),
-    );
+    this.#note("net", `${id} asks to join as ${role} (starts in ${startAfterMs}ms)`);
     if (role === "learner") this.#learnerRole.add(id);
     this.#pendingRestart.add(id);
     this.#events.push(this.nowMs + startAfterMs, { kind: "restart", node: id });
+    this.#askToJoin(id, role, 1);
+  }
+
+  /**
+   * As `--join` does: asks the leader to add `id`, retrying (up to
+   * {@link MAX_JOIN_ATTEMPTS} times) while there is no leader, the leader is too new or
+   * another change is in progress.
+   */
+  #askToJoin(id: NodeId, role: "voter" | "learner", attempt: number): void {
+    if (this.retired.has(id)) return;
+    const retry = () => {
+      if (attempt >= MAX_JOIN_ATTEMPTS) return;
+      this.#events.push(this.nowMs + JOIN_RETRY_MS, { kind: "join", node: id, role, attempt });
+    };
+    const leader = this.leader();
+    if (leader === null) return retry();
+    const addr = simAddress(id);
+    const request = { id, peerAddr: addr.peerAddr, httpUrl: addr.httpUrl ?? "", role };
+    leader.node.addMember(request, new AbortController().signal).then(
+      () => this.#note(leader.id, `added ${id} as ${role}`),
+      (e) => {
+        this.#note(leader.id, `add ${id}: ${String(e)}`);
+        if (e instanceof RaftkvError && (e.code === "unavailable" || e.code === "conflict")) {
+          if (!/already a member/.test(e.message)) retry();
+        }
+      },
+    );
   }
 
   #onConfChange(host: SimHost, cc: ConfChange): void {
