@@ -25,6 +25,14 @@ interface OptionSpec {
   help: string;
 }
 
+/**
+ * Largest `--max-value-bytes`: one entry must fit in one peer frame (16 MiB, with the
+ * key and the envelope) and leave room beside it, so 8 MiB.
+ */
+export const MAX_VALUE_BYTES_FLAG = 8 * 1024 * 1024;
+/** Largest `--max-key-bytes`. */
+export const MAX_KEY_BYTES_FLAG = 64 * 1024;
+
 /** Every flag the node accepts; the environment variable is RAFTKV_ + NAME_IN_CAPS. */
 export const OPTIONS: Record<string, OptionSpec> = {
   "id": { type: "string", help: "node id, e.g. n1 (required)" },
@@ -253,8 +261,8 @@ export function parseNodeArgs(
       1e9,
     ),
     writeTimeoutMs: int(get, "write-timeout-ms", DEFAULTS.writeTimeoutMs, 100, 600_000),
-    maxKeyBytes: int(get, "max-key-bytes", DEFAULTS.maxKeyBytes, 1, 64 * 1024),
-    maxValueBytes: int(get, "max-value-bytes", DEFAULTS.maxValueBytes, 1, 16 * 1024 * 1024),
+    maxKeyBytes: int(get, "max-key-bytes", DEFAULTS.maxKeyBytes, 1, MAX_KEY_BYTES_FLAG),
+    maxValueBytes: int(get, "max-value-bytes", DEFAULTS.maxValueBytes, 1, MAX_VALUE_BYTES_FLAG),
     corsOrigins: cors ? cors.split(",").map((s) => s.trim()).filter((s) => s !== "") : [],
     join: join === undefined ? null : normalizeUrl(join),
     learner: flag("learner"),

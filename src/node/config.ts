@@ -144,3 +144,14 @@ export function normalizeUrl(url: string): string {
   const withScheme = /^https?:\/\//.test(url) ? url : `http://${url}`;
   return withScheme.replace(/\/+$/, "");
 }
+
+/**
+ * The state machine's size limits from the flags. Apply refuses what exceeds them, so
+ * every member must run with the same `--max-key-bytes` and `--max-value-bytes`.
+ */
+export function kvLimitsOf(config: Pick<NodeConfig, "maxKeyBytes" | "maxValueBytes">): {
+  maxKeyBytes: number;
+  maxValueBytes: number;
+} {
+  return { maxKeyBytes: config.maxKeyBytes, maxValueBytes: config.maxValueBytes };
+}

@@ -10,28 +10,32 @@ import type { Logger } from "./log.ts";
 /** Report at most this often while bytes flow. */
 export const PROGRESS_EVERY_MS = 2_000;
 
-/** Passes `chunks` through, logging bytes so far every few seconds and at the end. */
+/**
+ * Passes `chunks` through, logging bytes so far every few seconds and at the end; `now`
+ * is the node's clock.
+ */
 export async function* withProgress(
   chunks: AsyncIterable<Uint8Array>,
   log: Logger,
   msg: string,
   fields: Record<string, unknown>,
+  now: () => number,
 ): AsyncIterable<Uint8Array> {
-  const startedMs = Date.now();
+  const startedMs = now();
   let lastReportMs = startedMs;
   let bytes = 0;
   for await (const chunk of chunks) {
     bytes += chunk.byteLength;
-    const now = Date.now();
-    if (now - lastReportMs >= PROGRESS_EVERY_MS) {
-      lastReportMs = now;
+    const nowMs = now();
+    if (nowMs - lastReportMs >= PROGRESS_EVERY_MS) {
+      lastReportMs = nowMs;
       log.log("info", `${msg}: in progress`, {
         ...fields,
         bytes,
-        seconds: (now - startedMs) / 1000,
+        seconds: (nowMs - startedMs) / 1000,
       });
     }
     yield chunk;
   }
-  log.log("info", `${msg}: done`, { ...fields, bytes, seconds: (Date.now() - startedMs) / 1000 });
+  log.log("info", `${msg}: done`, { ...fields, bytes, seconds: (now() - startedMs) / 1000 });
 }

@@ -26,6 +26,8 @@ export interface ReadBatcherDeps {
   applied(): number;
   /** A read not answered within this many ms fails with 503. */
   timeoutMs: number;
+  /** The node's clock, in milliseconds. */
+  now(): number;
 }
 
 interface Waiter {
@@ -73,7 +75,7 @@ export class ReadBatcher {
       const waiter: Waiter = {
         resolve: () => settle() && resolve(),
         reject: (e) => settle() && reject(e),
-        deadline: Date.now() + this.#deps.timeoutMs,
+        deadline: this.#deps.now() + this.#deps.timeoutMs,
         settled: false,
       };
       // The waiter stays in its batch (it is dropped there later); it just settles now.
@@ -91,7 +93,7 @@ export class ReadBatcher {
     });
   }
 
-  #flush(now = Date.now()): void {
+  #flush(now = this.#deps.now()): void {
     this.#flushScheduled = false;
     for (const mode of ["safe", "lease"] as const) {
       const waiters = this.#queued[mode];
@@ -132,7 +134,7 @@ export class ReadBatcher {
   }
 
   /** Fails reads past their deadline (no leader confirmed them in time). */
-  expire(now = Date.now()): void {
+  expire(now = this.#deps.now()): void {
     // A stalled round must not hold queued reads back for good.
     if (this.#queued.safe.length > 0) this.#flush(now);
     for (const [context, batch] of this.#batches) {

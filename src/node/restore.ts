@@ -8,7 +8,7 @@
  */
 
 import type { RaftStorage } from "../storage/raft_storage.ts";
-import type { NodeConfig } from "./config.ts";
+import { kvLimitsOf, type NodeConfig } from "./config.ts";
 import { KvStore } from "../kv/store.ts";
 import { decodeNodeSnapshot, encodeNodeSnapshot } from "./snapshot_format.ts";
 import { runtime } from "../runtime/current.ts";
@@ -47,7 +47,7 @@ export async function restoreBackup(
   // The whole file is decoded (and validated) before anything is written, then
   // re-snapshotted at this cluster's first index, so a broken backup leaves nothing behind.
   const decoded = await decodeNodeSnapshot(readFile(path));
-  const restored = await KvStore.restore(decoded.kvChunks);
+  const restored = await KvStore.restore(decoded.kvChunks, kvLimitsOf(config));
   restored.rebaseAppliedIndex(RESTORE_INDEX);
   const meta = {
     index: RESTORE_INDEX,

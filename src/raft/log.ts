@@ -38,7 +38,11 @@ export class RaftLog {
     this.offset = storage.lastIndex() + 1;
     this.inProgress = this.offset;
     const snapIndex = storage.firstIndex() - 1;
-    this.committed = Math.max(snapIndex, Math.min(committed, storage.lastIndex()));
+    // The host applies only committed entries, so what it applied (its snapshot, which
+    // storage may keep entries below) is committed even when the durable commit index
+    // lags: a commit-only hard state may never have been synced (contract step 2).
+    const knownCommitted = Math.max(committed, applied, storage.snapshotMeta().index);
+    this.committed = Math.max(snapIndex, Math.min(knownCommitted, storage.lastIndex()));
     this.applied = Math.max(snapIndex, Math.min(applied, this.committed));
     this.applying = this.applied;
     assert(this.committed <= this.lastIndex(), "opened with commit beyond the last index");

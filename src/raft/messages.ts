@@ -225,18 +225,37 @@ export interface SoftState {
  *    `advance()`).
  * 2. Make `snapshot` (if any), then `entries` (overwriting any stored suffix from
  *    `entries[0].index`), then `hardState` (if any) durable, and visible to the
- *    core's `StableLog`. A hard state whose term and vote are unchanged (only the
- *    commit index moved) may instead be written later, with the next entries or
- *    term/vote change, as etcd's `MustSync` allows: a commit index lost in a crash
- *    is learned again from the leader, and the log never commits below a snapshot.
+ *    core's `StableLog`. When `mustSync` is false the Ready's only durable change is a
+ *    commit index (term and vote unchanged, no entries, no snapshot): the host may keep
+ *    that hard state and write it later, with the next Ready whose `mustSync` is true,
+ *    as etcd's `MustSync` allows: a commit index lost in a crash is learned again from
+ *    the leader, and the log never commits below a snapshot. When `mustSync` is true the
+ *    host writes the newest hard state it holds (this Ready's, or a held one).
  * 3. Only then send `messagesAfterPersist` (votes and acks that promise durability).
- * 4. Apply `committedEntries` in order (all are already durable locally), and serve
- *    `readStates` once applied ≥ their index.
+ * 4. Apply `committedEntries` in order (all are already durable locally; they may be
+ *    applied before step 2 completes), and serve `readStates` once applied ≥ their
+ *    index. With a `snapshot`, the host installs it first and applies nothing before.
  * 5. Call `advance()`. The next `ready()` covers everything since.
+ *
+ * Between `ready()` and `advance()` (while step 2 runs), the host may go on:
+ * 6. `takeMessages()` returns messages that may leave at once (what the next Ready's
+ *    `messages` would hold, never anything for `messagesAfterPersist`); send them.
+ * 7. Unless this Ready installs a snapshot, `takeApplicable()` returns entries that
+ *    committed meanwhile and are durable here (none from a membership change on) and
+ *    confirmed read states. Apply the entries in order, after this Ready's
+ *    `committedEntries`, then report them with `appliedEntries()`; serve the reads
+ *    like step 4's.
+ * 8. `advance()` also reports this Ready's `committedEntries` as applied; entries
+ *    reported through `appliedEntries()` are never reported again.
+ *
+ * A host that breaks this order can lose acknowledged writes (acks before fsync), vote
+ * twice in a term (a vote sent before it is durable) or diverge (apply out of order).
  */
 export interface Ready {
   softState: SoftState;
   hardState: HardState | null;
+  /** Whether step 2 must reach the disk before step 3 (see the contract above). */
+  mustSync: boolean;
   snapshot: SnapshotMeta | null;
   entries: Entry[];
   messages: Message[];

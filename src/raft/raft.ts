@@ -84,20 +84,33 @@ export interface RaftConfig {
   maxUncommittedBytes?: number;
 }
 
+/**
+ * Why the core refused a proposal. A closed union: hosts switch over it exhaustively, so
+ * a new reason fails to compile until every host says what it means to a client.
+ */
+export type RefusalReason =
+  /** This node is not the leader (`leader` names the one it knows, if any). */
+  | "not_leader"
+  /** Too much proposed data is not committed yet. */
+  | "uncommitted_limit"
+  /** Leadership is being handed to another voter. */
+  | "transfer_in_progress"
+  /** A membership change is proposed but not applied yet: one at a time. */
+  | "conf_change_pending"
+  /** A new leader takes membership changes only once an entry of its term committed. */
+  | "not_yet_committed_in_term"
+  /** The change does not fit the current configuration (e.g. promoting a voter). */
+  | "invalid_conf_change";
+
+/** A refused proposal: why, and the leader this node knows of (itself when it leads). */
+export interface Refusal {
+  ok: false;
+  reason: RefusalReason;
+  leader: NodeId | null;
+}
+
 /** Outcome of a proposal. */
-export type ProposeResult =
-  | { ok: true; index: number; term: number }
-  | {
-    ok: false;
-    reason:
-      | "not_leader"
-      | "uncommitted_limit"
-      | "transfer_in_progress"
-      | "conf_change_pending"
-      | "not_yet_committed_in_term"
-      | "invalid_conf_change";
-    leader: NodeId | null;
-  };
+export type ProposeResult = { ok: true; index: number; term: number } | Refusal;
 
 /** A follower's replication progress, as reported by {@link Raft.status}. */
 export interface Progress {
@@ -131,6 +144,24 @@ export interface BasicStatus {
   applied: number;
   /** Index of the last entry in the log (durable or not). */
   lastIndex: number;
+  /**
+   * Set when the leader credits this node with entries its log no longer holds: a
+   * heartbeat's commit is at most what this node acknowledged, so a commit beyond its
+   * last index means its disk was wiped or truncated. The host must stop such a node
+   * (etcd's raft panics here): it would otherwise serve an old state and vote with a
+   * forgotten past. Null while the log is intact.
+   */
+  lostLog: LostLog | null;
+  /** Messages dropped so far because an outgoing queue was full (observability). */
+  droppedMessages: number;
+}
+
+/** What {@link BasicStatus.lostLog} reports: this log's end and what the leader credits. */
+export interface LostLog {
+  /** This node's last index when the heartbeat arrived. */
+  lastIndex: number;
+  /** The commit index the leader sent, which this node must have acknowledged. */
+  acknowledged: number;
 }
 
 /** A snapshot of the core's state for observability. */
@@ -144,7 +175,6 @@ export interface RaftStatus extends BasicStatus {
 }
 
 type State = "follower" | "precandidate" | "candidate" | "leader";
-type Refusal = Extract<ProposeResult, { ok: false }>;
 
 /** The Raft consensus state machine. */
 export class Raft {
@@ -196,15 +226,10 @@ export class Raft {
   /** The term the host has confirmed durable (through advance()). */
   private durableTerm: number;
   private prevSoft: SoftState;
-  /** Messages dropped because an outgoing queue was full (observability). */
-  droppedMessages = 0;
-  /**
-   * Set when the leader credits this node with entries its log no longer holds: a
-   * heartbeat's commit is at most what this node acknowledged, so a commit beyond its
-   * last index means its disk was wiped or truncated. Such a node must stop (etcd's raft
-   * panics here): it would otherwise serve an old state and vote with a forgotten past.
-   */
-  lostLog: { lastIndex: number; acknowledged: number } | null = null;
+  /** Messages dropped because an outgoing queue was full; see {@link BasicStatus}. */
+  private droppedMessages = 0;
+  /** See {@link BasicStatus.lostLog}. */
+  private lostLog: LostLog | null = null;
 
   /** Opens a core over `config.log`, replaying already-applied membership changes. */
   constructor(config: RaftConfig) {
@@ -478,11 +503,17 @@ export class Raft {
     assert(hs.commit <= this.log.lastIndex(), "commit beyond the last index");
     assert(hs.vote === null || hs.term > 0, "a vote belongs to a term");
     const changed = this.hardStateChanged();
+    const snapshot = this.log.takeUnstableSnapshot();
+    const entries = this.log.takeUnstableEntries();
     const rd: Ready = {
       softState: { leader: this.lead, role: this.role() },
       hardState: changed ? hs : null,
-      snapshot: this.log.takeUnstableSnapshot(),
-      entries: this.log.takeUnstableEntries(),
+      // A commit index alone need not be synced (contract step 2); term, vote, entries
+      // and snapshots must, before anything in messagesAfterPersist leaves.
+      mustSync: snapshot !== null || entries.length > 0 ||
+        hs.term !== this.prevHard.term || hs.vote !== this.prevHard.vote,
+      snapshot,
+      entries,
       messages: this.msgs,
       messagesAfterPersist: this.msgsAfter,
       committedEntries: this.log.takeCommitted(MAX_COMMITTED_BYTES_PER_READY),
@@ -547,6 +578,8 @@ export class Raft {
       commit: this.log.committed,
       applied: this.log.applied,
       lastIndex: this.log.lastIndex(),
+      lostLog: this.lostLog === null ? null : { ...this.lostLog },
+      droppedMessages: this.droppedMessages,
     };
   }
 

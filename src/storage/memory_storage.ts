@@ -180,12 +180,17 @@ export class MemoryStorage implements RaftStorage {
       survivors.push({ kind: "save", hardState: null, entries: torn.op.entries });
     }
     for (const p of this.#pending.splice(0)) p.reject(new Error("storage crashed"));
-    const next = new MemoryStorage({ ...this.options });
+    const next = this.emptyTwin();
     next.#snapshots = [...this.#snapshots];
     for (const op of [...this.#ops, ...survivors]) next.#applyDurable(op);
     next.#counters = { saves: 0, batches: 0, entries: 0, groupCommits: 0, bytesWritten: 0 };
     next.#recoverSnapshot();
     return next;
+  }
+
+  /** A fresh, empty twin with these options (subclasses return their own kind). */
+  protected emptyTwin(): MemoryStorage {
+    return new MemoryStorage({ ...this.options });
   }
 
   /** As recovery does: the newest local snapshot that matches the log is current. */

@@ -288,7 +288,7 @@ Deno.test("a heartbeat crediting a follower with entries it lacks marks its log 
     commit: 2,
     context: 1,
   });
-  assert.equal(follower.lostLog, null, "a commit within its log is fine");
+  assert.equal(follower.basicStatus().lostLog, null, "a commit within its log is fine");
   follower.step({
     type: MessageType.Heartbeat,
     from: "L",
@@ -297,6 +297,6 @@ Deno.test("a heartbeat crediting a follower with entries it lacks marks its log 
     commit: 9,
     context: 2,
   });
-  assertEquals(follower.lostLog, { lastIndex: 2, acknowledged: 9 });
+  assertEquals(follower.basicStatus().lostLog, { lastIndex: 2, acknowledged: 9 });
   assert.equal(follower.basicStatus().commit, 2, "nothing beyond its log is committed");
 });

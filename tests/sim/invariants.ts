@@ -22,7 +22,17 @@ export type InvariantName =
   | "read-after-acked-write"
   | "liveness"
   | "core-consistency"
-  | "host-contract";
+  | "host-contract"
+  | "linearizability"
+  | "replica-divergence"
+  | "removed-member-served"
+  | "wiped-voter-voted"
+  | "lost-log-ignored"
+  | "promoted-unreached-learner"
+  | "ttl-expiry"
+  | "old-term-commit"
+  | "commit-without-durable-quorum"
+  | "unexpected-fatal";
 
 /** Thrown on the first broken property; carries what the report prints. */
 export class InvariantViolation extends Error {

@@ -80,7 +80,7 @@ export function printFailure(r: RunResult, detailed: boolean): void {
 
 async function replayOne(seed: number, steps: number, verbose: boolean, shape: RunShape) {
   const core = await loadCore();
-  const r = runSimulation({ seed, steps, core, verbose, shape });
+  const r = await runSimulation({ seed, steps, core, verbose, shape });
   printFailure(r, true);
   console.log(
     `seed ${seed}: ${r.failure === null ? "ok" : "FAILED"} after ${r.steps} steps, ` +
@@ -136,13 +136,16 @@ function summarize(results: RunResult[], steps: number, seconds: number): boolea
   const virtualS = results.reduce((a, r) => a + r.virtualMs, 0) / 1000;
   const figures = [
     `acked writes ${sum("writesAcked")}`,
-    `reads served ${sum("readsServed")}`,
+    `reads ${sum("readsServed")}`,
+    `unknown outcomes ${sum("unknownOutcomes")}`,
+    `ttl puts ${sum("ttlAcked")}`,
     `leader terms ${sum("leaderTerms")}`,
-    `crashes ${sum("crashes")} (torn ${sum("tornCrashes")})`,
+    `crashes ${sum("crashes")}`,
+    `wipes ${sum("wipes")} (lost-log stops ${sum("lostLogStops")})`,
     `pauses ${sum("pauses")}`,
     `partitions ${sum("partitions")}`,
     `conf changes ${sum("confChanges")}`,
-    `snapshots installed ${sum("snapshotsInstalled")}`,
+    `snapshots sent ${sum("snapshotsSent")} (cut ${sum("snapshotsCut")})`,
     `compactions ${sum("compactions")}`,
     `transfers ${sum("transfers")}`,
   ].join(", ");

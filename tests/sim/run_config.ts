@@ -8,7 +8,7 @@
 
 import type { LinkProfile } from "./network.ts";
 import type { Prng } from "./prng.ts";
-import type { HostOptions } from "./sim_node.ts";
+import type { HostNodeSettings, HostOptions } from "./sim_host.ts";
 
 /** Virtual milliseconds between two ticks of a node. */
 export const TICK_MS = 10;
@@ -33,6 +33,8 @@ export interface RunConfig {
   maxUncommittedBytes: number;
   /** Per-host disk behaviour, by position (hosts added later draw their own). */
   hosts: HostOptions[];
+  /** Node settings every host runs with. */
+  node: HostNodeSettings;
   calmLink: LinkProfile;
   stormLink: LinkProfile;
   /** Relative weights of the scheduler's choices during the fault phase. */
@@ -41,14 +43,18 @@ export interface RunConfig {
   joiners: boolean;
   /** Probability that a Ready's fsync is interrupted by a crash (quick restart). */
   crashInFsyncRate: number;
+  /** Probability that a snapshot stream is cut part-way (the receiver sees an error). */
+  snapshotCutRate: number;
 }
 
 /** Relative frequency of each scheduler action per step. */
 export interface ActionWeights {
   event: number;
-  write: number;
-  read: number;
+  client: number;
   crash: number;
+  leaderFsyncCrash: number;
+  holdBack: number;
+  wipe: number;
   pause: number;
   partition: number;
   heal: number;
@@ -56,7 +62,6 @@ export interface ActionWeights {
   membership: number;
   compact: number;
   transfer: number;
-  campaign: number;
 }
 
 /** Optional overrides, e.g. to pin a cluster size in a test. */
@@ -82,7 +87,7 @@ export function drawRunConfig(seed: number, prng: Prng, shape: RunShape = {}): R
   };
   const torn = prng.chance(0.5);
   const hosts: HostOptions[] = [];
-  for (let i = 0; i < voters + learners; i++) hosts.push(drawHostOptions(prng, base, torn));
+  for (let i = 0; i < voters + learners; i++) hosts.push(drawHostOptions(prng, torn));
   const slow = prng.chance(0.3);
   return {
     seed,
@@ -90,6 +95,14 @@ export function drawRunConfig(seed: number, prng: Prng, shape: RunShape = {}): R
     learners,
     ...base,
     hosts,
+    node: {
+      tickMs: TICK_MS,
+      electionTicks: base.electionTicks,
+      heartbeatTicks: base.heartbeatTicks,
+      snapshotEntries: prng.pick([0, 20, 100]),
+      trailingEntries: prng.pick([0, 5, 50]),
+      promoteMaxLag: prng.pick([5, 1000]),
+    },
     calmLink: {
       dropRate: 0,
       duplicateRate: 0,
@@ -110,6 +123,7 @@ export function drawRunConfig(seed: number, prng: Prng, shape: RunShape = {}): R
     },
     joiners: shape.joiners ?? true,
     crashInFsyncRate: prng.pick([0, 0.001, 0.005]),
+    snapshotCutRate: prng.pick([0, 0.1, 0.3]),
     weights: drawWeights(prng),
   };
 }
@@ -122,9 +136,11 @@ function drawWeights(prng: Prng): ActionWeights {
   const fury = prng.pick([0.5, 1, 1, 4]);
   return {
     event: 1,
-    write: prng.pick([0.02, 0.05, 0.1]),
-    read: prng.pick([0.005, 0.02]),
+    client: prng.pick([0.03, 0.07, 0.12]),
     crash: fury * prng.pick([0.0005, 0.002]),
+    leaderFsyncCrash: fury * prng.pick([0, 0.001, 0.003]),
+    holdBack: fury * prng.pick([0, 0.001, 0.003]),
+    wipe: fury * prng.pick([0, 0.0002, 0.0005]),
     pause: fury * prng.pick([0, 0.0005, 0.001]),
     partition: fury * prng.pick([0.0005, 0.002]),
     heal: 0.002,
@@ -132,19 +148,14 @@ function drawWeights(prng: Prng): ActionWeights {
     membership: fury * prng.pick([0, 0.001, 0.003]),
     compact: prng.pick([0.001, 0.005]),
     transfer: fury * prng.pick([0, 0.001]),
-    campaign: fury * 0.0003,
   };
 }
 
 /** Disk behaviour for one host: a third persist at once, the rest take 1..maxMs. */
-export function drawHostOptions(
-  prng: Prng,
-  raft: HostOptions["raft"],
-  tornWrites: boolean,
-): HostOptions {
-  if (prng.chance(0.33)) return { fsyncMinMs: 0, fsyncMaxMs: 0, tornWrites, raft };
+export function drawHostOptions(prng: Prng, tornWrites: boolean): HostOptions {
+  if (prng.chance(0.33)) return { fsyncMinMs: 0, fsyncMaxMs: 0, tornWrites };
   const max = prng.pick([2, 5, 15, 30]);
-  return { fsyncMinMs: 1, fsyncMaxMs: max, tornWrites, raft };
+  return { fsyncMinMs: 1, fsyncMaxMs: max, tornWrites };
 }
 
 /** One line describing the run, printed in traces and failure reports. */
@@ -154,6 +165,7 @@ export function describeConfig(c: RunConfig): string {
   return `seed=${c.seed} voters=${c.voters} learners=${c.learners} preVote=${c.preVote} ` +
     `checkQuorum=${c.checkQuorum} hb=${c.heartbeatTicks} maxAppend=${c.maxAppendBytes}B ` +
     `inflight=${c.maxInflightAppends} uncommitted=${c.maxUncommittedBytes}B disks=[${disks}] ` +
+    `snapEvery=${c.node.snapshotEntries} trailing=${c.node.trailingEntries} ` +
     `storm(drop=${c.stormLink.dropRate} dup=${c.stormLink.duplicateRate} ` +
     `delay≤${c.stormLink.maxDelayMs}ms)`;
 }

@@ -20,9 +20,9 @@ export interface WorkerJob {
 
 const core = await loadCore();
 
-self.onmessage = (ev: MessageEvent<WorkerJob>) => {
+self.onmessage = async (ev: MessageEvent<WorkerJob>) => {
   const { seed, steps, shape } = ev.data;
-  const result = runSimulation({ seed, steps, core, shape });
+  const result = await runSimulation({ seed, steps, core, shape });
   self.postMessage(result);
 };
 self.postMessage("ready");

@@ -1,0 +1,46 @@
+/**
+ * The node's one source of time and timers. Every time read in `src/node/` goes through
+ * a {@link NodeClock}: the real one reads the wall clock and uses `setInterval`; the
+ * simulator passes a virtual one and calls the ticker itself, so a run replays exactly.
+ *
+ * @module
+ */
+
+/** A repeating timer that can be stopped. */
+export interface Ticker {
+  /** Stops the timer; further calls do nothing. */
+  cancel(): void;
+}
+
+/** Starts repeating timers (the node's tick). */
+export interface Scheduler {
+  /** Calls `fn` every `intervalMs` until cancelled. */
+  every(intervalMs: number, fn: () => void): Ticker;
+}
+
+/** Time and timers as the node sees them. */
+export interface NodeClock {
+  /** Wall-clock milliseconds: stamped into entries for TTLs, and every deadline. */
+  now(): number;
+  /** A monotonic clock for durations only (metrics timing), in milliseconds. */
+  monotonicMs(): number;
+  /** Where the tick comes from. */
+  scheduler: Scheduler;
+}
+
+/** `setInterval`, the scheduler real nodes use. */
+export const intervalScheduler: Scheduler = {
+  every(intervalMs, fn) {
+    const id = setInterval(fn, intervalMs);
+    return { cancel: () => clearInterval(id) };
+  },
+};
+
+/** The real clock, with any of its parts replaced (tests replace `now`). */
+export function nodeClock(parts: Partial<NodeClock> = {}): NodeClock {
+  return {
+    now: parts.now ?? Date.now,
+    monotonicMs: parts.monotonicMs ?? (() => performance.now()),
+    scheduler: parts.scheduler ?? intervalScheduler,
+  };
+}

@@ -1,0 +1,177 @@
+/**
+ * Leadership transfer and the stop hand-off wait on conditions the Ready loop checks,
+ * with deadlines on the node's injected clock: three nodes over in-memory storage and
+ * transport, ticked by hand on a virtual clock (no timers, no sleeping).
+ */
+
+import assert from "node:assert/strict";
+import { RaftkvNode } from "../../src/node/node.ts";
+import { bootstrapEntries } from "../../src/node/bootstrap.ts";
+import { DEFAULTS, type MemberAddress, type NodeConfig } from "../../src/node/config.ts";
+import { silentLogger } from "../../src/node/log.ts";
+import type { Scheduler } from "../../src/node/clock.ts";
+import { MemoryStorage } from "../../src/storage/memory_storage.ts";
+import { MemoryNetwork } from "../../src/transport/memory_transport.ts";
+import { RaftkvError } from "../../src/errors.ts";
+
+const TICK_MS = 10;
+/** Virtual ticks a test may run before it gives up. */
+const MAX_TICKS = 2_000;
+
+interface Cluster {
+  nodes: Map<string, RaftkvNode>;
+  network: MemoryNetwork;
+  /** Advances the virtual clock by one tick on every node, then lets promises settle. */
+  tick(): Promise<void>;
+  until(what: string, cond: () => boolean): Promise<void>;
+  leader(): RaftkvNode | undefined;
+}
+
+async function settle(): Promise<void> {
+  for (let i = 0; i < 50; i++) await Promise.resolve();
+}
+
+async function startCluster(ids: string[]): Promise<Cluster> {
+  let now = 1_000_000;
+  const tickers = new Map<string, () => void>();
+  const network = new MemoryNetwork();
+  const initialCluster = new Map<string, MemberAddress>(
+    ids.map((id) => [id, { peerAddr: `mem:${id}`, httpUrl: `http://${id}` }]),
+  );
+  const nodes = new Map<string, RaftkvNode>();
+  for (const [i, id] of ids.entries()) {
+    const storage = new MemoryStorage();
+    const { hardState, entries } = bootstrapEntries(initialCluster);
+    await storage.save(hardState, entries);
+    const scheduler: Scheduler = {
+      every: (_ms, fn) => {
+        tickers.set(id, fn);
+        return { cancel: () => tickers.delete(id) };
+      },
+    };
+    const config = {
+      ...DEFAULTS,
+      id,
+      peerAddr: `mem:${id}`,
+      advertiseHttpUrl: `http://${id}`,
+      dataDir: `/nonexistent/${id}`,
+      initialCluster,
+      tickMs: TICK_MS,
+      snapshotIntervalMs: 0,
+      peerSecret: null,
+      logLevel: "error",
+      corsOrigins: [],
+      join: null,
+      learner: false,
+      tokens: [],
+      adminToken: null,
+      tls: null,
+      tlsCaFile: null,
+      peerTls: false,
+      allowUnauthenticated: false,
+      restore: null,
+    } as NodeConfig;
+    nodes.set(
+      id,
+      await RaftkvNode.start({
+        config,
+        storage,
+        transport: network.transport(id),
+        log: silentLogger,
+        now: () => now,
+        monotonicMs: () => now,
+        scheduler,
+        saveMemberBook: () => Promise.resolve(),
+        loadMemberBook: () => Promise.resolve(null),
+        seed: i + 1,
+      }),
+    );
+  }
+  const cluster: Cluster = {
+    nodes,
+    network,
+    async tick() {
+      now += TICK_MS;
+      for (const fn of [...tickers.values()]) fn();
+      await settle();
+    },
+    async until(what, cond) {
+      for (let i = 0; i < MAX_TICKS && !cond(); i++) await cluster.tick();
+      assert.ok(cond(), `${what} within ${MAX_TICKS} virtual ticks`);
+    },
+    leader: () => [...nodes.values()].find((n) => n.status().role === "leader"),
+  };
+  await cluster.until("a leader", () => cluster.leader() !== undefined);
+  return cluster;
+}
+
+async function stopAll(c: Cluster): Promise<void> {
+  for (const n of c.nodes.values()) {
+    const stopping = n.stop();
+    // A leader's hand-off waits on ticks: keep the clock moving until it returns.
+    let done = false;
+    stopping.finally(() => (done = true));
+    for (let i = 0; i < MAX_TICKS && !done; i++) await c.tick();
+    await stopping;
+  }
+}
+
+Deno.test("transferLeader resolves once the loop sees the target lead, on virtual time", async () => {
+  const c = await startCluster(["n1", "n2", "n3"]);
+  try {
+    const leader = c.leader()!;
+    const to = [...c.nodes.keys()].find((id) => id !== leader.id)!;
+    await c.until("the new leader's first commit", () => leader.status().commitIndex > 3);
+    let settled = false;
+    const transfer = leader.transferLeader(to, new AbortController().signal);
+    transfer.finally(() => (settled = true));
+    await c.until("the transfer to finish", () => settled);
+    await transfer;
+    assert.equal(c.nodes.get(to)!.status().role, "leader");
+  } finally {
+    await stopAll(c);
+  }
+});
+
+Deno.test("transferLeader gives up at its deadline on the node's clock when the target is cut off", async () => {
+  const c = await startCluster(["n1", "n2", "n3"]);
+  try {
+    const leader = c.leader()!;
+    const to = [...c.nodes.keys()].find((id) => id !== leader.id)!;
+    await c.until("the new leader's first commit", () => leader.status().commitIndex > 3);
+    c.network.filter = (from, target) => from !== to && target !== to;
+    let settled = false;
+    const transfer = leader.transferLeader(to, new AbortController().signal);
+    transfer.catch(() => {}).finally(() => (settled = true));
+    await c.until("the transfer to give up", () => settled);
+    await assert.rejects(
+      transfer,
+      (e) => e instanceof RaftkvError && /did not take over in time/.test(e.message),
+    );
+    c.network.filter = null;
+  } finally {
+    await stopAll(c);
+  }
+});
+
+Deno.test("a stopping leader hands leadership to a voter before it returns", async () => {
+  const c = await startCluster(["n1", "n2", "n3"]);
+  try {
+    const leader = c.leader()!;
+    await c.until("the new leader's first commit", () => leader.status().commitIndex > 3);
+    let stopped = false;
+    const stopping = leader.stop();
+    stopping.finally(() => (stopped = true));
+    await c.until("the hand-off", () => stopped);
+    await stopping;
+    // Handed off, not abandoned: another voter already leads when stop() returns, with
+    // no election timeout spent.
+    const others = [...c.nodes.values()].filter((n) => n !== leader);
+    assert.ok(
+      others.some((n) => n.status().role === "leader"),
+      "a voter took over before stop returned",
+    );
+  } finally {
+    await stopAll(c);
+  }
+});
