@@ -127,6 +127,7 @@ export class NodeParts {
       log,
       now: clock.now,
       kick,
+      guard: (fn) => this.loop.guard(fn),
       awaitApplied: (i, t, s) => this.applier.awaitApplied(i, t, s),
       waiters: this.waiters,
       saveBook: deps.saveMemberBook ?? ((book) => saveMemberBook(config.dataDir, book)),
@@ -161,7 +162,7 @@ export class NodeParts {
     this.expiry = new ExpiryProposer(config.tickMs, clock.now);
     this.reads = new ReadBatcher({
       readIndex: (ctx, mode) => {
-        raft.readIndex(ctx, mode);
+        this.loop.guard(() => raft.readIndex(ctx, mode));
         kick();
       },
       applied: () => this.applier.applied,
@@ -206,11 +207,17 @@ export class NodeParts {
   /** One tick of the node's clock (the scheduler calls it every `tickMs`). */
   tick(): void {
     if (this.loop.stopped) return;
-    this.loop.tick();
-    this.reads.expire();
-    this.expiry.maybePropose(this.raft, this.kv);
-    this.members.onTick();
-    this.snapshots.maybeTake();
+    try {
+      this.loop.tick();
+      this.reads.expire();
+      this.expiry.maybePropose(this.raft, this.kv); // proposes to the core
+      this.members.onTick(); // may propose a promotion
+      this.snapshots.maybeTake();
+    } catch (e) {
+      // A broken assertion stops the node through onFatal, not the timer's callback.
+      if (!this.loop.failOnAssertion(e)) throw e;
+      return;
+    }
     this.waiters.check(); // deadlines pass on ticks
     this.loop.kick();
   }

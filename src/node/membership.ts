@@ -31,6 +31,8 @@ export interface MembershipDeps {
   now: () => number;
   /** Wakes the Ready loop after a proposal. */
   kick(): void;
+  /** Runs a call into the core; a broken assertion in it stops the node (fatal). */
+  guard<T>(fn: () => T): T;
   /** Waits for the entry at (index, term) to apply here. */
   awaitApplied(index: number, term: number, signal: AbortSignal): Promise<ApplyResult>;
   /** Conditions the loop re-checks after every advance and tick. */
@@ -267,7 +269,7 @@ export class Membership {
     if (!raft.status().conf.voters.includes(to)) {
       throw new RaftkvError("bad_request", `${to} is not a voter`);
     }
-    if (!raft.transferLeader(to)) {
+    if (!this.#d.guard(() => raft.transferLeader(to))) {
       throw new RaftkvError("conflict", `leadership cannot move to ${to} now`);
     }
     this.#d.kick();
@@ -296,7 +298,7 @@ export class Membership {
         bestMatch = p.match;
       }
     }
-    if (best === null || !raft.transferLeader(best)) return;
+    if (best === null || !this.#d.guard(() => raft.transferLeader(best))) return;
     this.#d.log.log("info", "handing leadership to the most caught-up voter", { to: best });
     this.#d.kick();
     const deadline = this.#d.now() + this.#electionTimeoutMs;
@@ -317,7 +319,7 @@ export class Membership {
   }
 
   async #changeConf(cc: ConfChange, signal: AbortSignal): Promise<void> {
-    const proposed = this.#d.raft.proposeConfChange(cc);
+    const proposed = this.#d.guard(() => this.#d.raft.proposeConfChange(cc));
     if (!proposed.ok) throw refusalError(proposed.reason, proposed.leader, this.#id);
     this.#d.kick();
     await this.#d.awaitApplied(proposed.index, proposed.term, signal);
