@@ -244,7 +244,12 @@ export class Membership {
     await this.#changeConf({ type: "promote", nodeId: id, context: "" }, signal);
   }
 
-  /** Removes a member; a leader removing itself steps down once it commits. */
+  /**
+   * Removes a member. A leader removing itself answers only once it has stepped down,
+   * which the core does after every remaining voter heard that the removal committed (or
+   * after an election timeout): an operator who stops it on this answer leaves no voter
+   * still counting it in its quorum.
+   */
   async removeMember(id: string, signal: AbortSignal): Promise<void> {
     this.#requireLeader();
     const conf = this.#d.raft.status().conf;
@@ -259,6 +264,17 @@ export class Membership {
     }
     this.#pendingPromotions.delete(id);
     await this.#changeConf({ type: "remove", nodeId: id, context: "" }, signal);
+    if (id !== this.#id) return;
+    const raft = this.#d.raft;
+    const deadline = this.#d.now() + 2 * this.#electionTimeoutMs;
+    const retired = await this.#d.waiters.wait(
+      () => raft.basicStatus().role !== "leader",
+      deadline,
+      signal,
+    );
+    if (!retired) {
+      throw new RaftkvError("unavailable", `${id} was removed but has not yet stepped down`, 1);
+    }
   }
 
   /** Hands leadership to `to`; resolves once it leads (checked by the loop). */

@@ -94,6 +94,8 @@ export class Cluster {
   readonly inv = new InvariantChecker();
   readonly trace: Trace;
   readonly hosts = new Map<NodeId, SimHost>();
+  /** Leaders whose removal of themselves the operator is still waiting on. */
+  readonly #selfRemoving = new Set<NodeId>();
   /** Hosts taken out for good (removed from the membership, or stopped on lost data). */
   readonly retired = new Set<NodeId>();
   readonly network: Network<Envelope>;
@@ -764,7 +766,20 @@ export class Cluster {
     } else {
       const pool = voters.length > MIN_VOTERS ? [...voters, ...learners] : learners;
       const id = this.#prng.pick(pool);
-      leader.node.removeMember(id, signal).then(report(`remove ${id}`), report(`remove ${id}`));
+      const removing = leader.node.removeMember(id, signal);
+      removing.then(report(`remove ${id}`), report(`remove ${id}`));
+      if (id === leader.id) {
+        // The operator stops a leader that removed itself on the call's answer, whatever
+        // it says (the answer comes once it stepped down, or at its deadline).
+        this.#selfRemoving.add(id);
+        removing.catch(() => {}).finally(() => {
+          this.#selfRemoving.delete(id);
+          const host = this.hosts.get(id);
+          if (host?.running && host.node.status().removed && !this.retired.has(id)) {
+            this.#stopSoon(id);
+          }
+        });
+      }
     }
     this.stats.confChanges++;
   }
@@ -818,8 +833,15 @@ export class Cluster {
       }
     }
     if (cc.type !== "remove" || cc.nodeId !== host.id || this.retired.has(host.id)) return;
-    // Applied its own removal: it keeps running a little, as a real one would, serving nothing.
-    this.#events.push(this.nowMs + this.#prng.pick([0, 20, 200]), { kind: "stop", node: host.id });
+    // A leader that removed itself is stopped once the operator's remove call answers
+    // (see changeMembership): before, its followers may not know the removal committed.
+    if (this.#selfRemoving.has(host.id)) return;
+    this.#stopSoon(host.id);
+  }
+
+  /** Applied its own removal: it keeps running a little, as a real one would, serving nothing. */
+  #stopSoon(id: NodeId): void {
+    this.#events.push(this.nowMs + this.#prng.pick([0, 20, 200]), { kind: "stop", node: id });
   }
 
   /** Members (by the leader's view) that are up, for the final checks. */
