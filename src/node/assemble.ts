@@ -20,7 +20,7 @@ import type { Logger } from "./log.ts";
 import { ReadBatcher } from "./read_batcher.ts";
 import { WatchHub } from "./watch_hub.ts";
 import { RaftkvMetrics } from "./metrics.ts";
-import { type NodeClock, nodeClock, type Scheduler } from "./clock.ts";
+import { type NodeClock, nodeClock, type Scheduler, type TimerSource } from "./clock.ts";
 import { ReadyLoop } from "./ready_loop.ts";
 import { Applier } from "./apply.ts";
 import { Membership } from "./membership.ts";
@@ -41,6 +41,11 @@ export interface NodeDeps {
   monotonicMs?: () => number;
   /** Where the tick comes from (default `setInterval`; the simulator ticks itself). */
   scheduler?: Scheduler;
+  /**
+   * One-shot timers on the `monotonicMs` clock, for write deadlines (default
+   * `setTimeout`; the simulator fires them on virtual time).
+   */
+  timers?: TimerSource;
   /** Persists the member book (default: members.json in the data directory). */
   saveMemberBook?: (book: MemberBook) => Promise<void>;
   /** Reads the member book (default: members.json in the data directory). */
@@ -104,6 +109,7 @@ export class NodeParts {
       ...(deps.now ? { now: deps.now } : {}),
       ...(deps.monotonicMs ? { monotonicMs: deps.monotonicMs } : {}),
       ...(deps.scheduler ? { scheduler: deps.scheduler } : {}),
+      ...(deps.timers ? { timers: deps.timers } : {}),
     });
     this.clock = clock;
     this.metrics = deps.metrics ?? new RaftkvMetrics();
@@ -136,7 +142,7 @@ export class NodeParts {
       {
         kv: () => this.kv,
         applyConfChange: (e) => this.members.applyConfChange(e),
-        writeDeadlines: new DeadlineQueue(config.writeTimeoutMs),
+        writeDeadlines: new DeadlineQueue(config.writeTimeoutMs, clock.monotonicMs, clock.timers),
       },
       snapshot.index,
       snapshot.term,

@@ -67,7 +67,7 @@ export class SimClients {
   #nextValue = 1;
   #nextTtl = 1;
   /** Counters for the run summary. */
-  readonly stats = { acked: 0, reads: 0, unknown: 0, ttlAcked: 0 };
+  readonly stats = { acked: 0, reads: 0, unknown: 0, ttlAcked: 0, writeDeadlines: 0 };
 
   /** Clients for run `seed`. */
   constructor(env: ClientEnv, prng: Prng, seed: number) {
@@ -228,7 +228,11 @@ export class SimClients {
         }
         f.settle(output(r));
       },
-      (e) => f.settle(isNotApplied(e) ? "failed" : "unknown"),
+      (e) => {
+        // The node's own write deadline (on virtual time) passed: the outcome is unknown.
+        if (e instanceof RaftkvError && /deadline/.test(e.message)) this.stats.writeDeadlines++;
+        f.settle(isNotApplied(e) ? "failed" : "unknown");
+      },
     );
   }
 

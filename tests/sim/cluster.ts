@@ -57,6 +57,7 @@ type SimEvent =
   | { kind: "resume"; node: NodeId }
   | { kind: "crashNow"; node: NodeId; incarnation: number }
   | { kind: "stop"; node: NodeId }
+  | { kind: "timer"; node: NodeId; incarnation: number; fire: () => void }
   | { kind: "clientTimeout"; node: NodeId; op: number }
   | { kind: "repair"; node: NodeId }
   | { kind: "join"; node: NodeId; role: "voter" | "learner"; attempt: number };
@@ -73,6 +74,8 @@ export interface ClusterStats {
   writesAcked: number;
   readsServed: number;
   unknownOutcomes: number;
+  /** Writes the node answered "outcome unknown" at its own (virtual) write deadline. */
+  writeDeadlines: number;
   ttlAcked: number;
   crashes: number;
   wipes: number;
@@ -104,6 +107,7 @@ export class Cluster {
     writesAcked: 0,
     readsServed: 0,
     unknownOutcomes: 0,
+    writeDeadlines: 0,
     ttlAcked: 0,
     crashes: 0,
     wipes: 0,
@@ -241,6 +245,9 @@ export class Cluster {
       nowMs: () => this.nowMs,
       stepNo: () => this.step,
       wire: (from, to, packet) => this.#send(from, to, packet),
+      scheduleTimer: (host, incarnation, atMs, fire) => {
+        this.#events.push(atMs, { kind: "timer", node: host.id, incarnation, fire });
+      },
       scheduleFsync: (host, incarnation, atMs) => {
         this.#events.push(atMs, { kind: "fsync", node: host.id, incarnation });
         if (
@@ -373,6 +380,7 @@ export class Cluster {
     this.stats.writesAcked = this.clients.stats.acked;
     this.stats.readsServed = this.clients.stats.reads;
     this.stats.unknownOutcomes = this.clients.stats.unknown;
+    this.stats.writeDeadlines = this.clients.stats.writeDeadlines;
     this.stats.ttlAcked = this.clients.stats.ttlAcked;
   }
 
@@ -507,6 +515,9 @@ export class Cluster {
         return;
       case "fsync":
         host.fsyncDone(ev.incarnation);
+        return;
+      case "timer":
+        if (host.up && host.incarnation === ev.incarnation) ev.fire();
         return;
       case "restart":
         this.#pendingRestart.delete(host.id);

@@ -137,7 +137,7 @@ function summarize(results: RunResult[], steps: number, seconds: number): boolea
   const figures = [
     `acked writes ${sum("writesAcked")}`,
     `reads ${sum("readsServed")}`,
-    `unknown outcomes ${sum("unknownOutcomes")}`,
+    `unknown outcomes ${sum("unknownOutcomes")} (write deadlines ${sum("writeDeadlines")})`,
     `ttl puts ${sum("ttlAcked")}`,
     `leader terms ${sum("leaderTerms")}`,
     `crashes ${sum("crashes")}`,

@@ -48,6 +48,8 @@ export interface HostNodeSettings {
   snapshotEntries: number;
   trailingEntries: number;
   promoteMaxLag: number;
+  /** The node's write (and read) deadline, in virtual ms. */
+  writeTimeoutMs: number;
 }
 
 /** What a host needs from the cluster around it. */
@@ -59,6 +61,8 @@ export interface HostEnv {
   nowMs(): number;
   stepNo(): number;
   wire: SimWire;
+  /** Calls `fire` at `atMs` while incarnation `incarnation` of `host` runs (a node timer). */
+  scheduleTimer(host: SimHost, incarnation: number, atMs: number, fire: () => void): void;
   /** Asks for `host.fsyncDone(incarnation)` at `atMs`. */
   scheduleFsync(host: SimHost, incarnation: number, atMs: number): void;
   /** The node called its fatal handler. */
@@ -254,8 +258,8 @@ export class SimHost {
       snapshotEntries: s.snapshotEntries,
       snapshotIntervalMs: 0,
       snapshotTrailingEntries: s.trailingEntries,
-      // The simulator's clients give up on their own (virtual) deadlines.
-      writeTimeoutMs: 1e9,
+      // Write (and read) deadlines run on virtual time, through the timers below.
+      writeTimeoutMs: s.writeTimeoutMs,
       promoteMaxLag: s.promoteMaxLag,
       peerSecret: null,
       logLevel: "error",
@@ -281,6 +285,14 @@ export class SimHost {
       now: () => env.nowMs(),
       monotonicMs: () => env.nowMs(),
       scheduler,
+      timers: {
+        after: (delayMs, fire) => {
+          env.scheduleTimer(this, incarnation, env.nowMs() + delayMs, () => {
+            if (life.alive) fire();
+          });
+          return { hold: () => {} }; // virtual timers hold no process open
+        },
+      },
       saveMemberBook: (book) => {
         if (life.alive) this.#book = structuredClone(book);
         return Promise.resolve();
