@@ -26,6 +26,7 @@ import { drawHostOptions, MAX_HOSTS, MAX_VOTERS, MIN_VOTERS, TICK_MS } from "./r
 import { type HostEnv, type HostOptions, simAddress, SimHost } from "./sim_host.ts";
 import { freezeMessage, type SimPacket, streamChunks } from "./sim_transport.ts";
 import { SimClients } from "./clients.ts";
+import { SimLeases } from "./leases.ts";
 import type { Trace } from "./trace.ts";
 
 /** Microtask rounds drained after each event (chains longer than this go on next time). */
@@ -48,6 +49,9 @@ interface Envelope {
   packet: SimPacket;
   senderIncarnation: number;
 }
+
+/** The share of client requests that are lease requests (grant, keepalive, put, revoke). */
+const LEASE_REQUEST_SHARE = 0.25;
 
 /** Timed work other than packet arrivals. */
 type SimEvent =
@@ -76,6 +80,10 @@ export interface ClusterStats {
   unknownOutcomes: number;
   /** Writes the node answered "outcome unknown" at its own (virtual) write deadline. */
   writeDeadlines: number;
+  leasesGranted: number;
+  keepalivesAcked: number;
+  /** Leases members lost by expiry (counted once per member incarnation). */
+  leasesExpired: number;
   ttlAcked: number;
   crashes: number;
   wipes: number;
@@ -103,11 +111,16 @@ export class Cluster {
   readonly retired = new Set<NodeId>();
   readonly network: Network<Envelope>;
   readonly clients: SimClients;
+  /** The lease clients and their invariants. */
+  readonly leases: SimLeases;
   readonly stats: ClusterStats = {
     writesAcked: 0,
     readsServed: 0,
     unknownOutcomes: 0,
     writeDeadlines: 0,
+    leasesGranted: 0,
+    keepalivesAcked: 0,
+    leasesExpired: 0,
     ttlAcked: 0,
     crashes: 0,
     wipes: 0,
@@ -171,6 +184,15 @@ export class Cluster {
       },
       prng.fork(),
       config.seed,
+    );
+    this.leases = new SimLeases(
+      {
+        nowMs: () => this.nowMs,
+        tickMs: TICK_MS,
+        fail: (v) => (this.#violation ??= v),
+        note: (node, what) => this.#note(node, what),
+      },
+      prng.fork(),
     );
     const voters = Array.from({ length: config.voters }, () => this.#newId());
     const learners = Array.from({ length: config.learners }, () => this.#newId());
@@ -370,6 +392,7 @@ export class Cluster {
   /** Drains the microtask queue: everything the last event set off runs now. */
   async settle(): Promise<void> {
     for (let i = 0; i < SETTLE_ROUNDS; i++) await Promise.resolve();
+    await this.leases.check(this.hosts.values());
     if (this.#violation !== null) throw this.#violation;
     for (const host of this.hosts.values()) host.observeRole();
   }
@@ -382,6 +405,9 @@ export class Cluster {
     this.stats.unknownOutcomes = this.clients.stats.unknown;
     this.stats.writeDeadlines = this.clients.stats.writeDeadlines;
     this.stats.ttlAcked = this.clients.stats.ttlAcked;
+    this.stats.leasesGranted = this.leases.stats.granted;
+    this.stats.keepalivesAcked = this.leases.stats.keepalivesAcked;
+    this.stats.leasesExpired = this.leases.stats.expired;
   }
 
   /** Hosts that are running, not halted, not retired and not paused. */
@@ -556,7 +582,9 @@ export class Cluster {
   /** A client sends a request to the leader (sometimes to a random host). */
   clientRequest(): void {
     const target = this.#prng.chance(0.85) ? this.leader() : this.#randomUp();
-    if (target !== null) this.clients.issue(target);
+    if (target === null) return;
+    if (this.#prng.chance(LEASE_REQUEST_SHARE)) this.leases.issue(target);
+    else this.clients.issue(target);
   }
 
   #randomUp(): SimHost | null {

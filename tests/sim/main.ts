@@ -139,6 +139,9 @@ function summarize(results: RunResult[], steps: number, seconds: number): boolea
     `reads ${sum("readsServed")}`,
     `unknown outcomes ${sum("unknownOutcomes")} (write deadlines ${sum("writeDeadlines")})`,
     `ttl puts ${sum("ttlAcked")}`,
+    `leases ${sum("leasesGranted")} (keepalives ${sum("keepalivesAcked")}, expiries ${
+      sum("leasesExpired")
+    })`,
     `leader terms ${sum("leaderTerms")}`,
     `crashes ${sum("crashes")}`,
     `wipes ${sum("wipes")} (lost-log stops ${sum("lostLogStops")})`,

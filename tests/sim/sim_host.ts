@@ -15,6 +15,8 @@ import { silentLogger } from "../../src/node/log.ts";
 import type { MemberBook } from "../../src/node/member_book.ts";
 import type { Scheduler } from "../../src/node/clock.ts";
 import { decodeConfChange } from "../../src/raft/conf_change_codec.ts";
+import { decodeEnvelope } from "../../src/kv/codec.ts";
+import type { KvEnvelope } from "../../src/kv/types.ts";
 import {
   type ConfChange,
   type Entry,
@@ -192,6 +194,15 @@ export class SimHost {
     return this.#storage.pendingSaves() > 0;
   }
 
+  /** The incarnation the lease checker last looked at. */
+  leaseCheckedIncarnation = -1;
+  /** A lease may have come or gone (grant, revoke, expiry, install) since the checker looked. */
+  leaseEvents = false;
+  /** Stamps (leader clock) of the `expire` entries applied since the lease checker looked. */
+  readonly expiredAt: number[] = [];
+  /** A snapshot was installed since the lease checker looked. */
+  installedSinceCheck = false;
+
   /** The member book says this node was removed: it refuses to start. */
   get removedForGood(): boolean {
     return this.#book?.removed === true;
@@ -322,6 +333,8 @@ export class SimHost {
           }
           this.#digest = d;
           this.#applied = meta.index;
+          this.installedSinceCheck = true;
+          this.leaseEvents = true;
           this.#reached = true;
           this.#note(() => `installed snapshot ${meta.index}@${meta.term}`);
         },
@@ -464,6 +477,7 @@ export class SimHost {
       this.#digest = chainDigest(this.#digest, e.index, e.term, fp);
       this.#applied = e.index;
       inv.observeApplied(this.id, e.index, e.term, fp, this.#digest);
+      if (e.type === EntryType.Normal && e.data.byteLength > 0) this.#observeCommand(e);
       if (e.type === EntryType.ConfChange) {
         // The core adopts the change after this apply: its voters now are the old ones.
         this.votersBeforeChange = this.#node?.cluster().members
@@ -474,6 +488,19 @@ export class SimHost {
     }
     const last = entries[entries.length - 1];
     if (last !== undefined) this.#note(() => `applied through ${last.index}@${last.term}`);
+  }
+
+  /** Notes lease changes and the stamps of `expire` entries, for the lease checker. */
+  #observeCommand(e: Entry): void {
+    let envelope: KvEnvelope;
+    try {
+      envelope = decodeEnvelope(e.data);
+    } catch {
+      return; // not a command this check is about (the store refuses it alike everywhere)
+    }
+    const op = envelope.command.op;
+    if (op === "expire") this.expiredAt.push(envelope.nowMs);
+    if (op === "expire" || op === "leaseGrant" || op === "leaseRevoke") this.leaseEvents = true;
   }
 
   #note(text: string | (() => string)): void {
