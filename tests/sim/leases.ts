@@ -6,10 +6,10 @@
  * entries) ends a lease.
  *
  * Invariants, on every member:
- * - no early expiry: a lease is never gone before `ttl` after the send time of its last
- *   acknowledged keepalive (or grant), unless a revoke was sent. When a member lost it,
- *   the `expire` entries it applied since it last held it must include one stamped at or
- *   after that time (a snapshot install is judged by the virtual now instead);
+ * - no early expiry: a lease is never gone, on the virtual clock, before `ttl` after the
+ *   send time of its last acknowledged keepalive (or grant), unless a revoke was sent;
+ *   nor may the `expire` entries a member applied since it last held it all be stamped
+ *   before that time (a snapshot install is judged by the virtual clock alone);
  * - attached keys go with their lease: whenever a member no longer holds a lease, it
  *   holds none of the keys attached to it (they are deleted in the same entry, so at the
  *   same revision);
@@ -223,14 +223,17 @@ export class SimLeases {
         }
         if (lease.revokeSent) continue;
         this.stats.expired++;
+        // Gone at this virtual time (members are looked at in the step a lease entry
+        // applies), and by an expiry no later stamp than the guarantee allows.
         const latest = installed ? this.#now() : Math.max(-Infinity, ...stamps);
-        if (latest < lease.guaranteedUntilMs) {
+        const at = Math.min(this.#now(), latest);
+        if (at < lease.guaranteedUntilMs) {
           this.#env.fail(
             new InvariantViolation(
               "lease-early-expiry",
-              `${host.id} lost lease ${lease.id} (ttl ${lease.ttlMs}ms) by an expiry stamped ` +
-                `${latest}ms, before ${lease.guaranteedUntilMs}ms (ttl after its last ` +
-                `acknowledged keepalive was sent)`,
+              `${host.id} lost lease ${lease.id} (ttl ${lease.ttlMs}ms) at ${this.#now()}ms ` +
+                `(latest expiry stamp ${latest}ms), before ${lease.guaranteedUntilMs}ms ` +
+                `(ttl after its last acknowledged keepalive was sent)`,
             ),
           );
         }
