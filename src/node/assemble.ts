@@ -163,6 +163,7 @@ export class NodeParts {
       },
       step: (m) => this.loop.step(m),
       kick,
+      failOnAssertion: (e) => this.loop.failOnAssertion(e),
       observeSnapshot: (seconds) => this.metrics.observeSnapshot(seconds),
     }, snapshot.index);
     this.expiry = new ExpiryProposer(config.tickMs, clock.now);
