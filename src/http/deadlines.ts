@@ -32,6 +32,31 @@ class Entry implements Deadline {
   }
 }
 
+/** An armed one-shot timer of a {@link TimerSource}. */
+export interface TimerHandle {
+  /**
+   * Whether the timer keeps the process alive (a real timer is unref'd while no deadline
+   * is pending, so it holds no process or test open; a virtual one ignores this).
+   */
+  hold(keepAlive: boolean): void;
+}
+
+/** Where a {@link DeadlineQueue} gets its one timer (the simulator's runs on virtual time). */
+export interface TimerSource {
+  /** Calls `fn` once, `delayMs` from now. */
+  after(delayMs: number, fn: () => void): TimerHandle;
+}
+
+/** The runtime's `setTimeout`. */
+export const realTimers: TimerSource = {
+  after(delayMs, fn) {
+    const id = setTimeout(fn, delayMs);
+    return {
+      hold: (keepAlive) => keepAlive ? runtime.refTimer(id) : runtime.unrefTimer(id),
+    };
+  },
+};
+
 /** Compacts the FIFO once this many spent entries sit at its front. */
 const COMPACT_AFTER = 1024;
 
@@ -39,14 +64,18 @@ const COMPACT_AFTER = 1024;
 export class DeadlineQueue {
   readonly #entries: Entry[] = [];
   #head = 0;
-  #timer: ReturnType<typeof setTimeout> | undefined;
+  #timer: TimerHandle | undefined;
   /** Entries neither cancelled nor fired. */
   #live = 0;
 
-  /** Every deadline set here fires `lengthMs` after it was set. */
+  /**
+   * Every deadline set here fires `lengthMs` after it was set, by the clock `now` (in
+   * ms) and the timers of `timers` (defaults: `performance.now` and `setTimeout`).
+   */
   constructor(
     readonly lengthMs: number,
     private readonly now: () => number = () => performance.now(),
+    private readonly timers: TimerSource = realTimers,
   ) {
     assert(lengthMs > 0 && Number.isFinite(lengthMs), "a deadline length is positive");
   }
@@ -65,14 +94,14 @@ export class DeadlineQueue {
     // the process open, or a test's leak check.
     this.#entries.length = 0;
     this.#head = 0;
-    if (this.#timer !== undefined) runtime.unrefTimer(this.#timer);
+    this.#timer?.hold(false);
   }
 
   /** Calls `onExpire` once, `lengthMs` from now, unless cancelled first. */
   add(onExpire: () => void): Deadline {
     const entry = new Entry(this, this.now() + this.lengthMs, onExpire);
     this.#entries.push(entry);
-    if (this.#live++ === 0 && this.#timer !== undefined) runtime.refTimer(this.#timer);
+    if (this.#live++ === 0) this.#timer?.hold(true);
     if (this.#timer === undefined) this.#arm(entry.dueMs);
     return entry;
   }
@@ -87,8 +116,8 @@ export class DeadlineQueue {
   }
 
   #arm(dueMs: number): void {
-    this.#timer = setTimeout(() => this.#fire(), Math.max(0, dueMs - this.now()));
-    if (this.#live === 0) runtime.unrefTimer(this.#timer);
+    this.#timer = this.timers.after(Math.max(0, dueMs - this.now()), () => this.#fire());
+    if (this.#live === 0) this.#timer.hold(false);
   }
 
   #fire(): void {

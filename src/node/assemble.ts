@@ -20,7 +20,7 @@ import type { Logger } from "./log.ts";
 import { ReadBatcher } from "./read_batcher.ts";
 import { WatchHub } from "./watch_hub.ts";
 import { RaftkvMetrics } from "./metrics.ts";
-import { type NodeClock, nodeClock, type Scheduler } from "./clock.ts";
+import { type NodeClock, nodeClock, type Scheduler, type TimerSource } from "./clock.ts";
 import { ReadyLoop } from "./ready_loop.ts";
 import { Applier } from "./apply.ts";
 import { Membership } from "./membership.ts";
@@ -41,6 +41,11 @@ export interface NodeDeps {
   monotonicMs?: () => number;
   /** Where the tick comes from (default `setInterval`; the simulator ticks itself). */
   scheduler?: Scheduler;
+  /**
+   * One-shot timers on the `monotonicMs` clock, for write deadlines (default
+   * `setTimeout`; the simulator fires them on virtual time).
+   */
+  timers?: TimerSource;
   /** Persists the member book (default: members.json in the data directory). */
   saveMemberBook?: (book: MemberBook) => Promise<void>;
   /** Reads the member book (default: members.json in the data directory). */
@@ -104,6 +109,7 @@ export class NodeParts {
       ...(deps.now ? { now: deps.now } : {}),
       ...(deps.monotonicMs ? { monotonicMs: deps.monotonicMs } : {}),
       ...(deps.scheduler ? { scheduler: deps.scheduler } : {}),
+      ...(deps.timers ? { timers: deps.timers } : {}),
     });
     this.clock = clock;
     this.metrics = deps.metrics ?? new RaftkvMetrics();
@@ -127,6 +133,7 @@ export class NodeParts {
       log,
       now: clock.now,
       kick,
+      guard: (fn) => this.loop.guard(fn),
       awaitApplied: (i, t, s) => this.applier.awaitApplied(i, t, s),
       waiters: this.waiters,
       saveBook: deps.saveMemberBook ?? ((book) => saveMemberBook(config.dataDir, book)),
@@ -135,7 +142,7 @@ export class NodeParts {
       {
         kv: () => this.kv,
         applyConfChange: (e) => this.members.applyConfChange(e),
-        writeDeadlines: new DeadlineQueue(config.writeTimeoutMs),
+        writeDeadlines: new DeadlineQueue(config.writeTimeoutMs, clock.monotonicMs, clock.timers),
       },
       snapshot.index,
       snapshot.term,
@@ -156,12 +163,13 @@ export class NodeParts {
       },
       step: (m) => this.loop.step(m),
       kick,
+      failOnAssertion: (e) => this.loop.failOnAssertion(e),
       observeSnapshot: (seconds) => this.metrics.observeSnapshot(seconds),
     }, snapshot.index);
     this.expiry = new ExpiryProposer(config.tickMs, clock.now);
     this.reads = new ReadBatcher({
       readIndex: (ctx, mode) => {
-        raft.readIndex(ctx, mode);
+        this.loop.guard(() => raft.readIndex(ctx, mode));
         kick();
       },
       applied: () => this.applier.applied,
@@ -206,11 +214,17 @@ export class NodeParts {
   /** One tick of the node's clock (the scheduler calls it every `tickMs`). */
   tick(): void {
     if (this.loop.stopped) return;
-    this.loop.tick();
-    this.reads.expire();
-    this.expiry.maybePropose(this.raft, this.kv);
-    this.members.onTick();
-    this.snapshots.maybeTake();
+    try {
+      this.loop.tick();
+      this.reads.expire();
+      this.expiry.maybePropose(this.raft, this.kv); // proposes to the core
+      this.members.onTick(); // may propose a promotion
+      this.snapshots.maybeTake();
+    } catch (e) {
+      // A broken assertion stops the node through onFatal, not the timer's callback.
+      if (!this.loop.failOnAssertion(e)) throw e;
+      return;
+    }
     this.waiters.check(); // deadlines pass on ticks
     this.loop.kick();
   }

@@ -6,6 +6,10 @@
  * @module
  */
 
+import { realTimers, type TimerSource } from "../http/deadlines.ts";
+
+export type { TimerSource };
+
 /** A repeating timer that can be stopped. */
 export interface Ticker {
   /** Stops the timer; further calls do nothing. */
@@ -26,6 +30,8 @@ export interface NodeClock {
   monotonicMs(): number;
   /** Where the tick comes from. */
   scheduler: Scheduler;
+  /** One-shot timers on the same clock as `monotonicMs` (the write deadlines). */
+  timers: TimerSource;
 }
 
 /** `setInterval`, the scheduler real nodes use. */
@@ -42,5 +48,6 @@ export function nodeClock(parts: Partial<NodeClock> = {}): NodeClock {
     now: parts.now ?? Date.now,
     monotonicMs: parts.monotonicMs ?? (() => performance.now()),
     scheduler: parts.scheduler ?? intervalScheduler,
+    timers: parts.timers ?? realTimers,
   };
 }

@@ -31,6 +31,8 @@ export interface MembershipDeps {
   now: () => number;
   /** Wakes the Ready loop after a proposal. */
   kick(): void;
+  /** Runs a call into the core; a broken assertion in it stops the node (fatal). */
+  guard<T>(fn: () => T): T;
   /** Waits for the entry at (index, term) to apply here. */
   awaitApplied(index: number, term: number, signal: AbortSignal): Promise<ApplyResult>;
   /** Conditions the loop re-checks after every advance and tick. */
@@ -242,7 +244,12 @@ export class Membership {
     await this.#changeConf({ type: "promote", nodeId: id, context: "" }, signal);
   }
 
-  /** Removes a member; a leader removing itself steps down once it commits. */
+  /**
+   * Removes a member. A leader removing itself answers only once it has stepped down,
+   * which the core does after every remaining voter heard that the removal committed (or
+   * after an election timeout): an operator who stops it on this answer leaves no voter
+   * still counting it in its quorum.
+   */
   async removeMember(id: string, signal: AbortSignal): Promise<void> {
     this.#requireLeader();
     const conf = this.#d.raft.status().conf;
@@ -257,6 +264,17 @@ export class Membership {
     }
     this.#pendingPromotions.delete(id);
     await this.#changeConf({ type: "remove", nodeId: id, context: "" }, signal);
+    if (id !== this.#id) return;
+    const raft = this.#d.raft;
+    const deadline = this.#d.now() + 2 * this.#electionTimeoutMs;
+    const retired = await this.#d.waiters.wait(
+      () => raft.basicStatus().role !== "leader",
+      deadline,
+      signal,
+    );
+    if (!retired) {
+      throw new RaftkvError("unavailable", `${id} was removed but has not yet stepped down`, 1);
+    }
   }
 
   /** Hands leadership to `to`; resolves once it leads (checked by the loop). */
@@ -267,7 +285,7 @@ export class Membership {
     if (!raft.status().conf.voters.includes(to)) {
       throw new RaftkvError("bad_request", `${to} is not a voter`);
     }
-    if (!raft.transferLeader(to)) {
+    if (!this.#d.guard(() => raft.transferLeader(to))) {
       throw new RaftkvError("conflict", `leadership cannot move to ${to} now`);
     }
     this.#d.kick();
@@ -296,7 +314,7 @@ export class Membership {
         bestMatch = p.match;
       }
     }
-    if (best === null || !raft.transferLeader(best)) return;
+    if (best === null || !this.#d.guard(() => raft.transferLeader(best))) return;
     this.#d.log.log("info", "handing leadership to the most caught-up voter", { to: best });
     this.#d.kick();
     const deadline = this.#d.now() + this.#electionTimeoutMs;
@@ -317,7 +335,7 @@ export class Membership {
   }
 
   async #changeConf(cc: ConfChange, signal: AbortSignal): Promise<void> {
-    const proposed = this.#d.raft.proposeConfChange(cc);
+    const proposed = this.#d.guard(() => this.#d.raft.proposeConfChange(cc));
     if (!proposed.ok) throw refusalError(proposed.reason, proposed.leader, this.#id);
     this.#d.kick();
     await this.#d.awaitApplied(proposed.index, proposed.term, signal);

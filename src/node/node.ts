@@ -21,6 +21,7 @@ import type { NodeId } from "../raft/messages.ts";
 import { encodeEnvelope } from "../kv/codec.ts";
 import type { ApplyResult, Consistency, KeyValue, KvCommand, WatchEvent } from "../kv/types.ts";
 import { RaftkvError, removedMemberError } from "../errors.ts";
+import { isAssertionFailure } from "../assert.ts";
 import type { LeaseView, NodeApi, NodeStatus } from "../http/node_api.ts";
 import type { TxnRequest, TxnResult } from "../kv/txn_types.ts";
 import { LeaseDriver } from "./lease_driver.ts";
@@ -102,7 +103,15 @@ export class RaftkvNode implements NodeApi, AdminApi {
       { command, idempotencyKey: options.idempotencyKey, nowMs },
       this.#p.kvLimits,
     );
-    const proposed = this.#p.raft.propose(data);
+    let proposed;
+    try {
+      proposed = this.#p.loop.guard(() => this.#p.raft.propose(data));
+    } catch (e) {
+      // A broken assertion has stopped the node (fatal): the client may retry elsewhere.
+      if (!isAssertionFailure(e)) throw e;
+      this.metrics.observeProposal(false);
+      return Promise.reject(notApplied("the node stopped on an internal error"));
+    }
     this.metrics.observeProposal(proposed.ok);
     if (!proposed.ok) {
       return Promise.reject(refusalError(proposed.reason, proposed.leader, this.id));

@@ -21,6 +21,7 @@ import type {
   SnapshotMeta,
 } from "../raft/messages.ts";
 import type { RaftStorage } from "../storage/raft_storage.ts";
+import { isAssertionFailure } from "../assert.ts";
 
 /** What the loop does with a Ready's parts; the node wires these to its modules. */
 export interface ReadyLoopHost {
@@ -36,7 +37,7 @@ export interface ReadyLoopHost {
   afterAdvance(rd: Ready): void;
   /** A heartbeat showed this node's log was lost (see `BasicStatus.lostLog`). */
   lostLog(from: string, lastIndex: number, acknowledged: number): void;
-  /** The node cannot go on safely (a failed fsync): stop. */
+  /** The node cannot go on safely (a failed fsync, a broken assertion): stop. */
   fatal(error: unknown): void;
   /** One Ready persisted: `entries` entries in `ms` milliseconds. */
   observePersist(entries: number, ms: number): void;
@@ -50,6 +51,7 @@ export class ReadyLoop {
   readonly #monotonicMs: () => number;
   #wake: (() => void) | null = null;
   #stopped = false;
+  #fatalReported = false;
   #done: Promise<void> = Promise.resolve();
   /** The newest hard state not yet handed to storage (only its commit index moved). */
   #unsavedHardState: HardState | null = null;
@@ -89,10 +91,42 @@ export class ReadyLoop {
     wake?.();
   }
 
+  /**
+   * Runs `fn` against the core outside the loop (a proposal, a transfer): an
+   * {@link AssertionFailure} from it is a bug, so the node stops and reports it as
+   * fatal, as it would inside the loop; the error is rethrown to the caller.
+   */
+  guard<T>(fn: () => T): T {
+    try {
+      return fn();
+    } catch (e) {
+      this.failOnAssertion(e);
+      throw e;
+    }
+  }
+
+  /**
+   * Stops the node and reports `e` as fatal when it is an {@link AssertionFailure}
+   * (true then); other errors are left to the caller (false).
+   */
+  failOnAssertion(e: unknown): boolean {
+    if (!isAssertionFailure(e)) return false;
+    this.#stopped = true;
+    this.#reportFatal(e);
+    this.kick();
+    return true;
+  }
+
   /** Steps one message into the core, then lets the loop move. */
   step(m: Message): void {
     if (this.#stopped) return;
-    this.#raft.step(m);
+    try {
+      this.#raft.step(m);
+    } catch (e) {
+      // Inbound traffic arrives on the transport's callback, which would only log it.
+      if (this.failOnAssertion(e)) return;
+      throw e;
+    }
     const lost = this.#raft.basicStatus().lostLog;
     if (lost !== null) {
       this.#stopped = true;
@@ -106,7 +140,7 @@ export class ReadyLoop {
   /** Advances the core's clock by one tick, then lets the loop move. */
   tick(): void {
     if (this.#stopped) return;
-    this.#raft.tick();
+    this.guard(() => this.#raft.tick());
     this.progress();
   }
 
@@ -149,6 +183,13 @@ export class ReadyLoop {
     this.#unsavedHardState = null;
   }
 
+  /** Reports the first fatal error only: the node is already stopping after it. */
+  #reportFatal(e: unknown): void {
+    if (this.#fatalReported) return;
+    this.#fatalReported = true;
+    this.#host.fatal(e);
+  }
+
   async #run(): Promise<void> {
     while (!this.#stopped) {
       if (!this.#raft.hasReady()) {
@@ -169,7 +210,7 @@ export class ReadyLoop {
         this.#stopped = true;
         this.#persisting = false;
         this.#installingSnapshot = false;
-        this.#host.fatal(e);
+        this.#reportFatal(e);
         return;
       }
     }

@@ -41,6 +41,8 @@ export interface SnapshotDeps {
   step(m: SnapshotMessage): void;
   /** Wakes the Ready loop (a send finished). */
   kick(): void;
+  /** Stops the node through onFatal when `e` is a broken assertion (true then). */
+  failOnAssertion(e: unknown): boolean;
   /** Records how long a snapshot took, in seconds. */
   observeSnapshot(seconds: number): void;
 }
@@ -126,10 +128,9 @@ export class Snapshots {
   /** Streams the current snapshot to `m.to` and reports the outcome to the core. */
   send(m: SnapshotMessage): void {
     if (this.#sending.has(m.to)) return;
-    const raft = this.#d.raft;
     const opened = this.#d.storage.openSnapshot();
     if (!opened) {
-      raft.reportSnapshot(m.to, false);
+      this.#report(m.to, false);
       return;
     }
     this.#sending.add(m.to);
@@ -144,15 +145,24 @@ export class Snapshots {
       this.#d.clock.now,
     );
     this.#d.transport.sendSnapshot(message, chunks).then(
-      () => raft.reportSnapshot(m.to, true),
+      () => this.#report(m.to, true),
       (e) => {
         this.#d.log.log("warn", "snapshot send failed", { to: m.to, error: String(e) });
-        raft.reportSnapshot(m.to, false);
+        this.#report(m.to, false);
       },
     ).finally(() => {
       this.#sending.delete(m.to);
       this.#d.kick();
     });
+  }
+
+  /** Tells the core how a snapshot send went; a broken assertion in it is fatal. */
+  #report(to: NodeId, ok: boolean): void {
+    try {
+      this.#d.raft.reportSnapshot(to, ok);
+    } catch (e) {
+      if (!this.#d.failOnAssertion(e)) throw e;
+    }
   }
 
   /** Stores a received snapshot's bytes, then steps its message into the core. */

@@ -209,6 +209,15 @@ export class Raft {
   private leadTransferee: NodeId | null = null;
   /** Tick of the latest transfer start; its TimeoutNow may still make a voter campaign. */
   private transferTick = Number.NEGATIVE_INFINITY;
+  /**
+   * Set while a leader that applied its own removal keeps leading (refusing proposals)
+   * until every remaining voter has echoed a heartbeat that carried the commit of its
+   * removal, for one election timeout at most; then it hands off and steps down.
+   * Stepping down at once left voters that never heard that commit counting the removed
+   * leader in their quorums: with one more voter lost, none could ever be elected.
+   * `rounds`: per voter, the first heartbeat round whose commit covered the removal.
+   */
+  private retiring: { index: number; sinceTick: number; rounds: Map<NodeId, number> } | null = null;
   /** Index of the latest ConfChange entry the leader knows of (0 if none unapplied). */
   private pendingConfIndex = 0;
   private uncommittedBytes = 0;
@@ -393,6 +402,7 @@ export class Raft {
     if (this.state !== "leader" || to === this.id || !this.conf.voters.includes(to)) {
       return false;
     }
+    if (this.retiring !== null) return false; // it hands off by itself once retired
     const pr = this.prs.get(to);
     if (!pr) return false;
     if (this.leadTransferee === to) return true;
@@ -641,6 +651,7 @@ export class Raft {
       2 * this.electionTicks,
     );
     this.leadTransferee = null;
+    this.retiring = null;
     this.votes.clear();
     this.prs.clear();
     this.reads.clear();
@@ -747,6 +758,10 @@ export class Raft {
   private tickLeader(): void {
     this.heartbeatElapsed++;
     this.electionElapsed++;
+    if (this.retiring !== null && this.tickCount - this.retiring.sinceTick >= this.electionTicks) {
+      this.finishRetiring(); // a voter that is down cannot hold the others up for longer
+      return;
+    }
     if (this.electionElapsed >= this.electionTicks) {
       this.electionElapsed = 0;
       if (this.checkQuorum) {
@@ -1042,6 +1057,7 @@ export class Raft {
     if (m.context > pr.ackedRound && m.context <= this.hbRound) {
       pr.ackedRound = m.context;
       this.releaseReads();
+      if (this.retiring !== null) this.maybeFinishRetiring();
     }
   }
 
@@ -1062,7 +1078,7 @@ export class Raft {
 
   private proposalRefusal(): Refusal | null {
     if (this.state !== "leader") return { ok: false, reason: "not_leader", leader: this.lead };
-    if (this.leadTransferee !== null) {
+    if (this.leadTransferee !== null || this.retiring !== null) {
       return { ok: false, reason: "transfer_in_progress", leader: this.lead };
     }
     return null;
@@ -1138,10 +1154,17 @@ export class Raft {
   private bcastHeartbeat(): void {
     this.hbRound++;
     this.roundTicks[this.hbRound % MAX_HEARTBEAT_ROUNDS] = this.tickCount;
+    const retiring = this.retiring;
     for (const [id, pr] of this.prs) {
       if (id === this.id) continue;
       pr.hbSentRound = this.hbRound;
       pr.hbSentIndex = pr.next - 1;
+      if (
+        retiring !== null && !retiring.rounds.has(id) &&
+        Math.min(pr.match, this.log.committed) >= retiring.index
+      ) {
+        retiring.rounds.set(id, this.hbRound); // this heartbeat tells it the removal committed
+      }
       this.send({
         type: MessageType.Heartbeat,
         from: this.id,
@@ -1205,7 +1228,10 @@ export class Raft {
    * margin) ticks ago, so no voter of that quorum will elect anyone else before it ends.
    */
   private leaseValid(): boolean {
-    if (this.state !== "leader" || !this.checkQuorum || this.leadTransferee !== null) {
+    if (
+      this.state !== "leader" || !this.checkQuorum || this.leadTransferee !== null ||
+      this.retiring !== null
+    ) {
       return false;
     }
     if (!this.committedInTerm()) return false;
@@ -1231,8 +1257,9 @@ export class Raft {
     if (this.state === "leader") {
       this.syncProgress();
       if (!this.conf.voters.includes(this.id)) {
-        this.handOffAfterRemoval();
-        this.becomeFollower(this.term, null);
+        this.leadTransferee = null;
+        this.retiring = { index: e.index, sinceTick: this.tickCount, rounds: new Map() };
+        this.bcastHeartbeat(); // tells the voters that hold the removal that it committed
         return;
       }
       if (this.leadTransferee !== null && !this.conf.voters.includes(this.leadTransferee)) {
@@ -1243,6 +1270,23 @@ export class Raft {
     } else if (this.state !== "follower" && !this.promotable()) {
       this.becomeFollower(this.term, null);
     }
+  }
+
+  /** Retires once every remaining voter echoed a heartbeat carrying the removal's commit. */
+  private maybeFinishRetiring(): void {
+    const retiring = this.retiring;
+    if (retiring === null) return;
+    for (const id of this.conf.voters) {
+      const round = retiring.rounds.get(id);
+      if (round === undefined || (this.prs.get(id)?.ackedRound ?? 0) < round) return;
+    }
+    this.finishRetiring();
+  }
+
+  private finishRetiring(): void {
+    this.retiring = null;
+    this.handOffAfterRemoval();
+    this.becomeFollower(this.term, null);
   }
 
   /** A removed leader asks its most caught-up voter to campaign at once. */

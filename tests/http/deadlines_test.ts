@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { DeadlineQueue } from "../../src/http/deadlines.ts";
+import { DeadlineQueue, type TimerSource } from "../../src/http/deadlines.ts";
 import { waitFor } from "../integration/harness.ts";
 
 Deno.test("deadlines fire once, in the order they were set, and cancelled ones never", async () => {
@@ -42,4 +42,47 @@ Deno.test("deadlines stay in order across many requests finishing out of order",
   for (let i = 0; i < all.length; i += 2) all[i]!.cancel();
   await waitFor("1500 deadlines", () => (fired.length === 1500 ? true : undefined), 5000);
   assert.deepEqual(fired, Array.from({ length: 1500 }, (_, k) => 2 * k + 1));
+});
+
+Deno.test("deadlines run on an injected clock and timer source (virtual time, no setTimeout)", () => {
+  let now = 1_000;
+  const timers: { atMs: number; fire: () => void; held: boolean }[] = [];
+  const source: TimerSource = {
+    after(delayMs, fire) {
+      const t = { atMs: now + delayMs, fire, held: true };
+      timers.push(t);
+      return { hold: (keepAlive) => (t.held = keepAlive) };
+    },
+  };
+  /** Advances the virtual clock to `toMs`, firing due timers in order. */
+  const advance = (toMs: number) => {
+    for (;;) {
+      timers.sort((a, b) => a.atMs - b.atMs);
+      const next = timers[0];
+      if (next === undefined || next.atMs > toMs) break;
+      timers.shift();
+      now = next.atMs;
+      next.fire();
+    }
+    now = toMs;
+  };
+  const queue = new DeadlineQueue(500, () => now, source);
+  const fired: string[] = [];
+  queue.add(() => fired.push("a"));
+  advance(1_200);
+  const b = queue.add(() => fired.push("b")); // due at 1 700
+  queue.add(() => fired.push("c")); // due at 1 700
+  b.cancel();
+  advance(1_499);
+  assert.deepEqual(fired, []);
+  advance(1_500);
+  assert.deepEqual(fired, ["a"]);
+  advance(1_699);
+  assert.deepEqual(fired, ["a"]);
+  advance(1_700);
+  assert.deepEqual(fired, ["a", "c"]);
+  assert.equal(queue.live, 0);
+  // Idle: the armed timer no longer holds the process open.
+  queue.add(() => {}).cancel();
+  assert.ok(timers.every((t) => !t.held));
 });

@@ -175,3 +175,39 @@ Deno.test("a stopping leader hands leadership to a voter before it returns", asy
     await stopAll(c);
   }
 });
+
+Deno.test("a leader removing itself answers once the remaining voters know the commit", async () => {
+  // Four voters, n4 lost for good: a quorum of the old four needs three, of the new
+  // three (n4 still counted) two. An operator stops the removed leader on its answer.
+  const c = await startCluster(["n1", "n2", "n3", "n4"]);
+  try {
+    const leader = c.leader()!;
+    await c.until("the new leader's first commit", () => leader.status().commitIndex > 4);
+    const lost = [...c.nodes.values()].find((n) => n !== leader)!;
+    // Stopped the moment it no longer leads (at the latest, when the call answers).
+    let stopped = false;
+    c.network.filter = (from, target) => {
+      if (leader.status().role !== "leader") stopped = true;
+      return from !== lost.id && target !== lost.id &&
+        !(stopped && (from === leader.id || target === leader.id));
+    };
+    let answered = false;
+    const removing = leader.removeMember(leader.id, new AbortController().signal);
+    removing.finally(() => (answered = true));
+    await c.until("the removal to answer", () => answered);
+    await removing;
+    assert.notEqual(leader.status().role, "leader");
+    const others = [...c.nodes.values()].filter((n) => n !== leader && n !== lost);
+    // Both know the removal committed, so they no longer count it: they elect one of them.
+    for (const n of others) {
+      assert.ok(!n.cluster().members.some((m) => m.id === leader.id), `${n.id} dropped it`);
+    }
+    await c.until(
+      "a leader among the remaining two",
+      () => others.some((n) => n.status().role === "leader"),
+    );
+  } finally {
+    c.network.filter = null;
+    await stopAll(c);
+  }
+});

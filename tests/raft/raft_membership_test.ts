@@ -249,3 +249,45 @@ Deno.test("a conf change takes effect when its committed entry is advanced, not 
   }
   throw new Error("conf change never committed");
 });
+
+Deno.test("a leader that removes itself leads on until the remaining voters know it committed", () => {
+  // Four voters; d lags behind a cut. a removes itself: a, b, c commit it. Were a to step
+  // down at once and stop (as an operator would on the answer), b and c would still count
+  // a (they never heard the commit), and with d lost for good no one could be elected.
+  const net = new Network({ voters: ["a", "b", "c", "d"] });
+  net.elect("a");
+  net.tick(1);
+  net.isolate("d");
+  const r = net.raft("a").proposeConfChange({ type: "remove", nodeId: "a", context: "" });
+  ok(r.ok);
+  // The operator stops a the moment it no longer leads: from then on it hears nothing.
+  let stopped = false;
+  net.drop = (m) => {
+    if (!stopped && net.raft("a").status().role !== "leader") stopped = true;
+    return stopped && (m.from === "a" || m.to === "a");
+  };
+  net.settle();
+  // Applied its removal: still leading, refusing proposals, until b and c echo the commit.
+  net.tickUntil(() => stopped, 2 * ELECTION_TICKS);
+  for (const id of ["b", "c"]) {
+    ok(net.raft(id).status().commit >= r.index, `${id} learned the removal committed`);
+    assertEquals(net.raft(id).status().conf.voters.includes("a"), false);
+  }
+  // d never comes back: b and c are a quorum of {b, c, d} and elect a leader.
+  net.tickUntil(() => net.leaders().some((id) => id === "b" || id === "c"), 10 * ELECTION_TICKS);
+});
+
+Deno.test("a retiring leader refuses proposals and steps down within an election timeout", () => {
+  const net = new Network({ voters: ["a", "b", "c"] });
+  net.elect("a");
+  net.tick(1);
+  // c is cut off: it can never echo the commit, so a gives up after an election timeout.
+  net.isolate("c");
+  ok(net.raft("a").proposeConfChange({ type: "remove", nodeId: "a", context: "" }).ok);
+  net.settle();
+  assertEquals(net.raft("a").status().role, "leader");
+  const refused = net.raft("a").propose(bytes("x"));
+  ok(!refused.ok && refused.reason === "transfer_in_progress");
+  net.tick(ELECTION_TICKS);
+  assertEquals(net.raft("a").status().role, "follower");
+});

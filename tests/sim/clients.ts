@@ -8,8 +8,9 @@
  * @module
  */
 
-import type { Operation } from "../chaos/history.ts";
+import type { Operation, TxnInput, TxnOutput } from "../chaos/history.ts";
 import type { ApplyResult, KvCommand, PutResult } from "../../src/kv/types.ts";
+import type { TxnRequest, TxnResult as ServerTxnResult } from "../../src/kv/txn_types.ts";
 import { RaftkvError } from "../../src/errors.ts";
 import type { Prng } from "./prng.ts";
 import type { SimHost } from "./sim_host.ts";
@@ -67,7 +68,7 @@ export class SimClients {
   #nextValue = 1;
   #nextTtl = 1;
   /** Counters for the run summary. */
-  readonly stats = { acked: 0, reads: 0, unknown: 0, ttlAcked: 0 };
+  readonly stats = { acked: 0, reads: 0, unknown: 0, ttlAcked: 0, writeDeadlines: 0 };
 
   /** Clients for run `seed`. */
   constructor(env: ClientEnv, prng: Prng, seed: number) {
@@ -84,7 +85,8 @@ export class SimClients {
     const r = this.#prng.float();
     if (r < 0.1 && this.ttlPuts.length < MAX_TTL_PUTS) return this.#ttlPut(host, removed);
     const key = `k${this.#prng.int(SIM_KEYS)}`;
-    if (r < 0.5) return this.#put(client, host, key, removed);
+    if (r < 0.45) return this.#put(client, host, key, removed);
+    if (r < 0.55) return this.#txn(client, host, key, removed);
     if (r < 0.65) return this.#cas(client, host, key, removed);
     return this.#get(client, host, key, removed);
   }
@@ -212,6 +214,84 @@ export class SimClients {
     });
   }
 
+  /**
+   * A transaction on `key` and another key, in the shapes clients use: a swap guarded
+   * by a compare on `key` (its value, by value or by modRevision, its absence or its
+   * presence) that reads both keys when the compare fails, or a blind multi-key write.
+   */
+  #txn(client: number, host: SimHost, key: string, removed: boolean): void {
+    const other = `k${(Number(key.slice(1)) + 1 + this.#prng.int(SIM_KEYS - 1)) % SIM_KEYS}`;
+    const known = [...this.#revisionOf.keys()].filter((v) => v.startsWith(`${key}=`));
+    const compare: TxnInput["compare"] = [];
+    const wire: TxnRequest["compare"] = [];
+    const shape = this.#prng.int(4);
+    if (shape === 0 && known.length > 0) {
+      const entry = this.#prng.pick(known);
+      const value = entry.slice(key.length + 1);
+      compare.push({ key, is: "value", value });
+      // One unique value per write: its modRevision stands for it.
+      wire.push(
+        this.#prng.chance(0.5)
+          ? { key, target: "modRevision", op: "=", value: this.#revisionOf.get(entry) ?? 0 }
+          : { key, target: "value", op: "=", value: encoder.encode(value) },
+      );
+    } else if (shape === 1) {
+      compare.push({ key, is: "absent" });
+      wire.push({ key, target: "version", op: "=", value: 0 });
+    } else if (shape === 2) {
+      compare.push({ key, is: "present" });
+      wire.push({ key, target: "version", op: ">", value: 0 });
+    }
+    const v1 = this.#value();
+    const second: TxnInput["success"][number] = this.#prng.chance(0.2)
+      ? { op: "delete", key: other }
+      : { op: "put", key: other, value: this.#value() };
+    const input: TxnInput = {
+      op: "txn",
+      compare,
+      success: [{ op: "put", key, value: v1 }, second],
+      failure: [{ op: "get", key }, { op: "get", key: other }],
+    };
+    const toWire = (o: TxnInput["success"][number]): TxnRequest["success"][number] =>
+      o.op === "put"
+        ? { op: "put", key: o.key, value: encoder.encode(o.value), lease: null }
+        : o.op === "delete"
+        ? { op: "delete", key: o.key }
+        : { op: "get", key: o.key };
+    const txn: TxnRequest = {
+      compare: wire,
+      success: input.success.map(toWire),
+      failure: input.failure.map(toWire),
+    };
+    const f = this.#start(client, host, input, removed);
+    this.#write(host, { op: "txn", txn }, f, (r) => {
+      if (!r.ok) return "failed";
+      const answer = r.value as ServerTxnResult;
+      const branch = answer.succeeded ? input.success : input.failure;
+      const results: TxnOutput["results"] = [];
+      for (const [i, o] of branch.entries()) {
+        const res = answer.results[i];
+        if (res?.op === "get") {
+          results.push({ value: res.kv === null ? null : decoder.decode(res.kv.value) });
+        } else if (res?.op === "put" && o.op === "put") {
+          this.#revisionOf.set(`${o.key}=${o.value}`, res.modRevision);
+          results.push({ ok: true });
+        } else if (res?.op === "delete") {
+          results.push({ ok: true, existed: res.deleted });
+        } else {
+          this.#env.fail(
+            new InvariantViolation(
+              "txn-answer",
+              `${host.id} answered ${describe(input)} with ${JSON.stringify(res)} at ${i}`,
+            ),
+          );
+          return "failed";
+        }
+      }
+      return { succeeded: answer.succeeded, results };
+    });
+  }
+
   #write(
     host: SimHost,
     cmd: KvCommand,
@@ -228,7 +308,11 @@ export class SimClients {
         }
         f.settle(output(r));
       },
-      (e) => f.settle(isNotApplied(e) ? "failed" : "unknown"),
+      (e) => {
+        // The node's own write deadline (on virtual time) passed: the outcome is unknown.
+        if (e instanceof RaftkvError && /deadline/.test(e.message)) this.stats.writeDeadlines++;
+        f.settle(isNotApplied(e) ? "failed" : "unknown");
+      },
     );
   }
 

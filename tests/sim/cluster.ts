@@ -26,6 +26,7 @@ import { drawHostOptions, MAX_HOSTS, MAX_VOTERS, MIN_VOTERS, TICK_MS } from "./r
 import { type HostEnv, type HostOptions, simAddress, SimHost } from "./sim_host.ts";
 import { freezeMessage, type SimPacket, streamChunks } from "./sim_transport.ts";
 import { SimClients } from "./clients.ts";
+import { SimLeases } from "./leases.ts";
 import type { Trace } from "./trace.ts";
 
 /** Microtask rounds drained after each event (chains longer than this go on next time). */
@@ -49,6 +50,9 @@ interface Envelope {
   senderIncarnation: number;
 }
 
+/** The share of client requests that are lease requests (grant, keepalive, put, revoke). */
+const LEASE_REQUEST_SHARE = 0.25;
+
 /** Timed work other than packet arrivals. */
 type SimEvent =
   | { kind: "tick"; node: NodeId }
@@ -57,6 +61,7 @@ type SimEvent =
   | { kind: "resume"; node: NodeId }
   | { kind: "crashNow"; node: NodeId; incarnation: number }
   | { kind: "stop"; node: NodeId }
+  | { kind: "timer"; node: NodeId; incarnation: number; fire: () => void }
   | { kind: "clientTimeout"; node: NodeId; op: number }
   | { kind: "repair"; node: NodeId }
   | { kind: "join"; node: NodeId; role: "voter" | "learner"; attempt: number };
@@ -73,6 +78,12 @@ export interface ClusterStats {
   writesAcked: number;
   readsServed: number;
   unknownOutcomes: number;
+  /** Writes the node answered "outcome unknown" at its own (virtual) write deadline. */
+  writeDeadlines: number;
+  leasesGranted: number;
+  keepalivesAcked: number;
+  /** Leases members lost by expiry (counted once per member incarnation). */
+  leasesExpired: number;
   ttlAcked: number;
   crashes: number;
   wipes: number;
@@ -94,14 +105,22 @@ export class Cluster {
   readonly inv = new InvariantChecker();
   readonly trace: Trace;
   readonly hosts = new Map<NodeId, SimHost>();
+  /** Leaders whose removal of themselves the operator is still waiting on. */
+  readonly #selfRemoving = new Set<NodeId>();
   /** Hosts taken out for good (removed from the membership, or stopped on lost data). */
   readonly retired = new Set<NodeId>();
   readonly network: Network<Envelope>;
   readonly clients: SimClients;
+  /** The lease clients and their invariants. */
+  readonly leases: SimLeases;
   readonly stats: ClusterStats = {
     writesAcked: 0,
     readsServed: 0,
     unknownOutcomes: 0,
+    writeDeadlines: 0,
+    leasesGranted: 0,
+    keepalivesAcked: 0,
+    leasesExpired: 0,
     ttlAcked: 0,
     crashes: 0,
     wipes: 0,
@@ -165,6 +184,15 @@ export class Cluster {
       },
       prng.fork(),
       config.seed,
+    );
+    this.leases = new SimLeases(
+      {
+        nowMs: () => this.nowMs,
+        tickMs: TICK_MS,
+        fail: (v) => (this.#violation ??= v),
+        note: (node, what) => this.#note(node, what),
+      },
+      prng.fork(),
     );
     const voters = Array.from({ length: config.voters }, () => this.#newId());
     const learners = Array.from({ length: config.learners }, () => this.#newId());
@@ -239,6 +267,9 @@ export class Cluster {
       nowMs: () => this.nowMs,
       stepNo: () => this.step,
       wire: (from, to, packet) => this.#send(from, to, packet),
+      scheduleTimer: (host, incarnation, atMs, fire) => {
+        this.#events.push(atMs, { kind: "timer", node: host.id, incarnation, fire });
+      },
       scheduleFsync: (host, incarnation, atMs) => {
         this.#events.push(atMs, { kind: "fsync", node: host.id, incarnation });
         if (
@@ -361,6 +392,7 @@ export class Cluster {
   /** Drains the microtask queue: everything the last event set off runs now. */
   async settle(): Promise<void> {
     for (let i = 0; i < SETTLE_ROUNDS; i++) await Promise.resolve();
+    await this.leases.check(this.hosts.values());
     if (this.#violation !== null) throw this.#violation;
     for (const host of this.hosts.values()) host.observeRole();
   }
@@ -371,7 +403,11 @@ export class Cluster {
     this.stats.writesAcked = this.clients.stats.acked;
     this.stats.readsServed = this.clients.stats.reads;
     this.stats.unknownOutcomes = this.clients.stats.unknown;
+    this.stats.writeDeadlines = this.clients.stats.writeDeadlines;
     this.stats.ttlAcked = this.clients.stats.ttlAcked;
+    this.stats.leasesGranted = this.leases.stats.granted;
+    this.stats.keepalivesAcked = this.leases.stats.keepalivesAcked;
+    this.stats.leasesExpired = this.leases.stats.expired;
   }
 
   /** Hosts that are running, not halted, not retired and not paused. */
@@ -506,6 +542,9 @@ export class Cluster {
       case "fsync":
         host.fsyncDone(ev.incarnation);
         return;
+      case "timer":
+        if (host.up && host.incarnation === ev.incarnation) ev.fire();
+        return;
       case "restart":
         this.#pendingRestart.delete(host.id);
         await this.#startHost(host);
@@ -543,7 +582,9 @@ export class Cluster {
   /** A client sends a request to the leader (sometimes to a random host). */
   clientRequest(): void {
     const target = this.#prng.chance(0.85) ? this.leader() : this.#randomUp();
-    if (target !== null) this.clients.issue(target);
+    if (target === null) return;
+    if (this.#prng.chance(LEASE_REQUEST_SHARE)) this.leases.issue(target);
+    else this.clients.issue(target);
   }
 
   #randomUp(): SimHost | null {
@@ -764,7 +805,20 @@ export class Cluster {
     } else {
       const pool = voters.length > MIN_VOTERS ? [...voters, ...learners] : learners;
       const id = this.#prng.pick(pool);
-      leader.node.removeMember(id, signal).then(report(`remove ${id}`), report(`remove ${id}`));
+      const removing = leader.node.removeMember(id, signal);
+      removing.then(report(`remove ${id}`), report(`remove ${id}`));
+      if (id === leader.id) {
+        // The operator stops a leader that removed itself on the call's answer, whatever
+        // it says (the answer comes once it stepped down, or at its deadline).
+        this.#selfRemoving.add(id);
+        removing.catch(() => {}).finally(() => {
+          this.#selfRemoving.delete(id);
+          const host = this.hosts.get(id);
+          if (host?.running && host.node.status().removed && !this.retired.has(id)) {
+            this.#stopSoon(id);
+          }
+        });
+      }
     }
     this.stats.confChanges++;
   }
@@ -818,8 +872,15 @@ export class Cluster {
       }
     }
     if (cc.type !== "remove" || cc.nodeId !== host.id || this.retired.has(host.id)) return;
-    // Applied its own removal: it keeps running a little, as a real one would, serving nothing.
-    this.#events.push(this.nowMs + this.#prng.pick([0, 20, 200]), { kind: "stop", node: host.id });
+    // A leader that removed itself is stopped once the operator's remove call answers
+    // (see changeMembership): before, its followers may not know the removal committed.
+    if (this.#selfRemoving.has(host.id)) return;
+    this.#stopSoon(host.id);
+  }
+
+  /** Applied its own removal: it keeps running a little, as a real one would, serving nothing. */
+  #stopSoon(id: NodeId): void {
+    this.#events.push(this.nowMs + this.#prng.pick([0, 20, 200]), { kind: "stop", node: id });
   }
 
   /** Members (by the leader's view) that are up, for the final checks. */

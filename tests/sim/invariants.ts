@@ -30,6 +30,11 @@ export type InvariantName =
   | "lost-log-ignored"
   | "promoted-unreached-learner"
   | "ttl-expiry"
+  | "txn-answer"
+  | "lease-keys"
+  | "lease-early-expiry"
+  | "lease-expiry"
+  | "lease-divergence"
   | "old-term-commit"
   | "commit-without-durable-quorum"
   | "unexpected-fatal";

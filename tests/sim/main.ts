@@ -137,8 +137,11 @@ function summarize(results: RunResult[], steps: number, seconds: number): boolea
   const figures = [
     `acked writes ${sum("writesAcked")}`,
     `reads ${sum("readsServed")}`,
-    `unknown outcomes ${sum("unknownOutcomes")}`,
+    `unknown outcomes ${sum("unknownOutcomes")} (write deadlines ${sum("writeDeadlines")})`,
     `ttl puts ${sum("ttlAcked")}`,
+    `leases ${sum("leasesGranted")} (keepalives ${sum("keepalivesAcked")}, expiries ${
+      sum("leasesExpired")
+    })`,
     `leader terms ${sum("leaderTerms")}`,
     `crashes ${sum("crashes")}`,
     `wipes ${sum("wipes")} (lost-log stops ${sum("lostLogStops")})`,

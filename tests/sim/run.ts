@@ -175,7 +175,8 @@ async function finalPhase(c: Cluster): Promise<void> {
       const target = Math.max(probe.index, leader.applied.index);
       const members = c.liveMembers(leader);
       if (members.every((h) => h.applied.index === target)) {
-        blocker = await ttlBlocker(c, members, ttlDueBy);
+        blocker = await ttlBlocker(c, members, ttlDueBy) ??
+          await c.leases.blocker(members, ttlDueBy);
         if (blocker === null) return await finalChecks(c, leader, members);
       }
     }
@@ -270,6 +271,7 @@ async function finalChecks(c: Cluster, leader: SimHost, members: SimHost[]): Pro
       }
     }
   }
+  await c.leases.checkAgreement(leader, members);
   c.clients.finish((key) => {
     const v = reference.get(key);
     return v === undefined ? null : v.slice(0, v.lastIndexOf("@"));

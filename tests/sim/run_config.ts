@@ -9,6 +9,14 @@
 import type { LinkProfile } from "./network.ts";
 import type { Prng } from "./prng.ts";
 import type { HostNodeSettings, HostOptions } from "./sim_host.ts";
+import { DEFAULTS } from "../../src/node/config.ts";
+
+/**
+ * Write deadlines as many election timeouts long as the flags' defaults make them
+ * (5 s over a 1 s election timeout), run on virtual time.
+ */
+const WRITE_TIMEOUT_ELECTIONS = DEFAULTS.writeTimeoutMs /
+  (DEFAULTS.tickMs * DEFAULTS.electionTicks);
 
 /** Virtual milliseconds between two ticks of a node. */
 export const TICK_MS = 10;
@@ -102,6 +110,7 @@ export function drawRunConfig(seed: number, prng: Prng, shape: RunShape = {}): R
       snapshotEntries: prng.pick([0, 20, 100]),
       trailingEntries: prng.pick([0, 5, 50]),
       promoteMaxLag: prng.pick([5, 1000]),
+      writeTimeoutMs: WRITE_TIMEOUT_ELECTIONS * TICK_MS * base.electionTicks,
     },
     calmLink: {
       dropRate: 0,

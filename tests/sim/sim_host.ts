@@ -15,6 +15,8 @@ import { silentLogger } from "../../src/node/log.ts";
 import type { MemberBook } from "../../src/node/member_book.ts";
 import type { Scheduler } from "../../src/node/clock.ts";
 import { decodeConfChange } from "../../src/raft/conf_change_codec.ts";
+import { decodeEnvelope } from "../../src/kv/codec.ts";
+import type { KvEnvelope } from "../../src/kv/types.ts";
 import {
   type ConfChange,
   type Entry,
@@ -48,6 +50,8 @@ export interface HostNodeSettings {
   snapshotEntries: number;
   trailingEntries: number;
   promoteMaxLag: number;
+  /** The node's write (and read) deadline, in virtual ms. */
+  writeTimeoutMs: number;
 }
 
 /** What a host needs from the cluster around it. */
@@ -59,6 +63,8 @@ export interface HostEnv {
   nowMs(): number;
   stepNo(): number;
   wire: SimWire;
+  /** Calls `fire` at `atMs` while incarnation `incarnation` of `host` runs (a node timer). */
+  scheduleTimer(host: SimHost, incarnation: number, atMs: number, fire: () => void): void;
   /** Asks for `host.fsyncDone(incarnation)` at `atMs`. */
   scheduleFsync(host: SimHost, incarnation: number, atMs: number): void;
   /** The node called its fatal handler. */
@@ -188,6 +194,15 @@ export class SimHost {
     return this.#storage.pendingSaves() > 0;
   }
 
+  /** The incarnation the lease checker last looked at. */
+  leaseCheckedIncarnation = -1;
+  /** A lease may have come or gone (grant, revoke, expiry, install) since the checker looked. */
+  leaseEvents = false;
+  /** Stamps (leader clock) of the `expire` entries applied since the lease checker looked. */
+  readonly expiredAt: number[] = [];
+  /** A snapshot was installed since the lease checker looked. */
+  installedSinceCheck = false;
+
   /** The member book says this node was removed: it refuses to start. */
   get removedForGood(): boolean {
     return this.#book?.removed === true;
@@ -254,8 +269,8 @@ export class SimHost {
       snapshotEntries: s.snapshotEntries,
       snapshotIntervalMs: 0,
       snapshotTrailingEntries: s.trailingEntries,
-      // The simulator's clients give up on their own (virtual) deadlines.
-      writeTimeoutMs: 1e9,
+      // Write (and read) deadlines run on virtual time, through the timers below.
+      writeTimeoutMs: s.writeTimeoutMs,
       promoteMaxLag: s.promoteMaxLag,
       peerSecret: null,
       logLevel: "error",
@@ -281,6 +296,14 @@ export class SimHost {
       now: () => env.nowMs(),
       monotonicMs: () => env.nowMs(),
       scheduler,
+      timers: {
+        after: (delayMs, fire) => {
+          env.scheduleTimer(this, incarnation, env.nowMs() + delayMs, () => {
+            if (life.alive) fire();
+          });
+          return { hold: () => {} }; // virtual timers hold no process open
+        },
+      },
       saveMemberBook: (book) => {
         if (life.alive) this.#book = structuredClone(book);
         return Promise.resolve();
@@ -310,6 +333,8 @@ export class SimHost {
           }
           this.#digest = d;
           this.#applied = meta.index;
+          this.installedSinceCheck = true;
+          this.leaseEvents = true;
           this.#reached = true;
           this.#note(() => `installed snapshot ${meta.index}@${meta.term}`);
         },
@@ -452,6 +477,7 @@ export class SimHost {
       this.#digest = chainDigest(this.#digest, e.index, e.term, fp);
       this.#applied = e.index;
       inv.observeApplied(this.id, e.index, e.term, fp, this.#digest);
+      if (e.type === EntryType.Normal && e.data.byteLength > 0) this.#observeCommand(e);
       if (e.type === EntryType.ConfChange) {
         // The core adopts the change after this apply: its voters now are the old ones.
         this.votersBeforeChange = this.#node?.cluster().members
@@ -462,6 +488,19 @@ export class SimHost {
     }
     const last = entries[entries.length - 1];
     if (last !== undefined) this.#note(() => `applied through ${last.index}@${last.term}`);
+  }
+
+  /** Notes lease changes and the stamps of `expire` entries, for the lease checker. */
+  #observeCommand(e: Entry): void {
+    let envelope: KvEnvelope;
+    try {
+      envelope = decodeEnvelope(e.data);
+    } catch {
+      return; // not a command this check is about (the store refuses it alike everywhere)
+    }
+    const op = envelope.command.op;
+    if (op === "expire") this.expiredAt.push(envelope.nowMs);
+    if (op === "expire" || op === "leaseGrant" || op === "leaseRevoke") this.leaseEvents = true;
   }
 
   #note(text: string | (() => string)): void {
