@@ -110,7 +110,9 @@ export function cpuTable(rows: Row[]): string {
     const theirs = best ? row.cpu?.[best.api === "v2" ? "etcd2" : "etcd3"] : undefined;
     const ratio = ours && theirs ? (ours.totalUs / theirs.totalUs).toFixed(2) + "×" : "–";
     lines.push(
-      `| ${row.workload} | ${row.connections} | ${row.raftkv ? ops(row.raftkv.opsPerSec) : "–"} | ${
+      `| ${row.workload}${
+        row.runtime ? ` (raftkv on ${row.runtime})` : ""
+      } | ${row.connections} | ${row.raftkv ? ops(row.raftkv.opsPerSec) : "–"} | ${
         formatCpu(ours)
       } | ${best ? `${ops(best.result.opsPerSec)} (${best.api})` : "–"} | ${
         formatCpu(theirs)
