@@ -89,6 +89,9 @@ async function replayOne(seed: number, steps: number, verbose: boolean, shape: R
   return r.failure === null;
 }
 
+/** Seeds one worker runs before it is replaced by a fresh one (bounds its heap). */
+const SEEDS_PER_WORKER = 250;
+
 async function runMany(
   start: number,
   count: number,
@@ -100,15 +103,23 @@ async function runMany(
   const results: RunResult[] = [];
   let next = start;
   const end = start + count;
-  await Promise.all(Array.from({ length: workers }, () =>
+  // One worker slot runs seeds until none are left, in fresh workers of at most
+  // SEEDS_PER_WORKER seeds each: a worker's heap grew by about 1.3 MB a seed (a 10,000-seed
+  // run died at V8's 4 GB heap limit), so no worker lives long enough to reach it.
+  const slot = async () => {
+    while (next < end) await runWorker();
+  };
+  const runWorker = () =>
     new Promise<void>((resolve, reject) => {
       const w = new Worker(new URL("./worker.ts", import.meta.url).href, { type: "module" });
+      let ran = 0;
       const feed = () => {
-        if (next >= end) {
+        if (next >= end || ran >= SEEDS_PER_WORKER) {
           w.terminate();
           resolve();
           return;
         }
+        ran++;
         const job: WorkerJob = { seed: next++, steps, shape };
         w.postMessage(job);
       };
@@ -124,7 +135,8 @@ async function runMany(
         w.terminate();
         reject(new Error(`worker failed: ${e.message}`));
       };
-    })));
+    });
+  await Promise.all(Array.from({ length: workers }, slot));
   const seconds = (performance.now() - t0) / 1000;
   return summarize(results.sort((a, b) => a.seed - b.seed), steps, seconds);
 }
