@@ -239,6 +239,13 @@ export class Raft {
   private droppedMessages = 0;
   /** See {@link BasicStatus.lostLog}. */
   private lostLog: LostLog | null = null;
+  /**
+   * The highest commit index a leader has announced to this node (in memory only). A
+   * candidate whose log ends below it lacks a committed entry and could not win in a
+   * cluster whose disks are intact; refusing it keeps a voter whose data was wiped, and
+   * that has since heard from a leader, from electing such a candidate.
+   */
+  private leaderCommitSeen = 0;
 
   /** Opens a core over `config.log`, replaying already-applied membership changes. */
   constructor(config: RaftConfig) {
@@ -818,7 +825,8 @@ export class Raft {
     const respType = isPre ? MessageType.PreVoteResponse : MessageType.VoteResponse;
     const canVote = this.vote === m.from || (this.vote === null && this.lead === null) ||
       (isPre && m.term > this.term);
-    if (canVote && this.log.isUpToDate(m.lastIndex, m.lastTerm)) {
+    const holdsCommitted = m.lastIndex >= this.leaderCommitSeen;
+    if (canVote && holdsCommitted && this.log.isUpToDate(m.lastIndex, m.lastTerm)) {
       const resp: VoteResponseMessage = {
         type: respType,
         from: this.id,
@@ -930,6 +938,7 @@ export class Raft {
   }
 
   private handleAppend(m: AppendMessage): void {
+    if (m.commit > this.leaderCommitSeen) this.leaderCommitSeen = m.commit;
     let prevIndex = m.prevIndex;
     let prevTerm = m.prevTerm;
     let entries = m.entries;
@@ -967,6 +976,7 @@ export class Raft {
   }
 
   private handleHeartbeat(m: HeartbeatMessage): void {
+    if (m.commit > this.leaderCommitSeen) this.leaderCommitSeen = m.commit;
     if (m.commit > this.log.lastIndex()) {
       this.lostLog ??= { lastIndex: this.log.lastIndex(), acknowledged: m.commit };
       return;

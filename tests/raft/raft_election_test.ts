@@ -254,3 +254,45 @@ Deno.test("a rejoining partitioned node cannot depose a healthy leader", () => {
   assertEquals(net.raft("a").status().term, term);
   assertEquals(net.raft("c").status().leader, "a");
 });
+
+Deno.test("a voter refuses a candidate whose log ends below a commit index a leader announced", () => {
+  const net = new Network({ voters: ["a", "b", "c"] });
+  net.elect("a");
+  const term = net.raft("a").status().term;
+  net.isolate("a");
+  const b = net.raft("b");
+  b.ready(); // drop what the election left
+  // The leader announces commit 40 in an append b cannot take (as to a wiped voter).
+  b.step({
+    type: MessageType.Append,
+    from: "a",
+    to: "b",
+    term,
+    prevIndex: 50,
+    prevTerm: term,
+    entries: [],
+    commit: 40,
+  });
+  b.ready();
+  b.tick(); // b is in lease; a transfer-flagged request bypasses the lease check
+  // A candidate with a later last term (so "up to date" by the log rule) but ending at 30.
+  const vote = (lastIndex: number) =>
+    b.step({
+      type: MessageType.Vote,
+      from: "c",
+      to: "b",
+      term: term + 5,
+      lastIndex,
+      lastTerm: term + 1,
+      transfer: true,
+    });
+  vote(30);
+  const refused = b.ready().messages.find((m) => m.type === MessageType.VoteResponse);
+  ok(refused?.type === MessageType.VoteResponse && refused.reject, "lacks a committed entry");
+  vote(40);
+  const rd = b.ready();
+  const granted = [...rd.messages, ...rd.messagesAfterPersist].find((m) =>
+    m.type === MessageType.VoteResponse
+  );
+  ok(granted?.type === MessageType.VoteResponse && !granted.reject, "holds every committed entry");
+});
