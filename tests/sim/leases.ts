@@ -225,7 +225,9 @@ export class SimLeases {
         this.stats.expired++;
         // Gone at this virtual time (members are looked at in the step a lease entry
         // applies), and by an expiry no later stamp than the guarantee allows.
-        const latest = installed ? this.#now() : Math.max(-Infinity, ...stamps);
+        // No expiry entry applied here means a snapshot carried the removal in (its install
+        // may be seen a microtask before the install is reported): judge by the time now.
+        const latest = installed || stamps.length === 0 ? this.#now() : Math.max(...stamps);
         const at = Math.min(this.#now(), latest);
         if (at < lease.guaranteedUntilMs) {
           this.#env.fail(
