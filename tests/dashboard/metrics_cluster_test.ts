@@ -68,8 +68,12 @@ Deno.test({
       });
       const third = cluster.nodes.find((n) => n !== leader && n !== to);
       assert(third);
-      const seen = await scrape(cluster, third);
-      assert(valueOf(seen, "raftkv_leader_changes_total") >= 2, "first leader, then the new one");
+      // The third member hears of the new leader with its first message, a moment after the
+      // transfer answers.
+      const seen = await waitFor("the third member's view of the new leader", async () => {
+        const m = await scrape(cluster, third);
+        return valueOf(m, "raftkv_leader_changes_total") >= 2 ? m : undefined;
+      });
       assert.equal(valueOf(seen, "raftkv_is_leader"), 0);
       assert.equal(valueOf(seen, "raftkv_keys"), WRITES, "followers apply the same keys");
     } finally {
