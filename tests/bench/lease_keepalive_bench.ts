@@ -14,13 +14,13 @@
 import process from "node:process";
 import { RaftkvNode } from "../../src/node/node.ts";
 import { bootstrapEntries } from "../../src/node/bootstrap.ts";
-import { DEFAULTS, type NodeConfig } from "../../src/node/config.ts";
 import { silentLogger } from "../../src/node/log.ts";
 import { MemoryStorage } from "../../src/storage/memory_storage.ts";
 import { MemoryNetwork, MemoryTransport } from "../../src/transport/memory_transport.ts";
 import type { Entry, HardState } from "../../src/raft/messages.ts";
 import { createApp, DEFAULT_HTTP_OPTIONS } from "../../src/http/app.ts";
 import type { LeaseGrantResult } from "../../src/kv/types.ts";
+import { testNodeConfig } from "../node/test_config.ts";
 
 const LEASES = 10_000;
 const TTL_MS = 3_000;
@@ -39,26 +39,12 @@ class CountingStorage extends MemoryStorage {
 
 const dataDir = await Deno.makeTempDir({ prefix: "raftkv-keepalive-bench-" });
 const initialCluster = new Map([["n1", { peerAddr: "mem:n1", httpUrl: null }]]);
-const config = {
-  ...DEFAULTS,
+const config = testNodeConfig({
   id: "n1",
   advertiseHttpUrl: "http://127.0.0.1:1",
   dataDir,
   initialCluster,
-  peerSecret: null,
-  snapshotIntervalMs: 0,
-  logLevel: "error",
-  corsOrigins: [],
-  join: null,
-  learner: false,
-  tokens: [],
-  adminToken: null,
-  tls: null,
-  tlsCaFile: null,
-  peerTls: false,
-  allowUnauthenticated: false,
-  restore: null,
-} as NodeConfig;
+});
 const storage = new CountingStorage();
 const boot = bootstrapEntries(initialCluster);
 await storage.save(boot.hardState, boot.entries);

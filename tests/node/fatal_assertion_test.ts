@@ -8,7 +8,7 @@
 import assert from "node:assert/strict";
 import { RaftkvNode } from "../../src/node/node.ts";
 import { bootstrapEntries } from "../../src/node/bootstrap.ts";
-import { DEFAULTS, type MemberAddress, type NodeConfig } from "../../src/node/config.ts";
+import type { MemberAddress } from "../../src/node/config.ts";
 import { silentLogger } from "../../src/node/log.ts";
 import type { Scheduler } from "../../src/node/clock.ts";
 import { MemoryStorage } from "../../src/storage/memory_storage.ts";
@@ -18,6 +18,7 @@ import type { Message } from "../../src/raft/messages.ts";
 import { AssertionFailure } from "../../src/assert.ts";
 import { RaftkvError } from "../../src/errors.ts";
 import type { KvCommand } from "../../src/kv/types.ts";
+import { testNodeConfig } from "./test_config.ts";
 
 const TICK_MS = 10;
 const PUT: KvCommand = {
@@ -77,28 +78,14 @@ async function startPair(ids: string[]): Promise<Pair> {
         return { cancel: () => tickers.delete(id) };
       },
     };
-    const config = {
-      ...DEFAULTS,
+    const config = testNodeConfig({
       id,
       peerAddr: `mem:${id}`,
       advertiseHttpUrl: `http://${id}`,
       dataDir: `/nonexistent/${id}`,
       initialCluster,
       tickMs: TICK_MS,
-      snapshotIntervalMs: 0,
-      peerSecret: null,
-      logLevel: "error",
-      corsOrigins: [],
-      join: null,
-      learner: false,
-      tokens: [],
-      adminToken: null,
-      tls: null,
-      tlsCaFile: null,
-      peerTls: false,
-      allowUnauthenticated: false,
-      restore: null,
-    } as NodeConfig;
+    });
     fatal.set(id, []);
     nodes.set(
       id,

@@ -7,7 +7,6 @@
 import assert from "node:assert/strict";
 import { RaftkvNode } from "../../src/node/node.ts";
 import { bootstrapEntries } from "../../src/node/bootstrap.ts";
-import { DEFAULTS, type NodeConfig } from "../../src/node/config.ts";
 import { silentLogger } from "../../src/node/log.ts";
 import { MemoryStorage } from "../../src/storage/memory_storage.ts";
 import { MemoryNetwork, MemoryTransport } from "../../src/transport/memory_transport.ts";
@@ -16,6 +15,7 @@ import type { ApplyResult, LeaseGrantResult } from "../../src/kv/types.ts";
 import { waitFor } from "../integration/harness.ts";
 import { LeaseDriver } from "../../src/node/lease_driver.ts";
 import { MAX_KEEPALIVE_BATCH_IDS } from "../../src/kv/leases.ts";
+import { testNodeConfig } from "./test_config.ts";
 
 const never = new AbortController().signal;
 
@@ -31,27 +31,13 @@ class CountingStorage extends MemoryStorage {
 async function start(clock: { nowMs: number }) {
   const dataDir = await Deno.makeTempDir({ prefix: "raftkv-lease-" });
   const initialCluster = new Map([["n1", { peerAddr: "mem:n1", httpUrl: null }]]);
-  const config = {
-    ...DEFAULTS,
+  const config = testNodeConfig({
     id: "n1",
     advertiseHttpUrl: "http://127.0.0.1:1",
     dataDir,
     initialCluster,
     tickMs: 10,
-    peerSecret: null,
-    snapshotIntervalMs: 0,
-    logLevel: "error",
-    corsOrigins: [],
-    join: null,
-    learner: false,
-    tokens: [],
-    adminToken: null,
-    tls: null,
-    tlsCaFile: null,
-    peerTls: false,
-    allowUnauthenticated: false,
-    restore: null,
-  } as NodeConfig;
+  });
   const storage = new CountingStorage();
   const { hardState, entries } = bootstrapEntries(initialCluster);
   await storage.save(hardState, entries);

@@ -6,13 +6,14 @@
 import assert from "node:assert/strict";
 import { RaftkvNode } from "../../src/node/node.ts";
 import { bootstrapEntries } from "../../src/node/bootstrap.ts";
-import { DEFAULTS, type NodeConfig } from "../../src/node/config.ts";
+import { type NodeConfig } from "../../src/node/config.ts";
 import { silentLogger } from "../../src/node/log.ts";
 import { MemoryStorage } from "../../src/storage/memory_storage.ts";
 import { MemoryNetwork, MemoryTransport } from "../../src/transport/memory_transport.ts";
 import type { Entry, HardState } from "../../src/raft/messages.ts";
 import { RaftkvError } from "../../src/errors.ts";
 import { waitFor } from "../integration/harness.ts";
+import { testNodeConfig } from "./test_config.ts";
 
 /** Memory storage that records every save. */
 class RecordingStorage extends MemoryStorage {
@@ -26,28 +27,14 @@ class RecordingStorage extends MemoryStorage {
 async function startSingle(overrides: Partial<NodeConfig> = {}) {
   const dataDir = await Deno.makeTempDir({ prefix: "raftkv-node-" });
   const initialCluster = new Map([["n1", { peerAddr: "mem:n1", httpUrl: null }]]);
-  const config = {
-    ...DEFAULTS,
+  const config = testNodeConfig({
     id: "n1",
     advertiseHttpUrl: "http://127.0.0.1:1",
     dataDir,
     initialCluster,
     tickMs: 10,
-    peerSecret: null,
-    snapshotIntervalMs: 0,
-    logLevel: "error",
-    corsOrigins: [],
-    join: null,
-    learner: false,
-    tokens: [],
-    adminToken: null,
-    tls: null,
-    tlsCaFile: null,
-    peerTls: false,
-    allowUnauthenticated: false,
-    restore: null,
     ...overrides,
-  } as NodeConfig;
+  });
   const storage = new RecordingStorage();
   const { hardState, entries } = bootstrapEntries(initialCluster);
   await storage.save(hardState, entries);

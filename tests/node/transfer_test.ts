@@ -7,12 +7,13 @@
 import assert from "node:assert/strict";
 import { RaftkvNode } from "../../src/node/node.ts";
 import { bootstrapEntries } from "../../src/node/bootstrap.ts";
-import { DEFAULTS, type MemberAddress, type NodeConfig } from "../../src/node/config.ts";
+import type { MemberAddress } from "../../src/node/config.ts";
 import { silentLogger } from "../../src/node/log.ts";
 import type { Scheduler } from "../../src/node/clock.ts";
 import { MemoryStorage } from "../../src/storage/memory_storage.ts";
 import { MemoryNetwork } from "../../src/transport/memory_transport.ts";
 import { RaftkvError } from "../../src/errors.ts";
+import { testNodeConfig } from "./test_config.ts";
 
 const TICK_MS = 10;
 /** Virtual ticks a test may run before it gives up. */
@@ -49,28 +50,14 @@ async function startCluster(ids: string[]): Promise<Cluster> {
         return { cancel: () => tickers.delete(id) };
       },
     };
-    const config = {
-      ...DEFAULTS,
+    const config = testNodeConfig({
       id,
       peerAddr: `mem:${id}`,
       advertiseHttpUrl: `http://${id}`,
       dataDir: `/nonexistent/${id}`,
       initialCluster,
       tickMs: TICK_MS,
-      snapshotIntervalMs: 0,
-      peerSecret: null,
-      logLevel: "error",
-      corsOrigins: [],
-      join: null,
-      learner: false,
-      tokens: [],
-      adminToken: null,
-      tls: null,
-      tlsCaFile: null,
-      peerTls: false,
-      allowUnauthenticated: false,
-      restore: null,
-    } as NodeConfig;
+    });
     nodes.set(
       id,
       await RaftkvNode.start({

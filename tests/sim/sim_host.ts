@@ -10,7 +10,7 @@
 
 import { RaftkvNode } from "../../src/node/node.ts";
 import { bootstrapEntries } from "../../src/node/bootstrap.ts";
-import { DEFAULTS, type MemberAddress, type NodeConfig } from "../../src/node/config.ts";
+import { type MemberAddress, type NodeConfig } from "../../src/node/config.ts";
 import { silentLogger } from "../../src/node/log.ts";
 import type { MemberBook } from "../../src/node/member_book.ts";
 import type { Scheduler } from "../../src/node/clock.ts";
@@ -32,6 +32,7 @@ import { SimTransport, type SimWire } from "./sim_transport.ts";
 import type { Trace } from "./trace.ts";
 import type { Prng } from "./prng.ts";
 import { formatEntries } from "./trace.ts";
+import { testNodeConfig } from "../node/test_config.ts";
 
 /** Per-host disk behaviour chosen by the run's seed. */
 export interface HostOptions {
@@ -255,36 +256,22 @@ export class SimHost {
       },
     };
     const storage = this.#storage;
-    const config = {
-      ...DEFAULTS,
+    const config = testNodeConfig({
       id: this.id,
       peerAddr: simAddress(this.id).peerAddr,
       httpAddr: `${this.id}.sim:80`,
-      advertiseHttpUrl: simAddress(this.id).httpUrl,
+      advertiseHttpUrl: simAddress(this.id).httpUrl ?? "",
       dataDir: `/sim/${this.id}`,
       initialCluster: this.#founding ?? new Map(),
       tickMs: s.tickMs,
       electionTicks: s.electionTicks,
       heartbeatTicks: s.heartbeatTicks,
       snapshotEntries: s.snapshotEntries,
-      snapshotIntervalMs: 0,
       snapshotTrailingEntries: s.trailingEntries,
       // Write (and read) deadlines run on virtual time, through the timers below.
       writeTimeoutMs: s.writeTimeoutMs,
       promoteMaxLag: s.promoteMaxLag,
-      peerSecret: null,
-      logLevel: "error",
-      corsOrigins: [],
-      join: null,
-      learner: false,
-      tokens: [],
-      adminToken: null,
-      tls: null,
-      tlsCaFile: null,
-      peerTls: false,
-      allowUnauthenticated: false,
-      restore: null,
-    } as NodeConfig;
+    });
     this.#note(() =>
       `start #${incarnation} from snapshot ${snap.index}, last ${storage.lastIndex()}`
     );
