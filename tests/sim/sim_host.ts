@@ -10,7 +10,7 @@
 
 import { RaftkvNode } from "../../src/node/node.ts";
 import { bootstrapEntries } from "../../src/node/bootstrap.ts";
-import { type MemberAddress, type NodeConfig } from "../../src/node/config.ts";
+import type { MemberAddress } from "../../src/node/config.ts";
 import { silentLogger } from "../../src/node/log.ts";
 import type { MemberBook } from "../../src/node/member_book.ts";
 import type { Scheduler } from "../../src/node/clock.ts";
