@@ -100,31 +100,21 @@ function toWire(env: KvEnvelope): unknown[] {
   switch (c.op) {
     case "put": {
       const { nowMs, idempotencyKey } = env;
-      // Written out, not spread: this runs for every write.
-      return c.lease === undefined || c.lease === null
-        ? [
-          ENVELOPE_FORMAT,
-          nowMs,
-          idempotencyKey,
-          OP_PUT,
-          c.key,
-          c.value,
-          c.ttlMs,
-          c.ifModRevision,
-          c.createOnly,
-        ]
-        : [
-          ENVELOPE_FORMAT,
-          nowMs,
-          idempotencyKey,
-          OP_PUT,
-          c.key,
-          c.value,
-          c.ttlMs,
-          c.ifModRevision,
-          c.createOnly,
-          c.lease,
-        ];
+      // Written out, not spread: this runs for every write. The lease goes last, and only
+      // when set, so a put without one encodes as it did before leases existed.
+      const fields: unknown[] = [
+        ENVELOPE_FORMAT,
+        nowMs,
+        idempotencyKey,
+        OP_PUT,
+        c.key,
+        c.value,
+        c.ttlMs,
+        c.ifModRevision,
+        c.createOnly,
+      ];
+      if (c.lease !== undefined && c.lease !== null) fields.push(c.lease);
+      return fields;
     }
     case "delete":
       return [...head, OP_DELETE, c.key, c.ifModRevision];
