@@ -7,18 +7,14 @@
 
 import assert from "node:assert/strict";
 import { RaftkvNode } from "../../src/node/node.ts";
-import { bootstrapEntries } from "../../src/node/bootstrap.ts";
-import type { MemberAddress } from "../../src/node/config.ts";
 import { silentLogger } from "../../src/node/log.ts";
-import type { Scheduler } from "../../src/node/clock.ts";
-import { MemoryStorage } from "../../src/storage/memory_storage.ts";
 import { MemoryNetwork } from "../../src/transport/memory_transport.ts";
 import { type ProposeResult, Raft, type RaftConfig } from "../../src/raft/raft.ts";
 import type { Message } from "../../src/raft/messages.ts";
 import { AssertionFailure } from "../../src/assert.ts";
 import { RaftkvError } from "../../src/errors.ts";
 import type { KvCommand } from "../../src/kv/types.ts";
-import { testNodeConfig } from "./test_config.ts";
+import { memoryFounder, memoryMembers } from "./test_config.ts";
 
 const TICK_MS = 10;
 const PUT: KvCommand = {
@@ -62,30 +58,17 @@ async function startPair(ids: string[]): Promise<Pair> {
   let now = 1_000_000;
   const tickers = new Map<string, () => void>();
   const network = new MemoryNetwork();
-  const initialCluster = new Map<string, MemberAddress>(
-    ids.map((id) => [id, { peerAddr: `mem:${id}`, httpUrl: `http://${id}` }]),
-  );
+  const initialCluster = memoryMembers(ids);
   const nodes = new Map<string, RaftkvNode>();
   const cores = new Map<string, BrokenRaft>();
   const fatal = new Map<string, unknown[]>();
   for (const [i, id] of ids.entries()) {
-    const storage = new MemoryStorage();
-    const { hardState, entries } = bootstrapEntries(initialCluster);
-    await storage.save(hardState, entries);
-    const scheduler: Scheduler = {
-      every: (_ms, fn) => {
-        tickers.set(id, fn);
-        return { cancel: () => tickers.delete(id) };
-      },
-    };
-    const config = testNodeConfig({
+    const { storage, config, scheduler } = await memoryFounder(
       id,
-      peerAddr: `mem:${id}`,
-      advertiseHttpUrl: `http://${id}`,
-      dataDir: `/nonexistent/${id}`,
       initialCluster,
-      tickMs: TICK_MS,
-    });
+      tickers,
+      TICK_MS,
+    );
     fatal.set(id, []);
     nodes.set(
       id,
