@@ -7,7 +7,7 @@
  * @module
  */
 
-import { waitFor } from "../integration/harness.ts";
+import { freePorts, waitFor } from "../integration/harness.ts";
 import assert from "node:assert/strict";
 import type { NetnsNetwork } from "./netns.ts";
 import { runArgs, runtimeExecutable } from "../../src/runtime/command.ts";
@@ -321,17 +321,6 @@ export interface NodeStatusView {
   leader: string | null;
   commitIndex: number;
   appliedIndex: number;
-}
-
-/** Ports that were free a moment ago (loopback mode only). */
-function freePorts(count: number): number[] {
-  const listeners = Array.from(
-    { length: count },
-    () => Deno.listen({ hostname: "127.0.0.1", port: 0 }),
-  );
-  const ports = listeners.map((l) => (l.addr as Deno.NetAddr).port);
-  for (const l of listeners) l.close();
-  return ports;
 }
 
 /** Polls a check until it returns a value; shared with the integration tests. */

@@ -8,6 +8,7 @@
 import assert from "node:assert/strict";
 import { parseRuntimeName, runArgs, runtimeExecutable } from "../../src/runtime/command.ts";
 import type { RuntimeName } from "../../src/runtime/runtime.ts";
+import { freePorts } from "./ports.ts";
 
 const MAIN = new URL("../../src/main.ts", import.meta.url).pathname;
 
@@ -48,16 +49,8 @@ export interface TestNode {
   joined?: boolean;
 }
 
-/** Ports that were free a moment ago (the OS picks them). */
-export function freePorts(count: number): number[] {
-  const listeners = Array.from(
-    { length: count },
-    () => Deno.listen({ hostname: "127.0.0.1", port: 0 }),
-  );
-  const ports = listeners.map((l) => (l.addr as Deno.NetAddr).port);
-  for (const l of listeners) l.close();
-  return ports;
-}
+/** Loopback ports claimed for the whole run (see ports.ts for why not port 0). */
+export { freePorts };
 
 /** Polls `check` until it returns a value (not undefined) or the deadline passes. */
 export async function waitFor<T>(
