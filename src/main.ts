@@ -18,6 +18,7 @@ import { checkHostPort, isLoopbackHost } from "./node/config.ts";
 import { joinCluster } from "./node/join.ts";
 import { restoreBackup } from "./node/restore.ts";
 import { runtime } from "./runtime/current.ts";
+import { type NodeClock, nodeClock } from "./node/clock.ts";
 
 /**
  * Opens the data directory, seeding it with the bootstrap membership when new.
@@ -78,8 +79,15 @@ async function fetchForMembers(config: NodeConfig): Promise<typeof fetch> {
   return runtime.memberFetch(caCerts);
 }
 
-/** Starts a node and its HTTP server; resolves with a stop function. */
-export async function runNode(config: NodeConfig, log: Logger): Promise<() => Promise<void>> {
+/**
+ * Starts a node and its HTTP server; resolves with a stop function. `clock` is the one
+ * clock the node, its join and its startup checks run on (the runtime's by default).
+ */
+export async function runNode(
+  config: NodeConfig,
+  log: Logger,
+  clock: NodeClock = nodeClock(),
+): Promise<() => Promise<void>> {
   if (config.fsync === "never") {
     log.log("warn", "fsync is OFF: acknowledged writes can be lost on a crash (tests only)");
   }
@@ -100,7 +108,16 @@ export async function runNode(config: NodeConfig, log: Logger): Promise<() => Pr
     ...(peerTls === null ? {} : { tls: peerTls }),
     log: (level, msg, fields) => log.log(level, msg, fields),
   });
-  const node = await RaftkvNode.start({ config, storage, transport, log });
+  const node = await RaftkvNode.start({
+    config,
+    storage,
+    transport,
+    log,
+    now: clock.now,
+    monotonicMs: clock.monotonicMs,
+    scheduler: clock.scheduler,
+    timers: clock.timers,
+  });
   const memberFetch = await fetchForMembers(config);
   const app = createApp(node, {
     maxKeyBytes: config.maxKeyBytes,
@@ -144,7 +161,7 @@ export async function runNode(config: NodeConfig, log: Logger): Promise<() => Pr
       log,
       (members) => node.rememberMembers(members),
       config.adminToken ?? config.tokens.find((t) => t.scope === "readwrite")?.token,
-      memberFetch,
+      { fetch: memberFetch, clock },
     );
   }
   return async () => {

@@ -2,6 +2,9 @@
  * The node's one source of time and timers. Every time read in `src/node/` goes through
  * a {@link NodeClock}: the real one reads the wall clock and uses `setInterval`; the
  * simulator passes a virtual one and calls the ticker itself, so a run replays exactly.
+ * This is the one file in `src/node/` that may name the runtime's clock and timers
+ * (`tests/node/clock_purity_test.ts` checks it); the startup retries in `join.ts` and
+ * `founder_check.ts` get theirs from here through `main.ts`.
  *
  * @module
  */
@@ -41,6 +44,13 @@ export const intervalScheduler: Scheduler = {
     return { cancel: () => clearInterval(id) };
   },
 };
+
+/** Resolves `delayMs` from now on `timers`' clock (a pause between retries, not a poll). */
+export function sleep(timers: TimerSource, delayMs: number): Promise<void> {
+  return new Promise((resolve) => {
+    timers.after(delayMs, resolve);
+  });
+}
 
 /** The real clock, with any of its parts replaced (tests replace `now`). */
 export function nodeClock(parts: Partial<NodeClock> = {}): NodeClock {
