@@ -16,17 +16,21 @@ import { TcpTransport } from "./transport/tcp_transport.ts";
 import { createApp } from "./http/app.ts";
 import { checkHostPort, isLoopbackHost } from "./node/config.ts";
 import { joinCluster } from "./node/join.ts";
+import { refuseWipedFounder } from "./node/founder_check.ts";
 import { restoreBackup } from "./node/restore.ts";
 import { runtime } from "./runtime/current.ts";
 import { type NodeClock, nodeClock } from "./node/clock.ts";
 
 /**
  * Opens the data directory, seeding it with the bootstrap membership when new.
- * `fresh` is true when the directory held no log and no snapshot.
+ * `fresh` is true when the directory held no log and no snapshot. `checkFounder` runs
+ * before a new founding member writes its bootstrap entries, and may refuse the start
+ * (see founder_check.ts); the directory is then left empty.
  */
 export async function openNodeStorage(
   config: NodeConfig,
   log: Logger,
+  checkFounder: () => Promise<void> = () => Promise.resolve(),
 ): Promise<{ storage: RaftStorage; fresh: boolean }> {
   const options = { fsync: config.fsync, trailingEntries: config.snapshotTrailingEntries };
   const storage = await openStorage(config.dataDir, options);
@@ -44,6 +48,12 @@ export async function openNodeStorage(
       });
     }
   } else if (fresh && config.initialCluster.size > 0) {
+    try {
+      await checkFounder();
+    } catch (e) {
+      await storage.close();
+      throw e;
+    }
     const { hardState, entries } = bootstrapEntries(config.initialCluster);
     await storage.save(hardState, entries);
     log.log("info", "bootstrapped a new cluster", { voters: [...config.initialCluster.keys()] });
@@ -91,7 +101,12 @@ export async function runNode(
   if (config.fsync === "never") {
     log.log("warn", "fsync is OFF: acknowledged writes can be lost on a crash (tests only)");
   }
-  const { storage, fresh } = await openNodeStorage(config, log);
+  const memberFetch = await fetchForMembers(config);
+  const { storage, fresh } = await openNodeStorage(
+    config,
+    log,
+    () => refuseWipedFounder(config, log, { fetch: memberFetch, clock }),
+  );
   const peerTls = config.peerTls && config.tls && config.tlsCaFile
     ? {
       cert: await runtime.fs.readTextFile(config.tls.certFile),
@@ -118,7 +133,6 @@ export async function runNode(
     scheduler: clock.scheduler,
     timers: clock.timers,
   });
-  const memberFetch = await fetchForMembers(config);
   const app = createApp(node, {
     maxKeyBytes: config.maxKeyBytes,
     maxValueBytes: config.maxValueBytes,

@@ -104,6 +104,11 @@ export class Membership {
     if (cc.type === "remove" && cc.nodeId === this.#id) {
       this.#removed = true;
       this.#d.log.log("warn", "this node was removed from the cluster");
+    } else if (cc.type !== "remove" && cc.nodeId === this.#id && this.#removed) {
+      // Removed, then added back under the same id (a wiped member re-added with --join
+      // replays both from the log): it is a member again.
+      this.#removed = false;
+      this.#d.log.log("info", "this node was added to the cluster again");
     }
     this.#d.log.log("info", "membership change applied", { ...cc, index: entry.index });
     this.syncPeers();

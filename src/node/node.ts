@@ -12,6 +12,8 @@
  * - `expiry.ts`: TTL expiry; `clock.ts`: the one clock and the tick's scheduler;
  * - `refusals.ts`: what clients are told when the core refuses a proposal;
  * - `startup.ts`: what a node starts from, and the one place it exits on a fatal error;
+ * - `join.ts`, `founder_check.ts`: startup calls to other members (`--join`; a wiped
+ *   founder refusing to start), run by `main.ts` on the node's clock;
  * - `lease_driver.ts`: keepalive batching and lease lookups.
  *
  * @module

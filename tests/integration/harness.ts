@@ -32,6 +32,12 @@ export interface LaunchOptions {
   httpUrlsInInitialCluster?: boolean;
   /** Runtime of each node in turn (n1 gets the first); defaults to {@link TEST_RUNTIME}. */
   runtimes?: RuntimeName[];
+  /**
+   * How many of the voters (n1 first) are spawned at launch; the rest are listed in
+   * --initial-cluster but wait for {@link TestCluster.spawn} (a founder started late).
+   * Default: all.
+   */
+  spawned?: number;
 }
 
 /** One node process of a test cluster. */
@@ -142,7 +148,7 @@ export class TestCluster {
         flags,
       });
     }
-    for (const node of cluster.nodes) cluster.spawn(node);
+    for (const node of cluster.nodes.slice(0, options.spawned ?? voters)) cluster.spawn(node);
     return cluster;
   }
 
