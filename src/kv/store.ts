@@ -520,24 +520,29 @@ export class KvStore {
   #txn(txn: TxnRequest, events: WatchEvent[]): ApplyResult {
     const succeeded = txn.compare.every((c) => compareHolds(this.#tree.get(c.key) ?? null, c));
     const ops = succeeded ? txn.success : txn.failure;
-    const byLease = new Map<string, string[]>();
-    for (const o of ops) {
-      if (o.op === "put" && o.lease !== null) {
-        const keys = byLease.get(o.lease) ?? [];
-        keys.push(o.key);
-        byLease.set(o.lease, keys);
-      }
-    }
-    for (const [id, keys] of byLease) {
+    const branch = succeeded ? "success" : "failure";
+    const byLease = new Map<string, { keys: string[]; first: number }>();
+    ops.forEach((o, i) => {
+      if (o.op !== "put" || o.lease === null) return;
+      const attach = byLease.get(o.lease) ?? { keys: [], first: i };
+      attach.keys.push(o.key);
+      byLease.set(o.lease, attach);
+    });
+    for (const [id, { keys, first }] of byLease) {
       const refused = this.#checkAttach(id, keys);
-      if (refused !== null) return refused;
+      if (refused === null) continue;
+      // A gone lease keeps the message PUT ?lease= answers; a limit names the put.
+      if (refused.ok || refused.code !== "bad_request") return refused;
+      return refusal("bad_request", `${branch}[${first}].put.lease: ${refused.message}`);
     }
     // Checked before anything is written: a get past the read budget refuses it all.
-    if (!this.#txnReadsFit(ops)) {
+    const overBudget = this.#txnReadsOverflow(ops);
+    if (overBudget >= 0) {
       return refusal(
         "too_large",
-        `the transaction reads more than ${MAX_TXN_READ_BYTES} bytes (each record counted ` +
-          `as key × 3 + value + ${TXN_RESULT_ITEM_OVERHEAD_BYTES}); read the rest in another request`,
+        `${branch}[${overBudget}].get: the transaction reads more than ${MAX_TXN_READ_BYTES} ` +
+          `bytes (each record counted as key × 3 + value + ${TXN_RESULT_ITEM_OVERHEAD_BYTES}); ` +
+          "read the rest in another request",
       );
     }
     const reads = { bytes: 0 };
@@ -549,18 +554,19 @@ export class KvStore {
   }
 
   /**
-   * Whether every `get` of `ops`, run in order, fits the read budget. When a write comes
-   * before a get, the writes are played on a copy-on-write clone of the tree, so each
-   * read is sized against the state it will see.
+   * The position of the first `get` of `ops`, run in order, that does not fit the read
+   * budget, or -1 when every one fits. When a write comes before a get, the writes are
+   * played on a copy-on-write clone of the tree, so each read is sized against the
+   * state it will see.
    */
-  #txnReadsFit(ops: TxnOp[]): boolean {
+  #txnReadsOverflow(ops: TxnOp[]): number {
     // Only a get can refuse (a list ends early instead): up to the last one matters.
     const lastGet = ops.findLastIndex((o) => o.op === "get");
-    if (lastGet < 0) return true;
+    if (lastGet < 0) return -1;
     const writesFirst = ops.slice(0, lastGet).some((o) => o.op !== "get" && o.op !== "list");
     const tree = writesFirst ? this.#tree.clone() : this.#tree;
     const reads = { bytes: 0 };
-    for (const o of ops.slice(0, lastGet + 1)) {
+    for (const [i, o] of ops.slice(0, lastGet + 1).entries()) {
       switch (o.op) {
         case "put":
           tree.set(o.key, { ...PLACEHOLDER_RECORD, key: o.key, value: o.value });
@@ -579,14 +585,14 @@ export class KvStore {
         }
         case "get": {
           const kv = tree.get(o.key);
-          if (kv !== undefined && !fitsReads(kv, reads)) return false;
+          if (kv !== undefined && !fitsReads(kv, reads)) return i;
           break;
         }
         case "list":
           txnList(tree, o, reads);
       }
     }
-    return true;
+    return -1;
   }
 
   #txnOp(

@@ -3,7 +3,18 @@ import { Encoder } from "cbor-x";
 import { KvStore } from "../../src/kv/store.ts";
 import { MAX_KEYS_PER_LEASE, MAX_LEASE_TTL_MS } from "../../src/kv/leases.ts";
 import type { ApplyResult, KvCommand, LeaseInfo, WatchEvent } from "../../src/kv/types.ts";
-import { collect, delCmd, Driver, dump, entry, putCmd, replay, T0, text } from "./helpers.ts";
+import {
+  bytes,
+  collect,
+  delCmd,
+  Driver,
+  dump,
+  entry,
+  putCmd,
+  replay,
+  T0,
+  text,
+} from "./helpers.ts";
 
 const grant = (ttlMs: number): KvCommand => ({ op: "leaseGrant", ttlMs });
 const keepalive = (...ids: string[]): KvCommand => ({ op: "leaseKeepalive", ids });
@@ -146,6 +157,25 @@ Deno.test("limits: ttl range and ttl+lease are refused as entries, keys per leas
   assert.match(!over.ok ? over.message : "", /at most 10000 keys/);
   // Re-putting an attached key is no new attachment.
   assert.equal(d.run(leasePut("k0", a.id)).ok, true);
+  // In a transaction the refusal names the (first) put attaching to the full lease.
+  const inTxn = d.run({
+    op: "txn",
+    txn: {
+      compare: [{ key: "nope", target: "version", op: ">", value: 0 }],
+      success: [],
+      failure: [
+        { op: "put", key: "k1", value: bytes("v"), lease: a.id },
+        { op: "get", key: "k1" },
+        { op: "put", key: "two-more", value: bytes("v"), lease: a.id },
+      ],
+    },
+  });
+  assert.equal(!inTxn.ok && inTxn.code, "bad_request");
+  assert.match(
+    !inTxn.ok ? inTxn.message : "",
+    /^failure\[0\]\.put\.lease: lease 1 may hold at most 10000 keys/,
+  );
+  assert.equal(d.store.get("two-more"), null);
 });
 
 Deno.test("leases() pages in id order with a cursor; lease() shows keys", () => {
