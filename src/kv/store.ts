@@ -242,15 +242,29 @@ export class KvStore {
   }
 
   /**
-   * A lease and its attached keys (in key order, at most {@link MAX_KEYS_PER_LEASE}),
-   * or null when no lease has that id. A lease past its deadline is shown until the
-   * leader's expiry entry removes it.
+   * A lease and a page of its attached keys: those after `after` (null: from the first),
+   * in key order, at most `limit` (default: every key, {@link MAX_KEYS_PER_LEASE});
+   * `more` when further keys follow. Null when no lease has that id. A lease past its
+   * deadline is shown until the leader's expiry entry removes it.
    */
-  lease(id: string): { lease: LeaseInfo; keys: string[] } | null {
+  lease(
+    id: string,
+    after: string | null = null,
+    limit: number = MAX_KEYS_PER_LEASE,
+  ): { lease: LeaseInfo; keys: string[]; more: boolean } | null {
+    if (!Number.isSafeInteger(limit) || limit < 1 || limit > MAX_KEYS_PER_LEASE) {
+      throw new RaftkvError("bad_request", `limit must be an integer in 1..${MAX_KEYS_PER_LEASE}`);
+    }
     const lease = this.#leases.get(id);
     if (lease === undefined) return null;
-    const keys = [...lease.keys].sort(compareKeys).slice(0, MAX_KEYS_PER_LEASE);
-    return { lease: leaseInfo(lease), keys };
+    const keys: string[] = [];
+    for (const key of lease.keys) {
+      if (after === null || compareKeys(key, after) > 0) keys.push(key);
+    }
+    keys.sort(compareKeys);
+    const more = keys.length > limit;
+    if (more) keys.length = limit;
+    return { lease: leaseInfo(lease), keys, more };
   }
 
   /** Up to `limit` leases with ids after `after` (null: from the first), in id order. */

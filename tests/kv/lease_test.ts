@@ -261,3 +261,23 @@ Deno.test("replicas fed the same entries (one restored midway) agree on state an
   assert.deepEqual(eventsC, eventsA.slice(eventsB.length));
   assert.ok(eventsA.some((e) => e.type === "delete"), "the log expired and revoked keys");
 });
+
+Deno.test("a lease's keys come in pages: after a key, at most limit, in key order, with more", () => {
+  const d = new Driver();
+  const a = granted(d.run(grant(60_000)));
+  for (const key of ["b", "a", "c/1", "c/0", "é"]) d.run(leasePut(key, a.id));
+  assert.deepEqual(d.store.lease(a.id)?.keys, ["a", "b", "c/0", "c/1", "é"], "all by default");
+  assert.deepEqual(d.store.lease(a.id, null, 2), {
+    lease: d.store.lease(a.id)!.lease,
+    keys: ["a", "b"],
+    more: true,
+  });
+  assert.deepEqual(d.store.lease(a.id, "b", 2)?.keys, ["c/0", "c/1"]);
+  assert.equal(d.store.lease(a.id, "b", 2)?.more, true);
+  assert.deepEqual(d.store.lease(a.id, "c/1", 2)?.keys, ["é"]);
+  assert.equal(d.store.lease(a.id, "c/1", 2)?.more, false);
+  assert.deepEqual(d.store.lease(a.id, "é", 2)?.keys, []);
+  for (const limit of [0, 1.5, MAX_KEYS_PER_LEASE + 1]) {
+    assert.throws(() => d.store.lease(a.id, null, limit), /limit must be an integer/);
+  }
+});

@@ -293,7 +293,11 @@ Deno.test("a transaction's reads are bounded: a list ends early, a get past the 
     ],
   }));
   assert.equal(!grown.ok && grown.code, "too_large");
-  assert.match(!grown.ok ? grown.message : "", /^success\[2\]\.get: /, "the read after the grown key");
+  assert.match(
+    !grown.ok ? grown.message : "",
+    /^success\[2\]\.get: /,
+    "the read after the grown key",
+  );
   assert.equal(text(d.store.get("big/1")), "tiny");
   const gone = d.run(txn({
     success: [{ op: "deletePrefix", prefix: "big/" }, { op: "list", prefix: "", limit: 10 }],
