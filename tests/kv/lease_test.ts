@@ -1,7 +1,12 @@
 import assert from "node:assert/strict";
 import { Encoder } from "cbor-x";
 import { KvStore } from "../../src/kv/store.ts";
-import { MAX_KEYS_PER_LEASE, MAX_LEASE_TTL_MS } from "../../src/kv/leases.ts";
+import {
+  leaseIdOf,
+  MAX_KEYS_PER_LEASE,
+  MAX_LEASE_TTL_MS,
+  MAX_LEASES,
+} from "../../src/kv/leases.ts";
 import type { ApplyResult, KvCommand, LeaseInfo, WatchEvent } from "../../src/kv/types.ts";
 import {
   bytes,
@@ -280,4 +285,16 @@ Deno.test("a lease's keys come in pages: after a key, at most limit, in key orde
   for (const limit of [0, 1.5, MAX_KEYS_PER_LEASE + 1]) {
     assert.throws(() => d.store.lease(a.id, null, limit), /limit must be an integer/);
   }
+});
+
+Deno.test("at most MAX_LEASES leases exist: one more grant is a 400 and grants nothing, until one goes", () => {
+  const d = new Driver();
+  for (let i = 0; i < MAX_LEASES; i++) assert.ok(d.run(grant(60_000)).ok);
+  const over = d.run(grant(60_000));
+  assert.equal(!over.ok && over.code, "bad_request");
+  assert.match(!over.ok ? over.message : "", /at most 100000 leases may exist/);
+  assert.equal(d.store.leases(null, 1).items[0]?.id, "1");
+  assert.equal(d.store.lease(leaseIdOf(MAX_LEASES + 1)), null, "no lease granted past the limit");
+  assert.ok(d.run(revoke("1")).ok);
+  assert.equal(granted(d.run(grant(60_000))).id, leaseIdOf(MAX_LEASES + 1), "the counter moved on");
 });
