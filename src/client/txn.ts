@@ -40,19 +40,18 @@ export async function runTxn(
   const success = request.success ?? [];
   const failure = request.failure ?? [];
   if (compare.length > MAX_TXN_COMPARES) {
-    throw new BadRequest(`a transaction has at most ${MAX_TXN_COMPARES} compares`, { status: 0 });
+    bad("compare", `has ${compare.length} compares; the limit is ${MAX_TXN_COMPARES}`);
   }
-  for (const branch of [success, failure]) {
+  for (const [name, branch] of [["success", success], ["failure", failure]] as const) {
     if (branch.length > MAX_TXN_OPS) {
-      throw new BadRequest(`a transaction branch has at most ${MAX_TXN_OPS} operations`, {
-        status: 0,
-      });
+      bad(name, `has ${branch.length} operations; the limit is ${MAX_TXN_OPS}`);
     }
   }
+  // Refusals name the position as the server's do: `success[2].put.key: ...`.
   const body = {
-    compare: compare.map(encodeCompare),
-    success: success.map(encodeOp),
-    failure: failure.map(encodeOp),
+    compare: compare.map((c, i) => encodeCompare(c, `compare[${i}]`)),
+    success: success.map((o, i) => encodeOp(o, `success[${i}]`)),
+    failure: failure.map((o, i) => encodeOp(o, `failure[${i}]`)),
   };
   const writes = [...success, ...failure].some(isWrite);
   const consistency = options.consistency ?? "linearizable";
@@ -88,76 +87,86 @@ function isWrite(op: TxnOp): boolean {
   return "put" in op || "delete" in op || "deletePrefix" in op;
 }
 
-function encodeCompare(compare: TxnCompare): Record<string, unknown> {
-  if (typeof compare !== "object" || compare === null) {
-    throw new BadRequest("each compare must be an object", { status: 0 });
-  }
-  checkKey(compare.key);
-  if (!OPS.has(compare.op)) throw new BadRequest("compare op must be =, !=, < or >", { status: 0 });
+function encodeCompare(compare: TxnCompare, at: string): Record<string, unknown> {
+  if (typeof compare !== "object" || compare === null) bad(at, "must be an object");
+  atPath(`${at}.key`, () => checkKey(compare.key));
+  if (!OPS.has(compare.op)) bad(`${at}.op`, "must be one of =, !=, <, >");
   const base = { key: compare.key, target: compare.target, op: compare.op };
-  if (compare.target === "value") return { ...base, ...encodeValue(compare.value) };
+  if (compare.target === "value") {
+    return { ...base, ...atPath(`${at}.value`, () => encodeValue(compare.value)) };
+  }
   if (compare.target === "lease") {
-    return { ...base, value: compare.value === null ? null : leaseIdOf(compare.value) };
+    const value = compare.value;
+    return {
+      ...base,
+      value: value === null ? null : atPath(`${at}.value`, () => leaseIdOf(value)),
+    };
   }
   if (NUMERIC_TARGETS.has(compare.target)) {
     if (!Number.isSafeInteger(compare.value) || compare.value < 0) {
-      throw new BadRequest(`compare ${compare.target} needs a non-negative integer`, {
-        status: 0,
-      });
+      bad(`${at}.value`, `must be a non-negative integer for target ${compare.target}`);
     }
     return { ...base, value: compare.value };
   }
-  throw new BadRequest(
-    "compare target must be value, version, createRevision, modRevision or lease",
-    { status: 0 },
-  );
+  return bad(`${at}.target`, "must be one of value, version, createRevision, modRevision, lease");
 }
 
-function encodeOp(op: TxnOp): Record<string, unknown> {
-  if (typeof op !== "object" || op === null) {
-    throw new BadRequest("each operation must be an object", { status: 0 });
-  }
+function encodeOp(op: TxnOp, where: string): Record<string, unknown> {
+  if (typeof op !== "object" || op === null) bad(where, "must be an object");
   if ("put" in op) {
     const { key, value, lease } = op.put;
-    checkKey(key);
+    atPath(`${where}.put.key`, () => checkKey(key));
     return {
       put: {
         key,
-        ...encodeValue(value),
-        ...(lease === undefined ? {} : { lease: leaseIdOf(lease) }),
+        ...atPath(`${where}.put.value`, () => encodeValue(value)),
+        ...(lease === undefined
+          ? {}
+          : { lease: atPath(`${where}.put.lease`, () => leaseIdOf(lease)) }),
       },
     };
   }
   if ("delete" in op) {
-    checkKey(op.delete.key);
+    atPath(`${where}.delete.key`, () => checkKey(op.delete.key));
     return { delete: { key: op.delete.key } };
   }
   if ("deletePrefix" in op) {
     if (typeof op.deletePrefix.prefix !== "string") {
-      throw new BadRequest("deletePrefix needs a string prefix", { status: 0 });
+      bad(`${where}.deletePrefix.prefix`, "must be a string");
     }
     return { deletePrefix: { prefix: op.deletePrefix.prefix } };
   }
   if ("get" in op) {
-    checkKey(op.get.key);
+    atPath(`${where}.get.key`, () => checkKey(op.get.key));
     return { get: { key: op.get.key } };
   }
   if ("list" in op) {
     const { prefix, limit } = op.list;
-    if (typeof prefix !== "string") {
-      throw new BadRequest("list needs a string prefix", { status: 0 });
-    }
+    if (typeof prefix !== "string") bad(`${where}.list.prefix`, "must be a string");
     if (
       limit !== undefined &&
       (!Number.isSafeInteger(limit) || limit < 1 || limit > MAX_LIST_PAGE_SIZE)
     ) {
-      throw new BadRequest(`list limit must be 1 to ${MAX_LIST_PAGE_SIZE}`, { status: 0 });
+      bad(`${where}.list.limit`, `must be an integer in 1..${MAX_LIST_PAGE_SIZE}`);
     }
     return { list: limit === undefined ? { prefix } : { prefix, limit } };
   }
-  throw new BadRequest("an operation is one of put, delete, deletePrefix, get, list", {
-    status: 0,
-  });
+  return bad(where, "must name one operation: put, delete, deletePrefix, get or list");
+}
+
+/** Throws a client-side BadRequest (nothing was sent) whose message starts with `path`. */
+function bad(path: string, message: string): never {
+  throw new BadRequest(`${path}: ${message}`, { status: 0 });
+}
+
+/** Runs `check`; a BadRequest it throws gets `path: ` in front of its message. */
+function atPath<T>(path: string, check: () => T): T {
+  try {
+    return check();
+  } catch (error) {
+    if (!(error instanceof BadRequest)) throw error;
+    throw new BadRequest(`${path}: ${error.message}`, { status: 0, cause: error });
+  }
 }
 
 /** A value as the JSON body carries it: UTF-8 text as `value`, bytes as `valueBase64`. */

@@ -32,13 +32,52 @@ const RANK: Record<Scope, number> = { read: 0, readwrite: 1, admin: 2 };
  */
 const OPEN_PATHS = new Set(["/health", "/ready", "/"]);
 
-/** The scope a request needs. */
+/**
+ * Routes whose method says nothing of whether they write: the middleware lets them in
+ * with a read token, and the route asks for more ({@link requireScope}) once the body
+ * shows it writes. A transaction that only compares and reads is a read.
+ */
+const BODY_DECIDES_PATHS = new Set(["/v1/txn"]);
+
+/**
+ * The scope a request needs before its body is read. For the paths whose body decides
+ * (`POST /v1/txn`) this is `read`; the route requires `readwrite` for a body that writes.
+ */
 export function requiredScope(method: string, path: string): Scope {
   const reading = method === "GET" || method === "HEAD" || method === "OPTIONS";
   if (path === "/v1/cluster" || path.startsWith("/v1/cluster/")) {
     return reading ? "read" : "admin";
   }
+  if (method === "POST" && BODY_DECIDES_PATHS.has(path)) return "read";
   return reading ? "read" : "readwrite";
+}
+
+/**
+ * The scope each admitted request's token granted, for {@link requireScope}. Weak: an
+ * entry lives as long as its request.
+ */
+const grants = new WeakMap<Request, Scope>();
+
+/**
+ * Throws `forbidden` unless the token of `request` (admitted by {@link authMiddleware})
+ * allows `scope`; `what` says what needs it. For routes that learn from the body what
+ * they need. Without client tokens configured every request may read and write, as the
+ * middleware decides.
+ */
+export function requireScope(
+  request: Request,
+  config: AuthConfig | undefined,
+  scope: "read" | "readwrite",
+  what: string,
+): void {
+  if (config === undefined || config.tokens.length === 0) return;
+  const granted = grants.get(request);
+  // No recorded grant with tokens configured: the middleware did not run; refuse.
+  if (granted !== undefined && RANK[granted] >= RANK[scope]) return;
+  throw new RaftkvError(
+    "forbidden",
+    `this token allows ${granted ?? "no"} access; ${what} needs ${scope}`,
+  );
 }
 
 /** True when auth is configured at all. */
@@ -75,28 +114,47 @@ export type Authorizer = (
 
 /** The authorizer for `config` (allowing everything when no token is configured). */
 export function authorizer(config: AuthConfig): Authorizer {
-  if (!authEnabled(config)) return () => Promise.resolve(null);
+  const decide = decider(config);
+  return async (method, path, authorization) => (await decide(method, path, authorization)).refusal;
+}
+
+/** An authorizer's decision, with the scope the token granted (null: no token needed). */
+interface AuthDecision {
+  refusal: AuthRefusal | null;
+  granted: Scope | null;
+}
+
+const ADMITTED: AuthDecision = { refusal: null, granted: null };
+
+function refused(refusal: AuthRefusal): AuthDecision {
+  return { refusal, granted: null };
+}
+
+function decider(
+  config: AuthConfig,
+): (method: string, path: string, authorization: string | null) => Promise<AuthDecision> {
+  if (!authEnabled(config)) return () => Promise.resolve(ADMITTED);
   const entries: { token: string; scope: Scope }[] = [...config.tokens];
   if (config.adminToken !== null) entries.push({ token: config.adminToken, scope: "admin" });
   const known = Promise.all(
     entries.map(async (e) => ({ digest: await digest(e.token), scope: e.scope })),
   );
   return async (method, path, authorization) => {
-    if (OPEN_PATHS.has(path) || method === "OPTIONS") return null;
+    if (OPEN_PATHS.has(path) || method === "OPTIONS") return ADMITTED;
     let needed = requiredScope(method, path);
     // Without an admin token, read-write tokens manage membership too; without client
     // tokens, only membership changes need a token.
     if (needed === "admin" && config.adminToken === null) needed = "readwrite";
-    if (needed !== "admin" && config.tokens.length === 0) return null;
+    if (needed !== "admin" && config.tokens.length === 0) return ADMITTED;
     const match = /^Bearer\s+(\S+)\s*$/i.exec(authorization ?? "");
     if (!match) {
-      return {
+      return refused({
         error: new RaftkvError(
           "unauthorized",
           "missing bearer token: send Authorization: Bearer <token>",
         ),
         headers: { "WWW-Authenticate": 'Bearer realm="raftkv"' },
-      };
+      });
     }
     const presented = await digest(match[1]!);
     let granted: Scope | null = null;
@@ -110,34 +168,35 @@ export function authorizer(config: AuthConfig): Authorizer {
       }
     }
     if (granted === null) {
-      return {
+      return refused({
         error: new RaftkvError("unauthorized", "the bearer token is not valid"),
         headers: { "WWW-Authenticate": 'Bearer realm="raftkv", error="invalid_token"' },
-      };
+      });
     }
     if (RANK[granted] < RANK[needed]) {
-      return {
+      return refused({
         error: new RaftkvError(
           "forbidden",
           `this token allows ${granted} access; ${needed} is needed`,
         ),
         headers: {},
-      };
+      });
     }
-    return null;
+    return { refusal: null, granted };
   };
 }
 
 /** Hono middleware enforcing `config`; a no-op when no token is configured. */
 export function authMiddleware(config: AuthConfig): MiddlewareHandler {
-  const authorize = authorizer(config);
+  const decide = decider(config);
   return async (c, next) => {
-    const refusal = await authorize(
+    const { refusal, granted } = await decide(
       c.req.method,
       c.req.path,
       c.req.header("authorization") ?? null,
     );
     if (refusal !== null) return errorResponse(c, refusal.error, refusal.headers);
+    if (granted !== null) grants.set(c.req.raw, granted);
     await next();
   };
 }

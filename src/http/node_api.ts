@@ -84,12 +84,17 @@ export interface NodeApi {
    * has applied; null when the lease is gone. Throws like `write`.
    */
   keepalive(id: string, signal: AbortSignal): Promise<LeaseView | null>;
-  /** One lease with its attached keys, or null when it does not exist. */
+  /**
+   * One lease with up to `limit` of its attached keys, in key order, strictly after
+   * `after` when given (`more`: further keys follow); null when it does not exist.
+   */
   lease(
     id: string,
+    after: string | null,
+    limit: number,
     consistency: Consistency,
     signal: AbortSignal,
-  ): Promise<{ lease: LeaseView; keys: string[] } | null>;
+  ): Promise<{ lease: LeaseView; keys: string[]; more: boolean } | null>;
   /** Up to `limit` leases after lease id `after`, in id order. */
   leases(
     after: string | null,

@@ -242,15 +242,29 @@ export class KvStore {
   }
 
   /**
-   * A lease and its attached keys (in key order, at most {@link MAX_KEYS_PER_LEASE}),
-   * or null when no lease has that id. A lease past its deadline is shown until the
-   * leader's expiry entry removes it.
+   * A lease and a page of its attached keys: those after `after` (null: from the first),
+   * in key order, at most `limit` (default: every key, {@link MAX_KEYS_PER_LEASE});
+   * `more` when further keys follow. Null when no lease has that id. A lease past its
+   * deadline is shown until the leader's expiry entry removes it.
    */
-  lease(id: string): { lease: LeaseInfo; keys: string[] } | null {
+  lease(
+    id: string,
+    after: string | null = null,
+    limit: number = MAX_KEYS_PER_LEASE,
+  ): { lease: LeaseInfo; keys: string[]; more: boolean } | null {
+    if (!Number.isSafeInteger(limit) || limit < 1 || limit > MAX_KEYS_PER_LEASE) {
+      throw new RaftkvError("bad_request", `limit must be an integer in 1..${MAX_KEYS_PER_LEASE}`);
+    }
     const lease = this.#leases.get(id);
     if (lease === undefined) return null;
-    const keys = [...lease.keys].sort(compareKeys).slice(0, MAX_KEYS_PER_LEASE);
-    return { lease: leaseInfo(lease), keys };
+    const keys: string[] = [];
+    for (const key of lease.keys) {
+      if (after === null || compareKeys(key, after) > 0) keys.push(key);
+    }
+    keys.sort(compareKeys);
+    const more = keys.length > limit;
+    if (more) keys.length = limit;
+    return { lease: leaseInfo(lease), keys, more };
   }
 
   /** Up to `limit` leases with ids after `after` (null: from the first), in id order. */
@@ -520,24 +534,29 @@ export class KvStore {
   #txn(txn: TxnRequest, events: WatchEvent[]): ApplyResult {
     const succeeded = txn.compare.every((c) => compareHolds(this.#tree.get(c.key) ?? null, c));
     const ops = succeeded ? txn.success : txn.failure;
-    const byLease = new Map<string, string[]>();
-    for (const o of ops) {
-      if (o.op === "put" && o.lease !== null) {
-        const keys = byLease.get(o.lease) ?? [];
-        keys.push(o.key);
-        byLease.set(o.lease, keys);
-      }
-    }
-    for (const [id, keys] of byLease) {
+    const branch = succeeded ? "success" : "failure";
+    const byLease = new Map<string, { keys: string[]; first: number }>();
+    ops.forEach((o, i) => {
+      if (o.op !== "put" || o.lease === null) return;
+      const attach = byLease.get(o.lease) ?? { keys: [], first: i };
+      attach.keys.push(o.key);
+      byLease.set(o.lease, attach);
+    });
+    for (const [id, { keys, first }] of byLease) {
       const refused = this.#checkAttach(id, keys);
-      if (refused !== null) return refused;
+      if (refused === null) continue;
+      // A gone lease keeps the message PUT ?lease= answers; a limit names the put.
+      if (refused.ok || refused.code !== "bad_request") return refused;
+      return refusal("bad_request", `${branch}[${first}].put.lease: ${refused.message}`);
     }
     // Checked before anything is written: a get past the read budget refuses it all.
-    if (!this.#txnReadsFit(ops)) {
+    const overBudget = this.#txnReadsOverflow(ops);
+    if (overBudget >= 0) {
       return refusal(
         "too_large",
-        `the transaction reads more than ${MAX_TXN_READ_BYTES} bytes (each record counted ` +
-          `as key × 3 + value + ${TXN_RESULT_ITEM_OVERHEAD_BYTES}); read the rest in another request`,
+        `${branch}[${overBudget}].get: the transaction reads more than ${MAX_TXN_READ_BYTES} ` +
+          `bytes (each record counted as key × 3 + value + ${TXN_RESULT_ITEM_OVERHEAD_BYTES}); ` +
+          "read the rest in another request",
       );
     }
     const reads = { bytes: 0 };
@@ -549,18 +568,19 @@ export class KvStore {
   }
 
   /**
-   * Whether every `get` of `ops`, run in order, fits the read budget. When a write comes
-   * before a get, the writes are played on a copy-on-write clone of the tree, so each
-   * read is sized against the state it will see.
+   * The position of the first `get` of `ops`, run in order, that does not fit the read
+   * budget, or -1 when every one fits. When a write comes before a get, the writes are
+   * played on a copy-on-write clone of the tree, so each read is sized against the
+   * state it will see.
    */
-  #txnReadsFit(ops: TxnOp[]): boolean {
+  #txnReadsOverflow(ops: TxnOp[]): number {
     // Only a get can refuse (a list ends early instead): up to the last one matters.
     const lastGet = ops.findLastIndex((o) => o.op === "get");
-    if (lastGet < 0) return true;
+    if (lastGet < 0) return -1;
     const writesFirst = ops.slice(0, lastGet).some((o) => o.op !== "get" && o.op !== "list");
     const tree = writesFirst ? this.#tree.clone() : this.#tree;
     const reads = { bytes: 0 };
-    for (const o of ops.slice(0, lastGet + 1)) {
+    for (const [i, o] of ops.slice(0, lastGet + 1).entries()) {
       switch (o.op) {
         case "put":
           tree.set(o.key, { ...PLACEHOLDER_RECORD, key: o.key, value: o.value });
@@ -579,14 +599,14 @@ export class KvStore {
         }
         case "get": {
           const kv = tree.get(o.key);
-          if (kv !== undefined && !fitsReads(kv, reads)) return false;
+          if (kv !== undefined && !fitsReads(kv, reads)) return i;
           break;
         }
         case "list":
           txnList(tree, o, reads);
       }
     }
-    return true;
+    return -1;
   }
 
   #txnOp(

@@ -7,7 +7,7 @@
  */
 
 import { RaftkvError } from "../errors.ts";
-import { canonicalLeaseId, parseLeaseId } from "./leases.ts";
+import { leaseIdOf, parseLeaseId } from "./leases.ts";
 import { type KvLimits, validateKey, validatePrefix, validateValue } from "./limits.ts";
 import type { CompareOp, CompareTarget, TxnCompare, TxnOp, TxnRequest } from "./txn_types.ts";
 import type { KeyValue } from "./types.ts";
@@ -42,13 +42,14 @@ const OPS: ReadonlySet<string> = new Set<CompareOp>(["=", "!=", "<", ">"]);
 
 /**
  * Validates a transaction and returns a fresh copy holding only known fields. Throws
- * `bad_request` (or `too_large`) with a message naming the offending part.
+ * `bad_request` (or `too_large`) whose message starts with the path of the offending
+ * part, e.g. `success[2].put.key: key must not be empty`.
  */
 export function checkTxn(txn: unknown, limits: KvLimits): TxnRequest {
-  if (!isRecord(txn)) bad("a transaction is an object");
-  const compare = listOf(txn.compare, "compare", MAX_TXN_COMPARES);
-  const success = listOf(txn.success, "success", MAX_TXN_OPS);
-  const failure = listOf(txn.failure, "failure", MAX_TXN_OPS);
+  if (!isRecord(txn)) bad("txn", "must be an object");
+  const compare = listOf(txn.compare, "compare", MAX_TXN_COMPARES, "compares");
+  const success = listOf(txn.success, "success", MAX_TXN_OPS, "operations");
+  const failure = listOf(txn.failure, "failure", MAX_TXN_OPS, "operations");
   const out: TxnRequest = {
     compare: compare.map((c, i) => checkCompare(c, `compare[${i}]`, limits)),
     success: success.map((o, i) => checkOp(o, `success[${i}]`, limits)),
@@ -57,6 +58,20 @@ export function checkTxn(txn: unknown, limits: KvLimits): TxnRequest {
   checkOneWritePerKey(out.success, "success");
   checkOneWritePerKey(out.failure, "failure");
   return out;
+}
+
+/**
+ * Runs `check`; a {@link RaftkvError} it throws is thrown again with the same code and
+ * `path: ` in front of its message, so a shared validator's refusal names the part of
+ * a transaction it refused.
+ */
+export function atPath<T>(path: string, check: () => T): T {
+  try {
+    return check();
+  } catch (error) {
+    if (!(error instanceof RaftkvError)) throw error;
+    throw new RaftkvError(error.code, `${path}: ${error.message}`, error.retryAfterSeconds);
+  }
 }
 
 /** Bytes a read record counts against {@link MAX_TXN_READ_BYTES}: its encoded size at most. */
@@ -124,30 +139,27 @@ function compareBytes(a: Uint8Array, b: Uint8Array): number {
 }
 
 function checkCompare(c: unknown, where: string, limits: KvLimits): TxnCompare {
-  if (!isRecord(c)) bad(`${where} must be an object`);
+  if (!isRecord(c)) bad(where, "must be an object");
   const key = checkedKey(c.key, `${where}.key`, limits);
   if (typeof c.target !== "string" || !TARGETS.has(c.target)) {
-    bad(`${where}.target must be one of ${[...TARGETS].join(", ")}`);
+    bad(`${where}.target`, `must be one of ${[...TARGETS].join(", ")}`);
   }
-  if (typeof c.op !== "string" || !OPS.has(c.op)) bad(`${where}.op must be one of =, !=, <, >`);
+  if (typeof c.op !== "string" || !OPS.has(c.op)) bad(`${where}.op`, "must be one of =, !=, <, >");
   const op = c.op as CompareOp;
   switch (c.target as CompareTarget) {
     case "value":
-      if (!(c.value instanceof Uint8Array)) bad(`${where}.value must be a value`);
-      validateValue(c.value, limits.maxValueBytes);
-      return { key, target: "value", op, value: new Uint8Array(c.value) };
+      return { key, target: "value", op, value: checkedValue(c.value, `${where}.value`, limits) };
     case "lease":
-      if (c.value !== null) canonicalLeaseId(c.value, `${where}.value`);
       return {
         key,
         target: "lease",
         op,
-        value: c.value === null ? null : canonicalLeaseId(c.value),
+        value: c.value === null ? null : checkedLeaseId(c.value, `${where}.value`),
       };
     default: {
       const target = c.target as "version" | "createRevision" | "modRevision";
       if (!Number.isSafeInteger(c.value) || (c.value as number) < 0) {
-        bad(`${where}.value must be a non-negative integer for target ${target}`);
+        bad(`${where}.value`, `must be a non-negative integer for target ${target}`);
       }
       return { key, target, op, value: c.value as number };
     }
@@ -155,81 +167,112 @@ function checkCompare(c: unknown, where: string, limits: KvLimits): TxnCompare {
 }
 
 function checkOp(o: unknown, where: string, limits: KvLimits): TxnOp {
-  if (!isRecord(o) || typeof o.op !== "string") bad(`${where} must be an operation`);
+  if (!isRecord(o) || typeof o.op !== "string") bad(where, "must be an operation");
+  const at = `${where}.${o.op}`;
   switch (o.op) {
     case "put": {
-      const key = checkedKey(o.key, `${where}.key`, limits);
-      if (!(o.value instanceof Uint8Array)) bad(`${where}.value must be a value`);
-      validateValue(o.value, limits.maxValueBytes);
+      const key = checkedKey(o.key, `${at}.key`, limits);
+      const value = checkedValue(o.value, `${at}.value`, limits);
       const lease = o.lease === null || o.lease === undefined
         ? null
-        : canonicalLeaseId(o.lease, `${where}.lease`);
-      return { op: "put", key, value: new Uint8Array(o.value), lease };
+        : checkedLeaseId(o.lease, `${at}.lease`);
+      return { op: "put", key, value, lease };
     }
     case "delete":
-      return { op: "delete", key: checkedKey(o.key, `${where}.key`, limits) };
+      return { op: "delete", key: checkedKey(o.key, `${at}.key`, limits) };
     case "get":
-      return { op: "get", key: checkedKey(o.key, `${where}.key`, limits) };
+      return { op: "get", key: checkedKey(o.key, `${at}.key`, limits) };
     case "deletePrefix": {
-      validatePrefix(o.prefix, limits.maxKeyBytes);
+      atPath(`${at}.prefix`, () => validatePrefix(o.prefix, limits.maxKeyBytes));
       // As DELETE /v1/kv refuses an empty prefix without all=true: one typo must not
       // wipe the store from inside a transaction.
-      if (o.prefix === "") bad(`${where}.prefix must not be empty`);
+      if (o.prefix === "") bad(`${at}.prefix`, "must not be empty (it would delete every key)");
       return { op: "deletePrefix", prefix: o.prefix as string };
     }
     case "list": {
-      validatePrefix(o.prefix, limits.maxKeyBytes);
+      atPath(`${at}.prefix`, () => validatePrefix(o.prefix, limits.maxKeyBytes));
       const limit = (o.limit ?? DEFAULT_TXN_LIST_LIMIT) as number;
       if (!Number.isSafeInteger(limit) || limit < 1 || limit > MAX_TXN_LIST_LIMIT) {
-        bad(`${where}.limit must be an integer in 1..${MAX_TXN_LIST_LIMIT}`);
+        bad(`${at}.limit`, `must be an integer in 1..${MAX_TXN_LIST_LIMIT}`);
       }
       return { op: "list", prefix: o.prefix as string, limit };
     }
   }
-  return bad(`${where}: unknown operation ${JSON.stringify(o.op)}`);
+  return bad(where, `unknown operation ${JSON.stringify(o.op)}`);
 }
 
-/** A key written twice, or written under a deleted prefix, has no single outcome: 400. */
+/**
+ * A key written twice, or written under a deleted prefix, has no single outcome: 400,
+ * naming the later of the two operations and the position of the earlier one.
+ */
 function checkOneWritePerKey(ops: TxnOp[], branch: string): void {
-  const keys = new Set<string>();
-  const prefixes: string[] = [];
-  for (const o of ops) {
+  const writers = new Map<string, number>(); // key -> position of the op writing it
+  const prefixes: [prefix: string, position: number][] = [];
+  ops.forEach((o, i) => {
+    const at = `${branch}[${i}].${o.op}`;
     if (o.op === "put" || o.op === "delete") {
-      if (keys.has(o.key)) bad(`${branch} writes key ${JSON.stringify(o.key)} twice`);
-      keys.add(o.key);
+      const first = writers.get(o.key);
+      if (first !== undefined) {
+        bad(
+          `${at}.key`,
+          `key ${JSON.stringify(o.key)} is written twice (also by ${branch}[${first}]); ` +
+            "a branch writes each key at most once",
+        );
+      }
+      writers.set(o.key, i);
+      const under = prefixes.find(([p]) => o.key.startsWith(p));
+      if (under !== undefined) {
+        bad(
+          `${at}.key`,
+          `key ${JSON.stringify(o.key)} is under prefix ${JSON.stringify(under[0])}, ` +
+            `deleted by ${branch}[${under[1]}]`,
+        );
+      }
     } else if (o.op === "deletePrefix") {
-      for (const p of prefixes) {
+      for (const [p, j] of prefixes) {
         if (p.startsWith(o.prefix) || o.prefix.startsWith(p)) {
           bad(
-            `${branch} deletes overlapping prefixes ${JSON.stringify(p)} and ${
-              JSON.stringify(o.prefix)
-            }`,
+            `${at}.prefix`,
+            `prefix ${JSON.stringify(o.prefix)} overlaps prefix ${JSON.stringify(p)}, ` +
+              `deleted by ${branch}[${j}]`,
           );
         }
       }
-      prefixes.push(o.prefix);
+      for (const [key, j] of writers) {
+        if (!key.startsWith(o.prefix)) continue;
+        bad(
+          `${at}.prefix`,
+          `prefix ${JSON.stringify(o.prefix)} covers key ${JSON.stringify(key)}, ` +
+            `written by ${branch}[${j}]`,
+        );
+      }
+      prefixes.push([o.prefix, i]);
     }
-  }
-  for (const key of keys) {
-    const p = prefixes.find((p) => key.startsWith(p));
-    if (p !== undefined) {
-      bad(
-        `${branch} writes key ${JSON.stringify(key)} and deletes its prefix ${JSON.stringify(p)}`,
-      );
-    }
-  }
+  });
 }
 
-function checkedKey(key: unknown, what: string, limits: KvLimits): string {
-  if (typeof key !== "string") bad(`${what} must be a string`);
-  validateKey(key, limits.maxKeyBytes);
+function checkedKey(key: unknown, path: string, limits: KvLimits): string {
+  if (typeof key !== "string") bad(path, "must be a string");
+  atPath(path, () => validateKey(key, limits.maxKeyBytes));
   return key;
 }
 
-function listOf(value: unknown, what: string, max: number): unknown[] {
+function checkedValue(value: unknown, path: string, limits: KvLimits): Uint8Array {
+  if (!(value instanceof Uint8Array)) bad(path, "must be a value");
+  atPath(path, () => validateValue(value, limits.maxValueBytes));
+  return new Uint8Array(value);
+}
+
+function checkedLeaseId(id: unknown, path: string): string {
+  const n = parseLeaseId(id);
+  if (n === null) bad(path, "must be a lease id (lowercase hex, 1-16 digits)");
+  return leaseIdOf(n);
+}
+
+function listOf(value: unknown, what: string, max: number, items: string): unknown[] {
   if (value === undefined) return [];
-  if (!Array.isArray(value)) bad(`${what} must be an array`);
-  if (value.length > max) bad(`${what} has ${value.length} entries; the limit is ${max}`);
+  if (!Array.isArray(value)) bad(what, "must be an array");
+  if (value.length > max) bad(what, `has ${value.length} ${items}; the limit is ${max}`);
   return value;
 }
 
@@ -238,6 +281,6 @@ function isRecord(value: unknown): value is Record<string, unknown> {
     !(value instanceof Uint8Array);
 }
 
-function bad(message: string): never {
-  throw new RaftkvError("bad_request", message);
+function bad(path: string, message: string): never {
+  throw new RaftkvError("bad_request", `${path}: ${message}`);
 }

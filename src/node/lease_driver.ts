@@ -128,16 +128,22 @@ export class LeaseDriver {
     for (const waiters of batch.values()) for (const w of waiters) w.reject(error);
   }
 
-  /** One lease with its keys, or null. */
+  /** One lease with a page of its keys (after `after`, at most `limit`), or null. */
   async lease(
     id: string,
+    after: string | null,
+    limit: number,
     consistency: Consistency,
     signal: AbortSignal,
-  ): Promise<{ lease: LeaseView; keys: string[] } | null> {
+  ): Promise<{ lease: LeaseView; keys: string[]; more: boolean } | null> {
     await this.#deps.awaitReadable(consistency, signal);
-    const found = this.#deps.kv().lease(id);
+    const found = this.#deps.kv().lease(id, after, limit);
     if (found === null) return null;
-    return { lease: leaseView(found.lease, this.#deps.now()), keys: found.keys };
+    return {
+      lease: leaseView(found.lease, this.#deps.now()),
+      keys: found.keys,
+      more: found.more,
+    };
   }
 
   /** A page of leases. */

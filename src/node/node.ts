@@ -157,9 +157,15 @@ export class RaftkvNode implements NodeApi, AdminApi {
     return this.#leases.keepalive(id, signal);
   }
 
-  /** One lease with its attached keys. */
-  lease(id: string, consistency: Consistency, signal: AbortSignal) {
-    return this.#leases.lease(id, consistency, signal);
+  /** One lease with a page of its attached keys. */
+  lease(
+    id: string,
+    after: string | null,
+    limit: number,
+    consistency: Consistency,
+    signal: AbortSignal,
+  ) {
+    return this.#leases.lease(id, after, limit, consistency, signal);
   }
 
   /** A page of leases. */

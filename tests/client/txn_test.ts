@@ -57,15 +57,33 @@ Deno.test("txn: bad input is refused before sending; a lease the server lacks is
   await withCluster(1, async (cluster) => {
     const kv = testClient(cluster.urls);
     const tooMany = Array.from({ length: 129 }, (_, i) => ({ get: { key: `k${i}` } }));
-    await assert.rejects(kv.txn({ success: tooMany }), BadRequest);
-    await assert.rejects(
-      kv.txn({ compare: [{ key: "a", target: "version", op: "=", value: -1 }] }),
-      BadRequest,
+    // Refused before sending, each naming its position as the server's refusals do.
+    const refused = async (request: Parameters<typeof kv.txn>[0], message: RegExp) =>
+      await assert.rejects(
+        kv.txn(request),
+        (e: unknown) => e instanceof BadRequest && e.status === 0 && message.test(e.message),
+        String(message),
+      );
+    await refused({ success: tooMany }, /^success: has 129 operations; the limit is 128$/);
+    await refused(
+      { compare: [{ key: "a", target: "version", op: "=", value: -1 }] },
+      /^compare\[0\]\.value: must be a non-negative integer for target version$/,
     );
-    await assert.rejects(kv.txn({ success: [{ put: { key: "", value: "x" } }] }), BadRequest);
-    await assert.rejects(
-      kv.txn({ success: [{ put: { key: "a", value: "x", lease: "NOT-HEX" } }] }),
-      BadRequest,
+    await refused(
+      { success: [{ get: { key: "a" } }, { put: { key: "", value: "x" } }] },
+      /^success\[1\]\.put\.key: key must be a non-empty string$/,
+    );
+    await refused(
+      { failure: [{ put: { key: "a", value: "x", lease: "NOT-HEX" } }] },
+      /^failure\[0\]\.put\.lease: lease must be a lease id/,
+    );
+    await refused(
+      { compare: [{ key: "a", target: "version", op: "<=" as "=", value: 1 }] },
+      /^compare\[0\]\.op: must be one of =, !=, <, >$/,
+    );
+    await refused(
+      { success: [{ list: { prefix: "", limit: 0 } }] },
+      /^success\[0\]\.list\.limit: must be an integer in 1\.\.1000$/,
     );
     assert.equal(cluster.log.length, 0);
     await assert.rejects(

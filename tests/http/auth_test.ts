@@ -53,6 +53,19 @@ const FULL: AuthConfig = {
   adminToken: ADMIN,
 };
 
+/** Compares and reads only, in both branches: a read token may send it. */
+const READ_TXN = JSON.stringify({
+  compare: [{ key: "a", target: "version", op: ">", value: 0 }],
+  success: [{ get: { key: "a" } }],
+  failure: [{ list: { prefix: "a", limit: 5 } }],
+});
+/** One put in the failure branch: it writes, so it needs a read-write token. */
+const WRITE_TXN = JSON.stringify({
+  compare: [{ key: "a", target: "version", op: ">", value: 0 }],
+  success: [{ get: { key: "a" } }],
+  failure: [{ put: { key: "a", value: "1" } }],
+});
+
 /** One request per route class. */
 const ROUTES: {
   method: string;
@@ -80,6 +93,8 @@ const ROUTES: {
   { method: "DELETE", path: "/v1/cluster/members/n9", scope: "admin" },
   { method: "POST", path: "/v1/cluster/leader", body: '{"to":"n2"}', scope: "admin" },
   { method: "POST", path: "/v1/cluster/snapshot", scope: "admin" },
+  { method: "POST", path: "/v1/txn", body: READ_TXN, scope: "read" },
+  { method: "POST", path: "/v1/txn", body: WRITE_TXN, scope: "readwrite" },
 ];
 
 async function call(
@@ -125,6 +140,44 @@ Deno.test("a read-only token reads but may not write (403)", async () => {
   }
 });
 
+Deno.test("a read token may send a read-only transaction; one that writes needs readwrite", async () => {
+  const node = new FakeNode();
+  const a = createApp(node, { ...TEST_OPTIONS, auth: FULL }, admin);
+  const send = (body: string, token: string) =>
+    a.request("/v1/txn", {
+      method: "POST",
+      body,
+      headers: { authorization: `Bearer ${token}` },
+    });
+  const read = await send(READ_TXN, RO);
+  assert.equal(read.status, 200);
+  assert.deepEqual((await read.json()).results, [{ list: { items: [], more: false } }]);
+  assert.equal(node.readTxns.length, 1, "served on the read path");
+  const write = await send(WRITE_TXN, RO);
+  assert.equal(write.status, 403);
+  assert.deepEqual((await write.json()).error, {
+    code: "forbidden",
+    message: "this token allows read access; a transaction that writes needs readwrite",
+  });
+  // A write in a branch that would not run still makes it a writing transaction.
+  const deleting = JSON.stringify({ success: [{ deletePrefix: { prefix: "a" } }] });
+  assert.equal((await send(deleting, RO)).status, 403);
+  assert.equal(node.writes.length, 0, "nothing proposed for a read token");
+  // A bad body is a 400 whatever the token.
+  assert.equal((await send('{"success":[{"put":{}}]}', RO)).status, 400);
+  for (const token of [RW, ADMIN]) {
+    const ok = await send(WRITE_TXN, token);
+    assert.equal(ok.status, 200, await ok.text());
+  }
+  assert.equal(node.writes.length, 2);
+  // Without client tokens (only an admin token) transactions need no token at all.
+  const open = createApp(new FakeNode(), {
+    ...TEST_OPTIONS,
+    auth: { tokens: [], adminToken: ADMIN },
+  });
+  assert.equal((await open.request("/v1/txn", { method: "POST", body: WRITE_TXN })).status, 200);
+});
+
 Deno.test("a client token may not change membership when an admin token exists (403)", async () => {
   const a = app(FULL);
   for (const route of ROUTES.filter((r) => r.scope === "admin")) {
@@ -167,4 +220,7 @@ Deno.test("token files name scopes and reject short or unknown entries", () => {
   assert.throws(() => parseTokenFile(`owner ${RW}\n`, "t"), /unknown scope/);
   assert.equal(requiredScope("GET", "/v1/cluster"), "read");
   assert.equal(requiredScope("POST", "/v1/cluster/leader"), "admin");
+  // The body decides: the txn route asks for readwrite when the transaction writes.
+  assert.equal(requiredScope("POST", "/v1/txn"), "read");
+  assert.equal(requiredScope("PUT", "/v1/txn"), "readwrite");
 });

@@ -195,14 +195,23 @@ export class FakeNode implements NodeApi {
 
   async lease(
     id: string,
+    after: string | null,
+    limit: number,
     _consistency: Consistency,
     signal: AbortSignal,
-  ): Promise<{ lease: LeaseView; keys: string[] } | null> {
+  ): Promise<{ lease: LeaseView; keys: string[]; more: boolean } | null> {
     await this.#maybeFail(this.readFailure, signal);
     const lease = this.leaseTable.get(id);
     if (lease === undefined) return null;
-    const keys = [...this.keys.values()].filter((kv) => kv.lease === id).map((kv) => kv.key).sort();
-    return { lease: { id, ttlMs: lease.ttlMs, remainingMs: lease.deadlineMs - this.nowMs }, keys };
+    const keys = [...this.keys.values()]
+      .filter((kv) => kv.lease === id && (after === null || kv.key > after))
+      .map((kv) => kv.key)
+      .sort();
+    return {
+      lease: { id, ttlMs: lease.ttlMs, remainingMs: lease.deadlineMs - this.nowMs },
+      keys: keys.slice(0, limit),
+      more: keys.length > limit,
+    };
   }
 
   async leases(

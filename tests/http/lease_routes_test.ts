@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { LEASE_KEYS_PAGE_LIMIT } from "../../src/http/routes/leases.ts";
 import { put, setup, SseReader, waitFor } from "./helpers.ts";
 
 function post(
@@ -94,6 +95,8 @@ Deno.test("GET /v1/leases/{id} shows remaining time and keys; GET /v1/leases pag
     ttlSeconds: 5,
     remainingMs: 4000,
     keys: ["k2"],
+    more: false,
+    next: null,
   });
   const [status, code] = await errorOf(await app.request("/v1/leases/7"));
   assert.deepEqual([status, code], [404, "lease_not_found"]);
@@ -111,6 +114,54 @@ Deno.test("GET /v1/leases/{id} shows remaining time and keys; GET /v1/leases pag
     assert.equal((await app.request(`/v1/leases?${query}`)).status, 400, query);
   }
   assert.equal((await app.request("/v1/leases", { method: "PUT" })).status, 405);
+});
+
+Deno.test("GET /v1/leases/{id} pages its keys with limit and after (default and max LEASE_KEYS_PAGE_LIMIT)", async () => {
+  const { node, app } = setup();
+  await post(app, "/v1/leases", { ttlSeconds: 5 });
+  const keys = Array.from({ length: LEASE_KEYS_PAGE_LIMIT + 5 }, (_, i) => `k/${i}`).sort();
+  for (const key of keys) await put(app, `${key}?lease=1`, "v");
+  await put(app, "other", "v"); // not attached
+  // Without ?limit= one page holds LEASE_KEYS_PAGE_LIMIT keys, then `next` continues.
+  const first = await (await app.request("/v1/leases/1")).json();
+  assert.equal(first.keys.length, LEASE_KEYS_PAGE_LIMIT);
+  assert.deepEqual(first.keys, keys.slice(0, LEASE_KEYS_PAGE_LIMIT));
+  assert.equal(first.more, true);
+  assert.equal(first.next, keys[LEASE_KEYS_PAGE_LIMIT - 1]);
+  const rest = await (await app.request(`/v1/leases/1?after=${encodeURIComponent(first.next)}`))
+    .json();
+  assert.deepEqual(rest.keys, keys.slice(LEASE_KEYS_PAGE_LIMIT));
+  assert.deepEqual([rest.more, rest.next], [false, null]);
+  // Small pages walk every key exactly once, in key order.
+  const seen: string[] = [];
+  let after: string | null = null;
+  for (let pages = 0;; pages++) {
+    assert.ok(pages <= keys.length / 300 + 1, "pages end");
+    const query: string = after === null ? "" : `&after=${encodeURIComponent(after)}`;
+    const page = await (await app.request(`/v1/leases/1?limit=300${query}`)).json();
+    assert.ok(page.keys.length <= 300);
+    seen.push(...page.keys);
+    if (!page.more) break;
+    after = page.next;
+  }
+  assert.deepEqual(seen, keys);
+  // An `after` past every key: an empty last page, as for lists.
+  const past = await (await app.request("/v1/leases/1?after=z")).json();
+  assert.deepEqual([past.keys, past.more, past.next], [[], false, null]);
+  for (
+    const query of [
+      "limit=0",
+      `limit=${LEASE_KEYS_PAGE_LIMIT + 1}`,
+      "limit=x",
+      "after=%FF",
+      "after=a%00b",
+      "limit=1&limit=2",
+    ]
+  ) {
+    const [status, code] = await errorOf(await app.request(`/v1/leases/1?${query}`));
+    assert.deepEqual([status, code], [400, "bad_request"], query);
+  }
+  assert.equal(node.writes.length, keys.length + 2, "reads wrote nothing");
 });
 
 Deno.test("PUT ?lease= attaches (X-Raftkv-Lease, list item lease); unknown lease 404, nothing written", async () => {

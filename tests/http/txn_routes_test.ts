@@ -86,47 +86,136 @@ Deno.test("a put naming an unknown lease fails the whole txn: 404 lease_not_foun
   assert.equal(node.keys.size, 0);
 });
 
-Deno.test("every bad transaction is a 400 (or 413) and writes nothing", async () => {
+Deno.test("every bad transaction is a 400 (or 413) naming the position of what is wrong, and writes nothing", async () => {
   const { node, app } = setup({ maxValueBytes: 16 * 1024 });
   const cases: [unknown, RegExp][] = [
-    ["not json", /JSON/],
-    [[1, 2], /object/],
-    [{ compare: "x" }, /array/],
-    [{ extra: 1 }, /unknown field/],
-    [{ success: [{ put: { key: "a" } }] }, /exactly one of value/],
-    [{ success: [{ put: { key: "a", value: "1", valueBase64: "MQ==" } }] }, /exactly one/],
-    [{ success: [{ put: { key: "a", valueBase64: "!!" } }] }, /base64/],
-    [{ success: [{ put: { key: "a", value: 5 } }] }, /string/],
+    ["not json", /^body: must be JSON/],
+    [[1, 2], /^body: must be an object$/],
+    [{ compare: "x" }, /^compare: must be an array$/],
+    [{ extra: 1 }, /^extra: unknown field; the fields are compare, success and failure$/],
+    [
+      { success: [{ put: { key: "a" } }] },
+      /^success\[0\]\.put\.value: give exactly one of value \(UTF-8 text\) and valueBase64$/,
+    ],
+    [
+      { success: [{ put: { key: "a", value: "1", valueBase64: "MQ==" } }] },
+      /^success\[0\]\.put\.value: give exactly one/,
+    ],
+    [
+      { success: [{ put: { key: "a", valueBase64: "!!" } }] },
+      /^success\[0\]\.put\.valueBase64: must be base64$/,
+    ],
+    [
+      { success: [{ put: { key: "a", value: 5 } }] },
+      /^success\[0\]\.put\.value: must be a string$/,
+    ],
     [
       { success: [{ put: { key: "a", value: "1" }, delete: { key: "b" } }] },
-      /exactly one operation/,
+      /^success\[0\]: must name exactly one operation \(put, delete, deletePrefix, get or list\), not 2$/,
     ],
-    [{ success: [{ frob: { key: "a" } }] }, /unknown operation/],
-    [{ success: [{ put: { key: "a", value: "1" } }, { put: { key: "a", value: "2" } }] }, /twice/],
-    [{ success: [{ delete: { key: "p/a" } }, { deletePrefix: { prefix: "p/" } }] }, /prefix/],
-    [{ success: [{ deletePrefix: { prefix: "" } }] }, /empty/],
-    [{ success: [{ put: { key: "a\u0000b", value: "1" } }] }, /NUL/],
-    [{ success: [{ put: { key: "", value: "1" } }] }, /empty/],
-    [{ success: [{ put: { key: "a", value: "1", lease: "nope" } }] }, /lease id/],
-    [{ success: [{ put: { key: "a", value: "1", bogus: 1 } }] }, /unknown field/],
-    [{ compare: [{ key: "a", target: "version", op: "=", value: "1" }] }, /integer/],
-    [{ compare: [{ key: "a", target: "mystery", op: "=", value: 1 }] }, /target/],
-    [{ compare: [{ key: "a", target: "version", op: "<=", value: 1 }] }, /op/],
+    [{ failure: [{}] }, /^failure\[0\]: must name exactly one operation .*not 0$/],
+    [
+      { success: [{ frob: { key: "a" } }] },
+      /^success\[0\]\.frob: unknown operation; one of put, delete/,
+    ],
+    [{ success: [{ get: "a" }] }, /^success\[0\]\.get: must be an object$/],
+    [
+      {
+        success: [{ get: { key: "x" } }, { put: { key: "a", value: "1" } }, {
+          put: { key: "a", value: "2" },
+        }],
+      },
+      /^success\[2\]\.put\.key: key "a" is written twice \(also by success\[1\]\)/,
+    ],
+    [
+      { success: [{ delete: { key: "p/a" } }, { deletePrefix: { prefix: "p/" } }] },
+      /^success\[1\]\.deletePrefix\.prefix: prefix "p\/" covers key "p\/a", written by success\[0\]$/,
+    ],
+    [
+      { success: [{ deletePrefix: { prefix: "" } }] },
+      /^success\[0\]\.deletePrefix\.prefix: must not be empty/,
+    ],
+    [
+      { success: [{ get: { key: "ok" } }, { put: { key: "a\u0000b", value: "1" } }] },
+      /^success\[1\]\.put\.key: key contains a NUL character/,
+    ],
+    [
+      {
+        compare: [{ key: "ok", target: "version", op: "=", value: 0 }, {
+          key: "a\u0000",
+          target: "version",
+          op: "=",
+          value: 0,
+        }],
+      },
+      /^compare\[1\]\.key: key contains a NUL character/,
+    ],
+    [
+      { failure: [{ list: { prefix: "p\u0000" } }] },
+      /^failure\[0\]\.list\.prefix: prefix contains a NUL/,
+    ],
+    [
+      { success: [{ put: { key: "", value: "1" } }] },
+      /^success\[0\]\.put\.key: key must not be empty$/,
+    ],
+    [{ success: [{ delete: { key: 7 } }] }, /^success\[0\]\.delete\.key: must be a string$/],
+    [
+      { success: [{ put: { key: "a", value: "1", lease: "nope" } }] },
+      /^success\[0\]\.put\.lease: must be a lease id/,
+    ],
+    [
+      { success: [{ put: { key: "a", value: "1", bogus: 1 } }] },
+      /^success\[0\]\.put\.bogus: unknown field; the fields are key, value \(or valueBase64\) and lease$/,
+    ],
+    [
+      { compare: [{ key: "a", target: "version", op: "=", value: "1" }] },
+      /^compare\[0\]\.value: must be a non-negative integer for target version$/,
+    ],
+    [
+      { compare: [{ key: "a", target: "mystery", op: "=", value: 1 }] },
+      /^compare\[0\]\.target: must be one of/,
+    ],
+    [
+      {
+        compare: [{ key: "a", target: "version", op: "=", value: 0 }, {
+          key: "a",
+          target: "version",
+          op: "<=",
+          value: 1,
+        }],
+      },
+      /^compare\[1\]\.op: must be one of =, !=, <, >$/,
+    ],
+    [
+      { compare: [{ key: "a", target: "value", op: "=" }] },
+      /^compare\[0\]\.value: give exactly one/,
+    ],
     [
       { compare: [{ key: "a", target: "version", op: "=", valueBase64: "MQ==" }] },
-      /only for target value/,
+      /^compare\[0\]\.valueBase64: is only for target value$/,
     ],
-    [{ success: [{ list: { prefix: "", limit: 5000 } }] }, /limit/],
+    [
+      { compare: [{ key: "a", target: "lease", op: "=", value: 5 }] },
+      /^compare\[0\]\.value: must be a lease id/,
+    ],
+    [
+      { compare: [{ key: "a", target: "version", op: "=", value: 0, x: 1 }] },
+      /^compare\[0\]\.x: unknown field/,
+    ],
+    [
+      { success: [{ list: { prefix: "", limit: 5000 } }] },
+      /^success\[0\]\.list\.limit: must be an integer in 1\.\.1000$/,
+    ],
     [
       { success: Array.from({ length: 129 }, (_, i) => ({ get: { key: `k${i}` } })) },
-      /limit is 128/,
+      /^success: has 129 operations; the limit is 128$/,
     ],
     [{
       compare: Array.from(
         { length: 129 },
         () => ({ key: "a", target: "version", op: "=", value: 0 }),
       ),
-    }, /limit is 128/],
+    }, /^compare: has 129 compares; the limit is 128$/],
   ];
   for (const [body, pattern] of cases) {
     const res = await txn(app, body);
@@ -139,9 +228,12 @@ Deno.test("every bad transaction is a 400 (or 413) and writes nothing", async ()
   const big = await txn(app, { success: [{ put: { key: "a", value: "x".repeat(17_000) } }] });
   assert.equal(big.status, 413);
   await big.body?.cancel();
-  const key = await txn(app, { success: [{ put: { key: "k".repeat(100), value: "x" } }] });
+  const key = await txn(app, { failure: [{ get: { key: "k".repeat(100) } }] });
   assert.equal(key.status, 413);
-  await key.body?.cancel();
+  assert.deepEqual((await key.json()).error, {
+    code: "too_large",
+    message: "failure[0].get.key: key is 100 bytes; the limit is 64",
+  });
   assert.equal(node.writes.length, 0);
   assert.equal((await app.request("/v1/txn")).status, 405);
 });

@@ -1,9 +1,25 @@
 import assert from "node:assert/strict";
 import { Encoder } from "cbor-x";
 import { KvStore } from "../../src/kv/store.ts";
-import { MAX_KEYS_PER_LEASE, MAX_LEASE_TTL_MS } from "../../src/kv/leases.ts";
+import {
+  leaseIdOf,
+  MAX_KEYS_PER_LEASE,
+  MAX_LEASE_TTL_MS,
+  MAX_LEASES,
+} from "../../src/kv/leases.ts";
 import type { ApplyResult, KvCommand, LeaseInfo, WatchEvent } from "../../src/kv/types.ts";
-import { collect, delCmd, Driver, dump, entry, putCmd, replay, T0, text } from "./helpers.ts";
+import {
+  bytes,
+  collect,
+  delCmd,
+  Driver,
+  dump,
+  entry,
+  putCmd,
+  replay,
+  T0,
+  text,
+} from "./helpers.ts";
 
 const grant = (ttlMs: number): KvCommand => ({ op: "leaseGrant", ttlMs });
 const keepalive = (...ids: string[]): KvCommand => ({ op: "leaseKeepalive", ids });
@@ -146,6 +162,25 @@ Deno.test("limits: ttl range and ttl+lease are refused as entries, keys per leas
   assert.match(!over.ok ? over.message : "", /at most 10000 keys/);
   // Re-putting an attached key is no new attachment.
   assert.equal(d.run(leasePut("k0", a.id)).ok, true);
+  // In a transaction the refusal names the (first) put attaching to the full lease.
+  const inTxn = d.run({
+    op: "txn",
+    txn: {
+      compare: [{ key: "nope", target: "version", op: ">", value: 0 }],
+      success: [],
+      failure: [
+        { op: "put", key: "k1", value: bytes("v"), lease: a.id },
+        { op: "get", key: "k1" },
+        { op: "put", key: "two-more", value: bytes("v"), lease: a.id },
+      ],
+    },
+  });
+  assert.equal(!inTxn.ok && inTxn.code, "bad_request");
+  assert.match(
+    !inTxn.ok ? inTxn.message : "",
+    /^failure\[0\]\.put\.lease: lease 1 may hold at most 10000 keys/,
+  );
+  assert.equal(d.store.get("two-more"), null);
 });
 
 Deno.test("leases() pages in id order with a cursor; lease() shows keys", () => {
@@ -230,4 +265,36 @@ Deno.test("replicas fed the same entries (one restored midway) agree on state an
   assert.deepEqual(c.store.leases(null, 100), a.store.leases(null, 100));
   assert.deepEqual(eventsC, eventsA.slice(eventsB.length));
   assert.ok(eventsA.some((e) => e.type === "delete"), "the log expired and revoked keys");
+});
+
+Deno.test("a lease's keys come in pages: after a key, at most limit, in key order, with more", () => {
+  const d = new Driver();
+  const a = granted(d.run(grant(60_000)));
+  for (const key of ["b", "a", "c/1", "c/0", "é"]) d.run(leasePut(key, a.id));
+  assert.deepEqual(d.store.lease(a.id)?.keys, ["a", "b", "c/0", "c/1", "é"], "all by default");
+  assert.deepEqual(d.store.lease(a.id, null, 2), {
+    lease: d.store.lease(a.id)!.lease,
+    keys: ["a", "b"],
+    more: true,
+  });
+  assert.deepEqual(d.store.lease(a.id, "b", 2)?.keys, ["c/0", "c/1"]);
+  assert.equal(d.store.lease(a.id, "b", 2)?.more, true);
+  assert.deepEqual(d.store.lease(a.id, "c/1", 2)?.keys, ["é"]);
+  assert.equal(d.store.lease(a.id, "c/1", 2)?.more, false);
+  assert.deepEqual(d.store.lease(a.id, "é", 2)?.keys, []);
+  for (const limit of [0, 1.5, MAX_KEYS_PER_LEASE + 1]) {
+    assert.throws(() => d.store.lease(a.id, null, limit), /limit must be an integer/);
+  }
+});
+
+Deno.test("at most MAX_LEASES leases exist: one more grant is a 400 and grants nothing, until one goes", () => {
+  const d = new Driver();
+  for (let i = 0; i < MAX_LEASES; i++) assert.ok(d.run(grant(60_000)).ok);
+  const over = d.run(grant(60_000));
+  assert.equal(!over.ok && over.code, "bad_request");
+  assert.match(!over.ok ? over.message : "", /at most 100000 leases may exist/);
+  assert.equal(d.store.leases(null, 1).items[0]?.id, "1");
+  assert.equal(d.store.lease(leaseIdOf(MAX_LEASES + 1)), null, "no lease granted past the limit");
+  assert.ok(d.run(revoke("1")).ok);
+  assert.equal(granted(d.run(grant(60_000))).id, leaseIdOf(MAX_LEASES + 1), "the counter moved on");
 });

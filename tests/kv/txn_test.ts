@@ -141,29 +141,92 @@ Deno.test("idempotency: a retried txn entry answers its first result and applies
   assert.equal(d.store.get("n")?.version, 1);
 });
 
-Deno.test("checkTxn: limits, one write per key, shapes; apply refuses a bad entry without throwing", () => {
+Deno.test("checkTxn: limits, one write per key, shapes, each refusal naming its position; apply refuses a bad entry without throwing", () => {
   const limits = DEFAULT_KV_LIMITS;
-  const bad = (t: unknown, pattern: RegExp) => assert.throws(() => checkTxn(t, limits), pattern);
+  const bad = (t: unknown, pattern: RegExp, code = "bad_request") =>
+    assert.throws(
+      () => checkTxn(t, limits),
+      (e: unknown) => e instanceof RaftkvError && e.code === code && pattern.test(e.message),
+      `${pattern} (${code})`,
+    );
   const many = (n: number, f: (i: number) => unknown) => Array.from({ length: n }, (_, i) => f(i));
   bad({
     compare: many(MAX_TXN_COMPARES + 1, () => ({ key: "a", target: "version", op: "=", value: 0 })),
-  }, /limit is 128/);
-  bad({ success: many(MAX_TXN_OPS + 1, (i) => putOp(`k${i}`, "v")) }, /limit is 128/);
-  bad({ success: [putOp("a", "1"), { op: "delete", key: "a" }] }, /twice/);
-  bad({ success: [putOp("p/a", "1"), { op: "deletePrefix", prefix: "p/" }] }, /deletes its prefix/);
+  }, /^compare: has 129 compares; the limit is 128$/);
+  bad(
+    { success: many(MAX_TXN_OPS + 1, (i) => putOp(`k${i}`, "v")) },
+    /^success: has 129 operations; the limit is 128$/,
+  );
+  bad(
+    { success: [putOp("a", "1"), { op: "delete", key: "a" }] },
+    /^success\[1\]\.delete\.key: key "a" is written twice \(also by success\[0\]\)/,
+  );
+  bad(
+    { success: [putOp("p/a", "1"), { op: "deletePrefix", prefix: "p/" }] },
+    /^success\[1\]\.deletePrefix\.prefix: prefix "p\/" covers key "p\/a", written by success\[0\]$/,
+  );
+  bad(
+    { failure: [{ op: "deletePrefix", prefix: "p/" }, { op: "get", key: "x" }, putOp("p/a", "1")] },
+    /^failure\[2\]\.put\.key: key "p\/a" is under prefix "p\/", deleted by failure\[0\]$/,
+  );
   bad(
     { success: [{ op: "deletePrefix", prefix: "p" }, { op: "deletePrefix", prefix: "p/x" }] },
-    /overlapping/,
+    /^success\[1\]\.deletePrefix\.prefix: prefix "p\/x" overlaps prefix "p", deleted by success\[0\]$/,
   );
-  bad({ success: [{ op: "deletePrefix", prefix: "" }] }, /must not be empty/);
-  bad({ compare: [{ key: "a", target: "nope", op: "=", value: 0 }] }, /target/);
-  bad({ compare: [{ key: "a", target: "version", op: "~", value: 0 }] }, /op/);
-  bad({ compare: [{ key: "a", target: "version", op: "=", value: -1 }] }, /non-negative/);
-  bad({ compare: [{ key: "a", target: "lease", op: "=", value: "xyz" }] }, /lease id/);
-  bad({ success: [{ op: "put", key: "", value: bytes("v"), lease: null }] }, /empty/);
-  bad({ success: [{ op: "list", prefix: "", limit: 0 }] }, /limit/);
-  bad({ success: [{ op: "frob", key: "a" }] }, /unknown operation/);
-  bad({ success: "nope" }, /array/);
+  bad(
+    { success: [{ op: "deletePrefix", prefix: "" }] },
+    /^success\[0\]\.deletePrefix\.prefix: must not be empty/,
+  );
+  bad(
+    { compare: [{ key: "a", target: "nope", op: "=", value: 0 }] },
+    /^compare\[0\]\.target: must be one of value, version, createRevision, modRevision, lease$/,
+  );
+  bad(
+    { compare: [{ key: "a", target: "version", op: "~", value: 0 }] },
+    /^compare\[0\]\.op: must be one of =, !=, <, >$/,
+  );
+  bad(
+    { compare: [{ key: "a", target: "version", op: "=", value: -1 }] },
+    /^compare\[0\]\.value: must be a non-negative integer for target version$/,
+  );
+  bad(
+    { compare: [{ key: "a", target: "lease", op: "=", value: "xyz" }] },
+    /^compare\[0\]\.value: must be a lease id/,
+  );
+  bad(
+    { success: [{ op: "put", key: "", value: bytes("v"), lease: null }] },
+    /^success\[0\]\.put\.key: key must not be empty$/,
+  );
+  bad(
+    { success: [{ op: "put", key: "k", value: "text", lease: null }] },
+    /^success\[0\]\.put\.value: must be a value$/,
+  );
+  bad(
+    { success: [{ op: "put", key: "k", value: bytes("v"), lease: "zz" }] },
+    /^success\[0\]\.put\.lease: must be a lease id/,
+  );
+  bad(
+    { failure: [{ op: "get", key: "k".repeat(limits.maxKeyBytes + 1) }] },
+    /^failure\[0\]\.get\.key: key is 4097 bytes; the limit is 4096$/,
+    "too_large",
+  );
+  bad(
+    { success: [putOp("a", "x".repeat(limits.maxValueBytes + 1))] },
+    /^success\[0\]\.put\.value: value is 1048577 bytes; the limit is 1048576$/,
+    "too_large",
+  );
+  bad(
+    { success: [{ op: "list", prefix: "", limit: 0 }] },
+    /^success\[0\]\.list\.limit: must be an integer in 1\.\.1000$/,
+  );
+  bad(
+    { success: [{ op: "list", prefix: 5 }] },
+    /^success\[0\]\.list\.prefix: prefix must be a string$/,
+  );
+  bad({ success: [{ op: "frob", key: "a" }] }, /^success\[0\]: unknown operation "frob"$/);
+  bad({ failure: [7] }, /^failure\[0\]: must be an operation$/);
+  bad({ compare: [null] }, /^compare\[0\]: must be an object$/);
+  bad({ success: "nope" }, /^success: must be an array$/);
   // The same key in both branches is fine: only one branch runs.
   checkTxn({ success: [putOp("a", "1")], failure: [putOp("a", "2")] }, limits);
   // A malformed txn entry in the log is refused by apply, identically everywhere.
@@ -201,6 +264,10 @@ Deno.test("a transaction's reads are bounded: a list ends early, a get past the 
     success: [putOp("x", "1"), { op: "get", key: "big/1" }, { op: "get", key: "big/2" }],
   }));
   assert.equal(!refused.ok && refused.code, "too_large", JSON.stringify(refused));
+  assert.match(
+    !refused.ok ? refused.message : "",
+    /^success\[2\]\.get: the transaction reads more/,
+  );
   assert.equal(d.store.revision, before);
   assert.equal(d.store.get("x"), null);
   assert.throws(
@@ -226,6 +293,11 @@ Deno.test("a transaction's reads are bounded: a list ends early, a get past the 
     ],
   }));
   assert.equal(!grown.ok && grown.code, "too_large");
+  assert.match(
+    !grown.ok ? grown.message : "",
+    /^success\[2\]\.get: /,
+    "the read after the grown key",
+  );
   assert.equal(text(d.store.get("big/1")), "tiny");
   const gone = d.run(txn({
     success: [{ op: "deletePrefix", prefix: "big/" }, { op: "list", prefix: "", limit: 10 }],

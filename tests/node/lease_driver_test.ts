@@ -116,11 +116,11 @@ Deno.test("the leader expires a lease (and its keys) only once its clock passes 
     clock.nowMs += 1_999;
     // Entries applied at 1999 ms (this write and any tick's) leave the lease alone.
     assert.ok((await write({ ...put, key: "other", lease: null })).ok);
-    assert.ok((await node.lease(id, "linearizable", never)) !== null);
+    assert.ok((await node.lease(id, null, 10, "linearizable", never)) !== null);
     assert.equal((await node.get("held", "linearizable", never)).kv?.lease, id);
     clock.nowMs += 1;
     await waitFor("the expiry", async () => {
-      const found = await node.lease(id, "linearizable", never);
+      const found = await node.lease(id, null, 10, "linearizable", never);
       return found === null ? true : undefined;
     }, 5_000);
     assert.equal((await node.get("held", "linearizable", never)).kv, null);

@@ -18,6 +18,7 @@
  * @module
  */
 
+import { MAX_KEYS_PER_LEASE } from "../../src/kv/leases.ts";
 import type { KvCommand, LeaseGrantResult } from "../../src/kv/types.ts";
 import { InvariantViolation } from "./invariants.ts";
 import type { Prng } from "./prng.ts";
@@ -202,7 +203,7 @@ export class SimLeases {
       const member = `${host.id}#${host.incarnation}`;
       for (const lease of this.#leases) {
         if (lease.goneFrom.has(member)) continue;
-        const found = await host.node.lease(lease.id, "stale", NEVER);
+        const found = await host.node.lease(lease.id, null, MAX_KEYS_PER_LEASE, "stale", NEVER);
         if (found !== null) {
           lease.heldBy.add(member);
           continue;
@@ -251,7 +252,7 @@ export class SimLeases {
     for (const lease of this.#leases) {
       if (lease.possibleUntilMs > dueBy) continue;
       for (const h of members) {
-        if ((await h.node.lease(lease.id, "stale", NEVER)) !== null) {
+        if ((await h.node.lease(lease.id, null, MAX_KEYS_PER_LEASE, "stale", NEVER)) !== null) {
           return new InvariantViolation(
             "lease-expiry",
             `${h.id} still holds lease ${lease.id}, which nothing renewed past ` +
@@ -286,7 +287,7 @@ async function leaseTable(h: SimHost): Promise<string> {
   for (;;) {
     const page = await h.node.leases(after, LEASE_PAGE, "stale", NEVER);
     for (const l of page.items) {
-      const found = await h.node.lease(l.id, "stale", NEVER);
+      const found = await h.node.lease(l.id, null, MAX_KEYS_PER_LEASE, "stale", NEVER);
       out.push(`${l.id}:${l.ttlMs}:${l.remainingMs}:[${found?.keys.join(",") ?? ""}]`);
     }
     const last = page.items[page.items.length - 1];

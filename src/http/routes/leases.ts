@@ -1,6 +1,7 @@
 /**
  * Lease routes: `POST /v1/leases` (grant), `POST /v1/leases/{id}/keepalive`,
- * `DELETE /v1/leases/{id}` (revoke), `GET /v1/leases/{id}` and `GET /v1/leases`.
+ * `DELETE /v1/leases/{id}` (revoke), `GET /v1/leases/{id}` (its keys paginated with
+ * `?limit=&after=`, as lists are) and `GET /v1/leases` (paginated).
  * Mounted under `/v1`. Writes go to the leader (forwarded from followers).
  *
  * @module
@@ -17,11 +18,26 @@ import { forwardIfNotLeader } from "../forward.ts";
 import type { LeaseView, NodeApi } from "../node_api.ts";
 import { readWithDeadline, writeWithDeadline } from "../node_calls.ts";
 import { DEFAULT_MIN_LEASE_TTL_MS, type HttpOptions } from "../options.ts";
-import { parseConsistency, parseIdempotencyKey, parseLimit, queryParam } from "../validate.ts";
+import { assert } from "../../assert.ts";
+import {
+  checkKey,
+  parseConsistency,
+  parseIdempotencyKey,
+  parseInteger,
+  parseLimit,
+  queryParam,
+} from "../validate.ts";
 import { REVISION_HEADER } from "./kv.ts";
 
 /** Largest grant body: `{"ttlSeconds": n}` needs a few dozen bytes. */
 export const MAX_LEASE_BODY_BYTES = 1024;
+/**
+ * Most attached keys one `GET /v1/leases/{id}` answer lists, and how many it lists
+ * without `?limit=`: a lease may hold 10,000 keys, too many for one answer; the rest
+ * come page by page with `?after=<next>`. Most leases hold far fewer, and get all of
+ * them in one answer.
+ */
+export const LEASE_KEYS_PAGE_LIMIT = 1000;
 
 /** The router for leases; mount with `app.route("/v1", leaseRoutes(node, options))`. */
 export function leaseRoutes(node: NodeApi, options: HttpOptions): Hono {
@@ -93,13 +109,26 @@ async function revoke(c: Context, node: NodeApi, options: HttpOptions): Promise<
 
 async function lookup(c: Context, node: NodeApi, options: HttpOptions): Promise<Response> {
   const id = canonicalLeaseId(c.req.param("id"), "the lease id");
+  const afterText = queryParam(c.req.url, "after");
+  const after = afterText === undefined ? null : checkKey(afterText, "after", options.maxKeyBytes);
+  const limitText = queryParam(c.req.url, "limit");
+  const limit = limitText === undefined
+    ? LEASE_KEYS_PAGE_LIMIT
+    : parseInteger(limitText, "limit", 1, LEASE_KEYS_PAGE_LIMIT);
   const consistency = parseConsistency(queryParam(c.req.url, "consistency"));
   const found = await readWithDeadline(
     options.requestTimeoutMs,
-    (signal) => node.lease(id, consistency, signal),
+    (signal) => node.lease(id, after, limit, consistency, signal),
   );
   if (found === null) throw leaseNotFound(id);
-  return c.json({ ...renderLease(found.lease), keys: found.keys });
+  assert(found.keys.length <= limit, "the node returned more lease keys than asked");
+  const last = found.keys.at(-1);
+  return c.json({
+    ...renderLease(found.lease),
+    keys: found.keys,
+    more: found.more,
+    next: found.more && last !== undefined ? last : null,
+  });
 }
 
 async function list(c: Context, node: NodeApi, options: HttpOptions): Promise<Response> {

@@ -1,7 +1,8 @@
 /**
  * `POST /v1/txn`: a multi-key transaction (etcd's shape), applied atomically at one
  * revision. A transaction that writes in neither branch is served by the read index
- * (`?consistency=` as for GET) without a log entry; any other goes to the leader.
+ * (`?consistency=` as for GET) without a log entry, and a read token may send it; any
+ * other goes to the leader and needs a read-write token.
  *
  * @module
  */
@@ -10,6 +11,7 @@ import { type Context, Hono } from "hono";
 import { RaftkvError } from "../../errors.ts";
 import { isReadOnlyTxn } from "../../kv/txn.ts";
 import type { TxnResult } from "../../kv/txn_types.ts";
+import { requireScope } from "../auth.ts";
 import { readBodyLimited } from "../body.ts";
 import { errorResponse, methodNotAllowed } from "../errors.ts";
 import { forwardIfNotLeader } from "../forward.ts";
@@ -41,7 +43,10 @@ async function txn(c: Context, node: NodeApi, options: HttpOptions): Promise<Res
   const body = await readBodyLimited(c.req.raw, maxTxnBodyBytes(options));
   const request = parseTxnBody(body, options);
   let result: TxnResult;
-  if (isReadOnlyTxn(request)) {
+  const readOnly = isReadOnlyTxn(request);
+  // A read token was let in (the path alone cannot say); a transaction that writes needs more.
+  if (!readOnly) requireScope(c.req.raw, options.auth, "readwrite", "a transaction that writes");
+  if (readOnly) {
     result = await readWithDeadline(
       options.requestTimeoutMs,
       (signal) => node.readTxn(request, consistency, signal),
