@@ -27,6 +27,23 @@ export interface AuthConfig {
 const RANK: Record<Scope, number> = { read: 0, readwrite: 1, admin: 2 };
 
 /**
+ * The transaction route: a read-only transaction is a read, so the route is let through
+ * with a read token and asks for readwrite itself (`authorizeWrite`) once the body shows
+ * the transaction writes.
+ */
+const TXN_PATH = "/v1/txn";
+
+declare module "hono" {
+  interface ContextVariableMap {
+    /**
+     * Set by the auth middleware on `POST /v1/txn`: checks the request's token for
+     * readwrite access. Absent when no token is configured.
+     */
+    authorizeWrite: (() => Promise<AuthRefusal | null>) | undefined;
+  }
+}
+
+/**
  * Paths anyone may call: probes must work without credentials, and the dashboard page
  * (`/`) is static; the data it fetches still needs a token.
  */
@@ -35,6 +52,7 @@ const OPEN_PATHS = new Set(["/health", "/ready", "/"]);
 /** The scope a request needs. */
 export function requiredScope(method: string, path: string): Scope {
   const reading = method === "GET" || method === "HEAD" || method === "OPTIONS";
+  if (method === "POST" && path === TXN_PATH) return "read"; // writes: see TXN_PATH
   if (path === "/v1/cluster" || path.startsWith("/v1/cluster/")) {
     return reading ? "read" : "admin";
   }
@@ -132,12 +150,13 @@ export function authorizer(config: AuthConfig): Authorizer {
 export function authMiddleware(config: AuthConfig): MiddlewareHandler {
   const authorize = authorizer(config);
   return async (c, next) => {
-    const refusal = await authorize(
-      c.req.method,
-      c.req.path,
-      c.req.header("authorization") ?? null,
-    );
+    const authorization = c.req.header("authorization") ?? null;
+    const refusal = await authorize(c.req.method, c.req.path, authorization);
     if (refusal !== null) return errorResponse(c, refusal.error, refusal.headers);
+    if (c.req.method === "POST" && c.req.path === TXN_PATH) {
+      // Any write method on the path needs readwrite (requiredScope).
+      c.set("authorizeWrite", () => authorize("PUT", TXN_PATH, authorization));
+    }
     await next();
   };
 }

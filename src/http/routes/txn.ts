@@ -47,6 +47,9 @@ async function txn(c: Context, node: NodeApi, options: HttpOptions): Promise<Res
       (signal) => node.readTxn(request, consistency, signal),
     );
   } else {
+    // A read token may run read-only transactions (above), not this one.
+    const refusal = await c.get("authorizeWrite")?.();
+    if (refusal) return errorResponse(c, refusal.error, refusal.headers);
     const forwarded = await forwardIfNotLeader(c.req.raw, node, body, options);
     if (forwarded !== null) return forwarded;
     const applied = await writeWithDeadline(
