@@ -53,3 +53,37 @@ Deno.test("the parameters each key and watch route documents are still taken", a
   }
   assert.ok(node.writes.length >= 3);
 });
+
+Deno.test("lease and transaction routes refuse a query parameter they do not take", async () => {
+  const { node, app } = setup();
+  const grant = await app.request("/v1/leases", { method: "POST", body: '{"ttlSeconds":10}' });
+  assert.equal(grant.status, 201);
+  const { id } = await grant.json();
+  const writesBefore = node.writes.length;
+  const cases: [string, string, string | null, RegExp][] = [
+    ["POST", "/v1/leases?ttl=60", '{"ttlSeconds":10}', /"ttl": this route takes no query/],
+    ["POST", `/v1/leases/${id}/keepalive?ttl=60`, null, /"ttl": this route takes no query/],
+    ["DELETE", `/v1/leases/${id}?force=true`, null, /"force": this route takes no query/],
+    ["GET", `/v1/leases/${id}?keys=false`, null, /"keys": this route takes only consistency$/],
+    ["GET", "/v1/leases?limt=5", null, /"limt": this route takes only after, limit, consistency/],
+    ["POST", "/v1/txn?consistancy=stale", '{"success":[]}', /"consistancy": this route takes/],
+  ];
+  for (const [method, path, body, message] of cases) {
+    const res = await app.request(path, { method, ...(body === null ? {} : { body }) });
+    assert.equal(res.status, 400, `${method} ${path}`);
+    const { error } = await res.json();
+    assert.equal(error.code, "bad_request");
+    assert.match(error.message, message, `${method} ${path}`);
+  }
+  assert.equal(node.writes.length, writesBefore, "nothing refused was written");
+  const ok: [string, string, string | null][] = [
+    ["GET", `/v1/leases/${id}?consistency=stale`, null],
+    ["GET", `/v1/leases?limit=5&consistency=lease`, null],
+    ["POST", `/v1/leases/${id}/keepalive`, null],
+    ["POST", "/v1/txn?consistency=stale", '{"success":[{"get":{"key":"a"}}]}'],
+  ];
+  for (const [method, path, body] of ok) {
+    const res = await app.request(path, { method, ...(body === null ? {} : { body }) });
+    assert.equal(res.status, 200, `${method} ${path}: ${await res.clone().text()}`);
+  }
+});

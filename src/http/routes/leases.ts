@@ -17,7 +17,13 @@ import { forwardIfNotLeader } from "../forward.ts";
 import type { LeaseView, NodeApi } from "../node_api.ts";
 import { readWithDeadline, writeWithDeadline } from "../node_calls.ts";
 import { DEFAULT_MIN_LEASE_TTL_MS, type HttpOptions } from "../options.ts";
-import { parseConsistency, parseIdempotencyKey, parseLimit, queryParam } from "../validate.ts";
+import {
+  parseConsistency,
+  parseIdempotencyKey,
+  parseLimit,
+  queryParam,
+  refuseUnknownParams,
+} from "../validate.ts";
 import { REVISION_HEADER } from "./kv.ts";
 
 /** Largest grant body: `{"ttlSeconds": n}` needs a few dozen bytes. */
@@ -37,6 +43,7 @@ export function leaseRoutes(node: NodeApi, options: HttpOptions): Hono {
 }
 
 async function grant(c: Context, node: NodeApi, options: HttpOptions): Promise<Response> {
+  refuseUnknownParams(c.req.url, []); // the TTL is in the body: `?ttl=` would be ignored
   const idempotencyKey = parseIdempotencyKey(c.req.header("Idempotency-Key"));
   const body = await readBodyLimited(c.req.raw, MAX_LEASE_BODY_BYTES);
   const ttlMs = parseTtlSeconds(body, options.minLeaseTtlMs ?? DEFAULT_MIN_LEASE_TTL_MS);
@@ -57,6 +64,7 @@ async function grant(c: Context, node: NodeApi, options: HttpOptions): Promise<R
 
 async function keepalive(c: Context, node: NodeApi, options: HttpOptions): Promise<Response> {
   const id = canonicalLeaseId(c.req.param("id"), "the lease id");
+  refuseUnknownParams(c.req.url, []);
   const forwarded = await forwardIfNotLeader(c.req.raw, node, null, options);
   if (forwarded !== null) return forwarded;
   const { signal, deadline } = deadlinesOf(options.requestTimeoutMs).signal();
@@ -71,6 +79,7 @@ async function keepalive(c: Context, node: NodeApi, options: HttpOptions): Promi
 
 async function revoke(c: Context, node: NodeApi, options: HttpOptions): Promise<Response> {
   const id = canonicalLeaseId(c.req.param("id"), "the lease id");
+  refuseUnknownParams(c.req.url, []);
   const idempotencyKey = parseIdempotencyKey(c.req.header("Idempotency-Key"));
   const forwarded = await forwardIfNotLeader(c.req.raw, node, null, options);
   if (forwarded !== null) return forwarded;
@@ -93,6 +102,7 @@ async function revoke(c: Context, node: NodeApi, options: HttpOptions): Promise<
 
 async function lookup(c: Context, node: NodeApi, options: HttpOptions): Promise<Response> {
   const id = canonicalLeaseId(c.req.param("id"), "the lease id");
+  refuseUnknownParams(c.req.url, ["consistency"]);
   const consistency = parseConsistency(queryParam(c.req.url, "consistency"));
   const found = await readWithDeadline(
     options.requestTimeoutMs,
@@ -103,6 +113,7 @@ async function lookup(c: Context, node: NodeApi, options: HttpOptions): Promise<
 }
 
 async function list(c: Context, node: NodeApi, options: HttpOptions): Promise<Response> {
+  refuseUnknownParams(c.req.url, ["after", "limit", "consistency"]);
   const afterText = queryParam(c.req.url, "after");
   const after = afterText === undefined ? null : canonicalLeaseId(afterText, "after");
   const limit = parseLimit(queryParam(c.req.url, "limit"));
