@@ -148,6 +148,7 @@ export async function runNode(config: NodeConfig, log: Logger): Promise<() => Pr
     );
   }
   return async () => {
+    await node.beginStop(); // hand-off and watches first: the server waits for both
     await server.shutdown();
     await node.stop();
   };
