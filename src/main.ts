@@ -179,6 +179,7 @@ export async function runNode(
     );
   }
   return async () => {
+    await node.beginStop(); // hand-off and watches first: the server waits for both
     await server.shutdown();
     await node.stop();
   };

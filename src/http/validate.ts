@@ -71,6 +71,30 @@ export function queryParam(url: string, name: string): string | undefined {
   return found;
 }
 
+/**
+ * Refuses any query parameter the route does not take. Ignoring them made a request
+ * quietly do something else: `GET /v1/kv/k?revision=5` (a read at a revision in etcd)
+ * answered the current value, `PUT ?TTL=30` wrote a key that never expires, and
+ * `GET /v1/watch?prefx=a` watched every key.
+ */
+export function refuseUnknownParams(url: string, allowed: readonly string[]): void {
+  const query = rawQuery(url);
+  if (query === "") return;
+  for (const pair of query.split("&")) {
+    if (pair.length === 0) continue;
+    const equals = pair.indexOf("=");
+    const name = decodeQueryPart(equals < 0 ? pair : pair.slice(0, equals));
+    if (allowed.includes(name)) continue;
+    const takes = allowed.length === 0
+      ? "this route takes no query parameters"
+      : `this route takes only ${allowed.join(", ")}`;
+    throw new RaftkvError(
+      "bad_request",
+      `unknown query parameter ${JSON.stringify(name)}: ${takes}`,
+    );
+  }
+}
+
 function rawQuery(url: string): string {
   const hash = url.indexOf("#");
   const withoutHash = hash < 0 ? url : url.slice(0, hash);

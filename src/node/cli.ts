@@ -286,7 +286,8 @@ function int(
 ): number {
   const text = get(flag);
   if (text === undefined) return fallback;
-  const n = Number(text);
+  // Decimal digits only: Number() also took "", "0x10" and "1e3" (0, 16 and 1000).
+  const n = /^[0-9]+$/.test(text) ? Number(text) : NaN;
   if (!Number.isInteger(n) || n < min || n > max) {
     throw new ConfigError(`--${flag} must be an integer from ${min} to ${max}, not "${text}"`);
   }

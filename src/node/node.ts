@@ -284,6 +284,22 @@ export class RaftkvNode implements NodeApi, AdminApi {
 
   // ---- shutdown -------------------------------------------------------------------
 
+  /**
+   * The first step of a graceful stop, taken while the HTTP server still answers:
+   * hands leadership away if leader (followers then forward writes to the new leader,
+   * not to a port about to close), then ends every watch stream and refuses new ones,
+   * since the server, closing, waits for requests in flight and a stream never ends by
+   * itself (a stopping node with one open watch kept its leadership and its closed
+   * port until the watcher left: no write got through meanwhile).
+   */
+  async beginStop(): Promise<void> {
+    if (this.#p.loop.stopped || this.#stopping) return;
+    await this.#p.members.handOff();
+    this.#p.watches.close(
+      new RaftkvError("unavailable", `node ${this.id} is stopping; resume on another member`, 1),
+    );
+  }
+
   /** Hands leadership away if leader, stops ticking and the loop, closes I/O. */
   async stop(): Promise<void> {
     if (this.#p.loop.stopped || this.#stopping) return;

@@ -24,6 +24,8 @@ export class WatchHub {
   readonly #subscribers = new Set<Subscriber>();
   readonly #kv: () => KvStore;
   #unsubscribe: (() => void) | null = null;
+  /** Set once the node is stopping: every stream ends with it, new ones at once. */
+  #closedWith: RaftkvError | null = null;
 
   /** `kv` returns the node's current store (it is replaced when a snapshot is installed). */
   constructor(kv: () => KvStore) {
@@ -41,6 +43,15 @@ export class WatchHub {
     });
   }
 
+  /**
+   * Ends every stream and refuses new ones with `reason`: a stopping node's HTTP server
+   * waits for requests in flight, and a stream never finishes by itself.
+   */
+  close(reason: RaftkvError): void {
+    this.#closedWith = reason;
+    this.closeAll(reason);
+  }
+
   /** Ends every stream. */
   closeAll(reason: Error | null = null): void {
     for (const s of [...this.#subscribers]) s.end(reason);
@@ -53,6 +64,7 @@ export class WatchHub {
     fromRevision: number,
     signal: AbortSignal,
   ): AsyncIterable<WatchEvent> {
+    if (this.#closedWith !== null) throw this.#closedWith;
     const queue: WatchEvent[] = [];
     let wake: (() => void) | null = null;
     // Boxed so that TypeScript does not narrow it: it is set from callbacks.

@@ -32,7 +32,7 @@ export interface FuzzRequest {
   mayHang: boolean;
   /** Malformed at the HTTP level: the runtime may hang up without an answer. */
   malformed: boolean;
-  /** A stream: read the headers only, then hang up. */
+  /** A stream or a HEAD: read the headers only, then hang up. */
   headersOnly: boolean;
 }
 
@@ -223,7 +223,8 @@ function attempt(r: Prng, token: string): FuzzRequest | null {
     method,
     mayHang: mayHang || isWatch,
     malformed,
-    headersOnly: isWatch && !path.includes("wait=true"),
+    // A HEAD answer has no body whatever its Content-Length says (it says GET's length).
+    headersOnly: method === "HEAD" || (isWatch && !path.includes("wait=true")),
   };
 }
 

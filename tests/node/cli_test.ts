@@ -59,6 +59,25 @@ Deno.test("bad flags are refused with a message that says what to fix", () => {
   }
 });
 
+Deno.test("integer flags take decimal digits only, from flags and environment alike", () => {
+  for (const text of ["", " 100", "0x10", "1e3", "100.0", "+100", "１００"]) {
+    assert.throws(
+      () => parseNodeArgs(["--id", "n1", "--tick-ms", text], noEnv),
+      (e: unknown) => e instanceof ConfigError && /--tick-ms must be an integer/.test(e.message),
+      JSON.stringify(text),
+    );
+    assert.throws(
+      () =>
+        parseNodeArgs(["--id", "n1"], (k) => k === "RAFTKV_WRITE_TIMEOUT_MS" ? text : undefined),
+      /--write-timeout-ms must be an integer/,
+      JSON.stringify(text),
+    );
+  }
+  const config = parseNodeArgs(["--id", "n1", "--tick-ms", "050"], noEnv);
+  assert.ok(config !== "help");
+  assert.equal(config.tickMs, 50);
+});
+
 Deno.test("--help documents every flag and its environment variable", () => {
   assert.equal(parseNodeArgs(["--help"], noEnv), "help");
   const text = helpText();

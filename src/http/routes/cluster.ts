@@ -52,12 +52,14 @@ export function clusterRoutes(node: NodeApi, admin: AdminApi, options: HttpOptio
       await admin.promote(memberId(c.req.param("id")), signal(c));
       return c.json(admin.cluster());
     })
+    .all("/cluster/members/:id/promote", methodNotAllowed(["POST"]))
     .delete("/cluster/members/:id", async (c) => {
       const forwarded = await forward(c, null);
       if (forwarded) return forwarded;
       await admin.removeMember(memberId(c.req.param("id")), signal(c));
       return c.json({ removed: c.req.param("id") });
     })
+    .all("/cluster/members/:id", methodNotAllowed(["DELETE"]))
     .post("/cluster/leader", async (c) => {
       const body = await readBodyLimited(c.req.raw, MAX_ADMIN_BODY_BYTES);
       const forwarded = await forward(c, body);
@@ -66,6 +68,7 @@ export function clusterRoutes(node: NodeApi, admin: AdminApi, options: HttpOptio
       await admin.transferLeader(to, signal(c));
       return c.json({ leader: to });
     })
+    .all("/cluster/leader", methodNotAllowed(["POST"]))
     .post("/cluster/snapshot", async (c) => {
       return c.json(await admin.snapshot());
     })
@@ -89,7 +92,8 @@ export function clusterRoutes(node: NodeApi, admin: AdminApi, options: HttpOptio
           "x-raftkv-snapshot-index": String(backup.index),
         },
       });
-    });
+    })
+    .all("/cluster/snapshot", methodNotAllowed(["GET", "HEAD", "POST"]));
 }
 
 function parseJson(body: Uint8Array): Record<string, unknown> {
@@ -117,11 +121,11 @@ function parseAddMember(body: Uint8Array): AddMemberRequest {
   const json = parseJson(body);
   const id = memberId(String(json["id"] ?? ""));
   const peerAddr = json["peerAddr"];
-  if (typeof peerAddr !== "string" || !/^[^\s:]+:\d{1,5}$/.test(peerAddr)) {
-    throw new RaftkvError("bad_request", "peerAddr must be host:port");
+  if (typeof peerAddr !== "string" || !isHostPort(peerAddr)) {
+    throw new RaftkvError("bad_request", "peerAddr must be host:port, the port 1-65535");
   }
   const httpUrl = json["httpUrl"];
-  if (typeof httpUrl !== "string" || !/^https?:\/\/\S+$/.test(httpUrl)) {
+  if (typeof httpUrl !== "string" || !/^https?:\/\/\S+$/.test(httpUrl) || !URL.canParse(httpUrl)) {
     throw new RaftkvError("bad_request", "httpUrl must be an http(s) URL");
   }
   const role = json["role"] ?? "learner";
@@ -132,4 +136,13 @@ function parseAddMember(body: Uint8Array): AddMemberRequest {
     );
   }
   return { id, peerAddr, httpUrl: httpUrl.replace(/\/+$/, ""), role };
+}
+
+/**
+ * `host:port` with a port of 1-65535: a member added with port 99999 was accepted, stayed
+ * in the membership log for good, and every member kept failing to dial it.
+ */
+function isHostPort(addr: string): boolean {
+  const port = /^[^\s:]+:(\d{1,5})$/.exec(addr)?.[1];
+  return port !== undefined && Number(port) >= 1 && Number(port) <= 65535;
 }

@@ -34,6 +34,7 @@ import {
   parsePreconditions,
   parseTtlMs,
   queryParam,
+  refuseUnknownParams,
 } from "../validate.ts";
 
 /** Path prefix of single-key routes, as the client sends it. */
@@ -41,6 +42,12 @@ export const KEY_PATH_PREFIX = "/v1/kv/";
 
 /** Header carrying the store revision a read saw. */
 export const REVISION_HEADER = "X-Raftkv-Revision";
+
+/** Query parameters each key route takes; any other answers 400. */
+const PUT_PARAMS = ["ttl", "lease"] as const;
+const GET_PARAMS = ["consistency"] as const;
+const LIST_PARAMS = ["prefix", "after", "limit", "consistency"] as const;
+const DELETE_PREFIX_PARAMS = ["prefix", "all"] as const;
 
 /** The signal of reads that never wait (stale ones): nothing ever aborts it. */
 const NEVER_ABORTED: AbortSignal = new AbortController().signal;
@@ -130,6 +137,7 @@ export async function putKey(
   options: HttpOptions,
 ): Promise<Response> {
   const key = keyOf(request, options);
+  refuseUnknownParams(request.url, PUT_PARAMS);
   const ttlMs = parseTtlMs(queryParam(request.url, "ttl"));
   const leaseText = queryParam(request.url, "lease");
   if (leaseText !== undefined && ttlMs !== null) {
@@ -174,6 +182,7 @@ export async function getKey(
   options: HttpOptions,
 ): Promise<Response> {
   const key = keyOf(request, options);
+  refuseUnknownParams(request.url, GET_PARAMS);
   const consistency = parseConsistency(queryParam(request.url, "consistency"));
   // A stale read answers from local state without waiting for anything, so it needs no
   // deadline: skipping the per-request AbortController and timer entry is ~1 µs a read.
@@ -213,6 +222,7 @@ export async function deleteKey(
   options: HttpOptions,
 ): Promise<Response> {
   const key = keyOf(request, options);
+  refuseUnknownParams(request.url, []);
   const { ifModRevision, createOnly } = parsePreconditions(
     header(request, "If-Match"),
     undefined,
@@ -256,6 +266,7 @@ function json(node: NodeApi, body: unknown, headers: Record<string, string>): Re
 }
 
 async function listKeys(c: Context, node: NodeApi, options: HttpOptions): Promise<Response> {
+  refuseUnknownParams(c.req.url, LIST_PARAMS);
   const prefix = checkKey(queryParam(c.req.url, "prefix") ?? "", "prefix", options.maxKeyBytes);
   const afterText = queryParam(c.req.url, "after");
   const after = afterText === undefined ? null : checkKey(afterText, "after", options.maxKeyBytes);
@@ -280,6 +291,7 @@ async function listKeys(c: Context, node: NodeApi, options: HttpOptions): Promis
 }
 
 async function deletePrefix(c: Context, node: NodeApi, options: HttpOptions): Promise<Response> {
+  refuseUnknownParams(c.req.url, DELETE_PREFIX_PARAMS);
   const all = queryParam(c.req.url, "all");
   if (all !== undefined && all !== "true" && all !== "false") {
     throw new RaftkvError("bad_request", "all must be true or false");

@@ -26,6 +26,7 @@ import {
   parseInteger,
   parseLimit,
   queryParam,
+  refuseUnknownParams,
 } from "../validate.ts";
 import { REVISION_HEADER } from "./kv.ts";
 
@@ -53,6 +54,7 @@ export function leaseRoutes(node: NodeApi, options: HttpOptions): Hono {
 }
 
 async function grant(c: Context, node: NodeApi, options: HttpOptions): Promise<Response> {
+  refuseUnknownParams(c.req.url, []); // the TTL is in the body: `?ttl=` would be ignored
   const idempotencyKey = parseIdempotencyKey(c.req.header("Idempotency-Key"));
   const body = await readBodyLimited(c.req.raw, MAX_LEASE_BODY_BYTES);
   const ttlMs = parseTtlSeconds(body, options.minLeaseTtlMs ?? DEFAULT_MIN_LEASE_TTL_MS);
@@ -73,6 +75,7 @@ async function grant(c: Context, node: NodeApi, options: HttpOptions): Promise<R
 
 async function keepalive(c: Context, node: NodeApi, options: HttpOptions): Promise<Response> {
   const id = canonicalLeaseId(c.req.param("id"), "the lease id");
+  refuseUnknownParams(c.req.url, []);
   const forwarded = await forwardIfNotLeader(c.req.raw, node, null, options);
   if (forwarded !== null) return forwarded;
   const { signal, deadline } = deadlinesOf(options.requestTimeoutMs).signal();
@@ -87,6 +90,7 @@ async function keepalive(c: Context, node: NodeApi, options: HttpOptions): Promi
 
 async function revoke(c: Context, node: NodeApi, options: HttpOptions): Promise<Response> {
   const id = canonicalLeaseId(c.req.param("id"), "the lease id");
+  refuseUnknownParams(c.req.url, []);
   const idempotencyKey = parseIdempotencyKey(c.req.header("Idempotency-Key"));
   const forwarded = await forwardIfNotLeader(c.req.raw, node, null, options);
   if (forwarded !== null) return forwarded;
@@ -109,6 +113,7 @@ async function revoke(c: Context, node: NodeApi, options: HttpOptions): Promise<
 
 async function lookup(c: Context, node: NodeApi, options: HttpOptions): Promise<Response> {
   const id = canonicalLeaseId(c.req.param("id"), "the lease id");
+  refuseUnknownParams(c.req.url, ["consistency", "after", "limit"]);
   const afterText = queryParam(c.req.url, "after");
   const after = afterText === undefined ? null : checkKey(afterText, "after", options.maxKeyBytes);
   const limitText = queryParam(c.req.url, "limit");
@@ -132,6 +137,7 @@ async function lookup(c: Context, node: NodeApi, options: HttpOptions): Promise<
 }
 
 async function list(c: Context, node: NodeApi, options: HttpOptions): Promise<Response> {
+  refuseUnknownParams(c.req.url, ["after", "limit", "consistency"]);
   const afterText = queryParam(c.req.url, "after");
   const after = afterText === undefined ? null : canonicalLeaseId(afterText, "after");
   const limit = parseLimit(queryParam(c.req.url, "limit"));

@@ -19,7 +19,12 @@ import type { NodeApi } from "../node_api.ts";
 import { readWithDeadline, writeWithDeadline } from "../node_calls.ts";
 import type { HttpOptions } from "../options.ts";
 import { parseTxnBody, renderTxnResult } from "../txn_body.ts";
-import { parseConsistency, parseIdempotencyKey, queryParam } from "../validate.ts";
+import {
+  parseConsistency,
+  parseIdempotencyKey,
+  queryParam,
+  refuseUnknownParams,
+} from "../validate.ts";
 import { REVISION_HEADER } from "./kv.ts";
 
 /**
@@ -38,6 +43,7 @@ export function txnRoutes(node: NodeApi, options: HttpOptions): Hono {
 }
 
 async function txn(c: Context, node: NodeApi, options: HttpOptions): Promise<Response> {
+  refuseUnknownParams(c.req.url, ["consistency"]);
   const idempotencyKey = parseIdempotencyKey(c.req.header("Idempotency-Key"));
   const consistency = parseConsistency(queryParam(c.req.url, "consistency"));
   const body = await readBodyLimited(c.req.raw, maxTxnBodyBytes(options));

@@ -12,7 +12,13 @@ import type { NodeApi } from "../node_api.ts";
 import type { WatchEvent } from "../../kv/types.ts";
 import { readWithDeadline } from "../node_calls.ts";
 import { DEFAULT_HEARTBEAT_MS, type HttpOptions } from "../options.ts";
-import { checkKey, parseInteger, parseRevision, queryParam } from "../validate.ts";
+import {
+  checkKey,
+  parseInteger,
+  parseRevision,
+  queryParam,
+  refuseUnknownParams,
+} from "../validate.ts";
 import { WatcherSlots } from "../watcher_slots.ts";
 import {
   isPending,
@@ -30,6 +36,9 @@ export const DEFAULT_LONG_POLL_SECONDS = 30;
 /** Longest long-poll wait a client may ask for, in seconds. */
 export const MAX_LONG_POLL_SECONDS = 300;
 
+/** Query parameters a watch takes; any other answers 400. */
+const WATCH_PARAMS = ["prefix", "key", "fromRevision", "wait", "timeout", "skip"] as const;
+
 /** The router for watches; mount with `app.route("/v1", watchRoutes(node, options))`. */
 export function watchRoutes(node: NodeApi, options: HttpOptions): Hono {
   const slots = new WatcherSlots(options.maxWatchers);
@@ -44,6 +53,7 @@ async function watch(
   options: HttpOptions,
   slots: WatcherSlots,
 ): Promise<Response> {
+  refuseUnknownParams(c.req.url, WATCH_PARAMS);
   const prefixText = queryParam(c.req.url, "prefix");
   const keyText = queryParam(c.req.url, "key");
   if (prefixText !== undefined && keyText !== undefined) {
