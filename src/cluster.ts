@@ -43,8 +43,12 @@ if (values.help) {
   console.log(HELP);
   runtime.exit(0);
 }
-const voterCount = Number(values.nodes);
-const learnerCount = Number(values.learners);
+/** Decimal digits only (Number() would take "", "0x3" and "3e0"); NaN otherwise. */
+function count(text: string): number {
+  return /^[0-9]+$/.test(text) ? Number(text) : NaN;
+}
+const voterCount = count(values.nodes);
+const learnerCount = count(values.learners);
 if (!Number.isInteger(voterCount) || voterCount < 1 || voterCount > 9) {
   console.error("cluster: --nodes must be 1 to 9");
   runtime.exit(2);

@@ -7,9 +7,9 @@ import assert from "node:assert/strict";
 
 const CLUSTER = new URL("../../src/cluster.ts", import.meta.url).pathname;
 
-async function startCluster(dataDir: string, nodes: number) {
+async function startCluster(dataDir: string, nodes: number | string, extra: string[] = []) {
   const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", CLUSTER, "--data-dir", dataDir, "--nodes", String(nodes)],
+    args: ["run", "-A", CLUSTER, "--data-dir", dataDir, "--nodes", String(nodes), ...extra],
     stdout: "piped",
     stderr: "piped",
   }).output();
@@ -30,5 +30,21 @@ Deno.test("a data folder of 3 voters refuses --nodes 5, recorded or inferred fro
   } finally {
     await Deno.remove(recorded, { recursive: true });
     await Deno.remove(legacy, { recursive: true });
+  }
+});
+
+Deno.test("--nodes and --learners take decimal digits only", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "raftkv-cluster-" });
+  try {
+    for (const nodes of ["0x3", "", "3e0", "0"]) {
+      const { code, stderr } = await startCluster(dir, nodes);
+      assert.equal(code, 2, stderr);
+      assert.match(stderr, /--nodes must be 1 to 9/);
+    }
+    const { code, stderr } = await startCluster(dir, 3, ["--learners", "1e0"]);
+    assert.equal(code, 2, stderr);
+    assert.match(stderr, /--learners must be 0 or more/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
   }
 });
