@@ -108,3 +108,26 @@ Deno.test("adding a member with an impossible port or URL answers 400 and adds n
     role: "learner",
   }]);
 });
+
+Deno.test("admin routes answer 400 naming a query parameter they do not take", async () => {
+  const { admin } = recordingAdmin();
+  const app = createApp(new FakeNode(), TEST_OPTIONS, admin);
+  for (
+    const [method, path] of [
+      ["GET", "/v1/cluster?locale=true"],
+      ["POST", "/v1/cluster/members?learner=true"],
+      ["DELETE", "/v1/cluster/members/n2?force=1"],
+      ["POST", "/v1/cluster/leader?to=n2"],
+      ["GET", "/v1/cluster/snapshot?index=3"],
+    ] as const
+  ) {
+    const res = await app.request(path, { method, body: method === "POST" ? "{}" : null });
+    assert.equal(res.status, 400, `${method} ${path}`);
+    const body = await res.json();
+    assert.equal(body.error.code, "bad_request");
+    assert.match(body.error.message, /unknown query parameter/);
+  }
+  const local = await app.request("/v1/cluster?local=true");
+  assert.equal(local.status, 200);
+  await local.body?.cancel();
+});

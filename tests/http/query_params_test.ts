@@ -64,7 +64,12 @@ Deno.test("lease and transaction routes refuse a query parameter they do not tak
     ["POST", "/v1/leases?ttl=60", '{"ttlSeconds":10}', /"ttl": this route takes no query/],
     ["POST", `/v1/leases/${id}/keepalive?ttl=60`, null, /"ttl": this route takes no query/],
     ["DELETE", `/v1/leases/${id}?force=true`, null, /"force": this route takes no query/],
-    ["GET", `/v1/leases/${id}?keys=false`, null, /"keys": this route takes only consistency$/],
+    [
+      "GET",
+      `/v1/leases/${id}?keys=false`,
+      null,
+      /"keys": this route takes only consistency, after, limit$/,
+    ],
     ["GET", "/v1/leases?limt=5", null, /"limt": this route takes only after, limit, consistency/],
     ["POST", "/v1/txn?consistancy=stale", '{"success":[]}', /"consistancy": this route takes/],
   ];

@@ -49,7 +49,10 @@ Deno.test("a transaction that may write still needs a readwrite token", async ()
   assert.equal(refused.status, 403);
   const { error } = await refused.json();
   assert.equal(error.code, "forbidden");
-  assert.equal(error.message, "this token allows read access; readwrite is needed");
+  assert.equal(
+    error.message,
+    "this token allows read access; a transaction that writes needs readwrite",
+  );
   assert.equal(node.writes.length, 0, "nothing written for a read token");
   const missing = await txn(null, READ_ONLY);
   assert.equal(missing.status, 401);

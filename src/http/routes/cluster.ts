@@ -16,6 +16,7 @@ import type { NodeApi } from "../node_api.ts";
 import { requestSignal } from "../node_calls.ts";
 import type { HttpOptions } from "../options.ts";
 import { isValidNodeId } from "../../node_id.ts";
+import { refuseUnknownParams } from "../validate.ts";
 
 /** Largest admin request body. */
 export const MAX_ADMIN_BODY_BYTES = 16 * 1024;
@@ -30,6 +31,11 @@ export function clusterRoutes(node: NodeApi, admin: AdminApi, options: HttpOptio
   const signal = (c: Context) => requestSignal(c.req.raw, options.requestTimeoutMs);
 
   return new Hono()
+    .use("*", async (c, next) => {
+      // As on the data routes: an unknown parameter would be silently ignored.
+      refuseUnknownParams(c.req.url, c.req.path.endsWith("/cluster") ? ["local"] : []);
+      await next();
+    })
     .get("/cluster", async (c) => {
       if (c.req.query("local") !== "true" && node.status().leader !== null) {
         const forwarded = await forward(c, null);
