@@ -34,6 +34,8 @@ export interface FuzzRequest {
   malformed: boolean;
   /** A stream or a HEAD: read the headers only, then hang up. */
   headersOnly: boolean;
+  /** Carries a request body (whatever its framing). */
+  hasBody: boolean;
 }
 
 const encoder = new TextEncoder();
@@ -225,6 +227,7 @@ function attempt(r: Prng, token: string): FuzzRequest | null {
     malformed,
     // A HEAD answer has no body whatever its Content-Length says (it says GET's length).
     headersOnly: method === "HEAD" || (isWatch && !path.includes("wait=true")),
+    hasBody: body !== null,
   };
 }
 

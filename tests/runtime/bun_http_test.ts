@@ -5,21 +5,57 @@
  */
 
 import assert from "node:assert/strict";
-import { bunFetchHandler } from "../../src/runtime/bun_http.ts";
+import { bunFetchHandler, MAX_DRAINED_BODY_BYTES } from "../../src/runtime/bun_http.ts";
 
 const put = (headers: Record<string, string>) =>
   new Request("http://x/v1/kv/a", { method: "PUT", body: "x", headers });
 
-Deno.test("a 400 or 413 to a request with a body says Connection: close; other answers do not", async () => {
-  for (const status of [400, 413]) {
+Deno.test("a body the app left unread is drained before the answer, so no reset can eat it", async () => {
+  for (const status of [200, 400, 413]) {
+    let drained = false;
+    const body = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        drained = true;
+        controller.enqueue(new Uint8Array(64 * 1024));
+        controller.close();
+      },
+    });
+    const request = new Request("http://x/metrics", {
+      method: "POST",
+      body,
+      headers: { "content-length": String(64 * 1024) },
+    });
     const handler = bunFetchHandler(() => Response.json({ error: {} }, { status }));
-    const res = await handler(put({ "content-length": "1" }));
+    const res = await handler(request);
     assert.equal(res.status, status);
-    assert.equal(res.headers.get("connection"), "close");
+    assert.ok(drained, `the unread body was read before the ${status} answer`);
+    assert.equal(res.headers.get("connection"), null, `${status}: the connection stays open`);
     assert.deepEqual(await res.json(), { error: {} });
   }
-  const ok = await bunFetchHandler(() => new Response("fine"))(put({ "content-length": "1" }));
-  assert.equal(ok.headers.get("connection"), null);
+});
+
+Deno.test("a body too large to drain, or refused half-read, closes the connection instead", async () => {
+  const big = `${MAX_DRAINED_BODY_BYTES + 1}`;
+  for (const status of [200, 400, 413]) {
+    const handler = bunFetchHandler(() => Response.json({ error: {} }, { status }));
+    const res = await handler(put({ "content-length": big }));
+    assert.equal(res.headers.get("connection"), "close", `${status} to an undrainable body`);
+    assert.deepEqual(await res.json(), { error: {} });
+  }
+  for (const status of [400, 413]) {
+    const handler = bunFetchHandler(async (request) => {
+      const reader = request.body!.getReader();
+      await reader.read(); // the app read some of it, then refused
+      await reader.cancel();
+      return Response.json({ error: {} }, { status });
+    });
+    const res = await handler(put({ "content-length": "1" }));
+    assert.equal(res.headers.get("connection"), "close", `${status} after a half-read body`);
+  }
+  const ok = await bunFetchHandler(async (request) => new Response(await request.text()))(
+    put({ "content-length": "1" }),
+  );
+  assert.equal(ok.headers.get("connection"), null, "a body the app read keeps the connection");
   const noBody = await bunFetchHandler(() => new Response("bad", { status: 400 }))(
     new Request("http://x/v1/kv/a"),
   );
@@ -33,7 +69,7 @@ Deno.test("a fetched (immutable-headers) 413 is copied, not mutated", async () =
   );
   try {
     const handler = bunFetchHandler(() => fetch(`http://127.0.0.1:${server.addr.port}/`));
-    const res = await handler(put({ "transfer-encoding": "chunked" }));
+    const res = await handler(put({ "content-length": `${MAX_DRAINED_BODY_BYTES + 1}` }));
     assert.equal(res.headers.get("connection"), "close");
     assert.equal(await res.text(), "too big");
   } finally {
