@@ -21,6 +21,12 @@ interface BunFfi {
   ): { symbols: { flock(fd: number, operation: number): number } };
 }
 
+/** Where libc's flock lives, by platform: glibc first, then musl (Alpine). */
+const LIBC_NAMES: Record<string, string[]> = {
+  linux: ["libc.so.6", "libc.musl-x86_64.so.1", "libc.musl-aarch64.so.1"],
+  darwin: ["libSystem.B.dylib"],
+};
+
 let flock: ((fd: number, operation: number) => number) | null = null;
 
 async function loadFlock(): Promise<(fd: number, operation: number) => number> {
@@ -28,10 +34,19 @@ async function loadFlock(): Promise<(fd: number, operation: number) => number> {
   // A computed specifier: Deno (which type-checks this file) cannot resolve bun:ffi.
   const specifier = "bun:" + "ffi";
   const ffi = (await import(specifier)) as BunFfi;
-  const libc = process.platform === "darwin" ? "libSystem.B.dylib" : "libc.so.6";
-  const lib = ffi.dlopen(libc, { flock: { args: ["i32", "i32"], returns: "i32" } });
-  flock = (fd, operation) => lib.symbols.flock(fd, operation);
-  return flock;
+  const problems: string[] = [];
+  for (const libc of LIBC_NAMES[process.platform] ?? LIBC_NAMES["linux"]!) {
+    try {
+      const lib = ffi.dlopen(libc, { flock: { args: ["i32", "i32"], returns: "i32" } });
+      flock = (fd, operation) => lib.symbols.flock(fd, operation);
+      return flock;
+    } catch (e) {
+      problems.push(`${libc}: ${e instanceof Error ? e.message : String(e)}`);
+    }
+  }
+  throw new Error(
+    `cannot lock the data directory: no C library with flock (${problems.join("; ")})`,
+  );
 }
 
 /** See {@link Runtime.lockFile}: an exclusive, non-blocking flock on `path`. */
