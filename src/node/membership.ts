@@ -214,6 +214,22 @@ export class Membership {
     if (conf.voters.includes(request.id) || conf.learners.includes(request.id)) {
       throw new RaftkvError("conflict", `${request.id} is already a member`);
     }
+    // Two members at one address would each get the other's traffic (etcd refuses it too):
+    // a member moved to new hardware under a new id needs the old one removed first.
+    for (const id of [...conf.voters, ...conf.learners]) {
+      const addr = this.#members.get(id);
+      const clash = addr?.peerAddr === request.peerAddr
+        ? `peer address ${request.peerAddr}`
+        : addr?.httpUrl && addr.httpUrl === request.httpUrl
+        ? `HTTP URL ${request.httpUrl}`
+        : null;
+      if (clash !== null) {
+        throw new RaftkvError(
+          "conflict",
+          `${clash} belongs to member ${id}; remove ${id} first (DELETE /v1/cluster/members/${id})`,
+        );
+      }
+    }
     const context = JSON.stringify({ peerAddr: request.peerAddr, httpUrl: request.httpUrl });
     await this.#changeConf({ type: "addLearner", nodeId: request.id, context }, signal);
     if (request.role === "voter") this.#pendingPromotions.add(request.id);

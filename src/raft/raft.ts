@@ -756,9 +756,16 @@ export class Raft {
 
   private tickElection(): void {
     this.electionElapsed++;
-    if (this.promotable() && this.electionElapsed >= this.randomizedElectionTimeout) {
+    if (this.electionElapsed < this.randomizedElectionTimeout) return;
+    if (this.promotable()) {
       this.electionElapsed = 0;
       this.startCampaign(false);
+    } else if (this.lead !== null) {
+      // A learner never campaigns, so nothing else would ever clear a leader it stopped
+      // hearing from: it would keep reporting it (and ready) and send it reads that can
+      // only time out. A voter forgets it here too, by pre-voting. The next append,
+      // heartbeat or snapshot from any leader sets it again.
+      this.lead = null;
     }
   }
 

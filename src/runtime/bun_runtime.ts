@@ -10,6 +10,7 @@ import * as fs from "node:fs";
 import process from "node:process";
 import { bunFetchHandler } from "./bun_http.ts";
 import { nodeFileSystem } from "./node_files.ts";
+import { bunLockFile } from "./bun_flock.ts";
 import { nodeConnect, nodeListen } from "./node_sockets.ts";
 import type { FetchHandler, HttpServer, Runtime, SyncCounters } from "./runtime.ts";
 
@@ -91,6 +92,7 @@ export function bunRuntime(): Runtime {
     listen: (options) => nodeListen(options),
     connect: (options) => nodeConnect(options),
     fs: nodeFileSystem(syncs),
+    lockFile: bunLockFile,
     syncs,
   };
 }

@@ -82,6 +82,12 @@ export function denoRuntime(): Runtime {
       return wrapConn(conn);
     },
     fs: denoFileSystem(syncs),
+    async lockFile(path) {
+      const file = await Deno.open(path, { read: true, write: true, create: true });
+      if (await file.tryLock(true)) return () => file.close();
+      file.close();
+      return null;
+    },
     syncs,
   };
 }

@@ -171,6 +171,12 @@ export interface Runtime {
     signal?: AbortSignal;
   }): Promise<Conn>;
   readonly fs: FileSystem;
+  /**
+   * Takes an exclusive flock(2) on `path` (created when missing) without waiting: resolves
+   * with the function that releases it, or null when another open file holds it. The
+   * kernel drops the lock when the process ends, even on `kill -9`.
+   */
+  lockFile(path: string): Promise<(() => void) | null>;
   /** Durability calls made so far. */
   readonly syncs: SyncCounters;
 }

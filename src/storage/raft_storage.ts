@@ -39,6 +39,7 @@ import {
 } from "./snapshot_store.ts";
 import { concat, WalWriter } from "./wal_writer.ts";
 import { runtime } from "../runtime/current.ts";
+import { lockDataDir } from "./dir_lock.ts";
 
 export { FatalStorageError, SaveQueueFullError, StorageCorruptionError } from "./errors.ts";
 export { MAX_GROUP_SAVES, MAX_PENDING_SAVES, MAX_WAITING_SAVES } from "./commit_queue.ts";
@@ -163,11 +164,27 @@ function settings(o: StorageOptions = {}): Settings {
 export async function openStorage(dir: string, options?: StorageOptions): Promise<RaftStorage> {
   const s = settings(options);
   await runtime.fs.mkdir(dir, { recursive: true });
-  const r = await recover(dir);
-  const writer = new WalWriter(dir, s.fsync === "always", s.segmentBytes, r.active, r.segments);
-  const storage = new FileStorage(dir, s, writer, r.index, r.hardState, r.snapshot, r.snapshotMeta);
-  storage.loadTail();
-  return storage;
+  // Before recovery, which may truncate a torn tail another live node is writing.
+  const unlock = await lockDataDir(dir);
+  try {
+    const r = await recover(dir);
+    const writer = new WalWriter(dir, s.fsync === "always", s.segmentBytes, r.active, r.segments);
+    const storage = new FileStorage(
+      dir,
+      s,
+      writer,
+      r.index,
+      r.hardState,
+      r.snapshot,
+      r.snapshotMeta,
+    );
+    storage.unlockDir = unlock;
+    storage.loadTail();
+    return storage;
+  } catch (e) {
+    unlock();
+    throw e;
+  }
 }
 
 /**
@@ -206,6 +223,8 @@ class FileStorage implements RaftStorage {
   readonly #tail: EntryTail;
   readonly #queue = new CommitQueue<PendingSave>((saves) => this.#commitGroup(saves));
   #closed = false;
+  /** Gives back this open's share of the data directory's lock (set by openStorage). */
+  unlockDir: () => void = () => {};
   /** Index and hard state as staged by the queue (ahead of the durable ones). */
   #stagedLast: number;
   #stagedHardState: HardState;
@@ -560,5 +579,6 @@ class FileStorage implements RaftStorage {
     await this.#queue.idle();
     this.writer.close();
     this.#reader.close();
+    this.unlockDir();
   }
 }

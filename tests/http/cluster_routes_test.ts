@@ -131,3 +131,29 @@ Deno.test("admin routes answer 400 naming a query parameter they do not take", a
   assert.equal(local.status, 200);
   await local.body?.cancel();
 });
+
+Deno.test('a missing or non-string member id in a body is named, not read as "" or "5"', async () => {
+  const { admin, added } = recordingAdmin();
+  const app = createApp(new FakeNode(), TEST_OPTIONS, admin);
+  const member = { peerAddr: "127.0.0.1:7009", httpUrl: "http://127.0.0.1:8009" };
+  const cases: [string, unknown, RegExp][] = [
+    ["/v1/cluster/leader", {}, /the body needs "to", a member id/],
+    ["/v1/cluster/leader", { to: 5 }, /"to" must be a member id string, not 5/],
+    ["/v1/cluster/members", member, /the body needs "id", a member id/],
+    ["/v1/cluster/members", { ...member, id: 9 }, /"id" must be a member id string, not 9/],
+  ];
+  for (const [path, body, message] of cases) {
+    const res = await app.request(path, { method: "POST", body: JSON.stringify(body) });
+    assert.equal(res.status, 400, `${path} ${JSON.stringify(body)}`);
+    const { error } = await res.json();
+    assert.equal(error.code, "bad_request");
+    assert.match(error.message, message);
+  }
+  assert.equal(added.length, 0);
+  const ok = await app.request("/v1/cluster/leader", {
+    method: "POST",
+    body: JSON.stringify({ to: "n2" }),
+  });
+  assert.equal(ok.status, 200);
+  assert.deepEqual(await ok.json(), { leader: "n2" });
+});

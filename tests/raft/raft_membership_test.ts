@@ -38,6 +38,23 @@ Deno.test("a learner never campaigns", () => {
   assertEquals(net.raft("l").status().role, "learner");
 });
 
+Deno.test("a learner forgets a leader it has not heard from for an election timeout", () => {
+  const net = new Network({ voters: ["a", "b"], learners: ["l"] });
+  net.elect("a");
+  net.tick(1);
+  assertEquals(net.raft("l").status().leader, "a");
+  // Heartbeats keep it: many election timeouts pass with the leader known.
+  net.tick(5 * ELECTION_TICKS);
+  assertEquals(net.raft("l").status().leader, "a");
+  net.isolate("l");
+  net.tick(2 * ELECTION_TICKS); // the randomized timeout is at most twice the base
+  assertEquals(net.raft("l").status().leader, null);
+  assertEquals(net.raft("l").status().role, "learner");
+  net.heal();
+  net.tickUntil(() => net.raft("l").status().leader !== null);
+  assertEquals(net.raft("l").status().leader, net.leader());
+});
+
 Deno.test("votes from non-voters never count toward an election", () => {
   const net = new Network({ voters: ["a", "b", "c"], learners: ["l"], config: { preVote: false } });
   const a = net.raft("a");

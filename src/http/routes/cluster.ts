@@ -70,7 +70,7 @@ export function clusterRoutes(node: NodeApi, admin: AdminApi, options: HttpOptio
       const body = await readBodyLimited(c.req.raw, MAX_ADMIN_BODY_BYTES);
       const forwarded = await forward(c, body);
       if (forwarded) return forwarded;
-      const to = memberId(String(parseJson(body)["to"] ?? ""));
+      const to = memberIdField(parseJson(body), "to");
       await admin.transferLeader(to, signal(c));
       return c.json({ leader: to });
     })
@@ -123,9 +123,26 @@ function memberId(id: string): string {
   return id;
 }
 
+/**
+ * A member id in a JSON body. A missing or non-string field is named: `{}` used to be
+ * answered `"" is not a member id`, and `{"to": 5}` was taken as the id "5".
+ */
+function memberIdField(json: Record<string, unknown>, field: string): string {
+  const value = json[field];
+  if (typeof value !== "string") {
+    throw new RaftkvError(
+      "bad_request",
+      value === undefined
+        ? `the body needs "${field}", a member id`
+        : `"${field}" must be a member id string, not ${JSON.stringify(value)}`,
+    );
+  }
+  return memberId(value);
+}
+
 function parseAddMember(body: Uint8Array): AddMemberRequest {
   const json = parseJson(body);
-  const id = memberId(String(json["id"] ?? ""));
+  const id = memberIdField(json, "id");
   const peerAddr = json["peerAddr"];
   if (typeof peerAddr !== "string" || !isHostPort(peerAddr)) {
     throw new RaftkvError("bad_request", "peerAddr must be host:port, the port 1-65535");
