@@ -5,6 +5,7 @@
  */
 
 import { ok } from "node:assert/strict";
+import { stripComments, tsFilesUnder } from "../source_scan.ts";
 
 const NODE = new URL("../../src/node/", import.meta.url);
 /** The one module allowed to name the runtime's clock and timers. */
@@ -20,18 +21,6 @@ const FORBIDDEN: [string, RegExp][] = [
   ["AbortSignal.timeout", /\bAbortSignal\s*\.\s*timeout\b/],
 ];
 
-function stripComments(src: string): string {
-  return src.replace(/\/\*[\s\S]*?\*\//g, "").replace(/(^|[^:"'`])\/\/.*$/gm, "$1");
-}
-
-/** Every `.ts` file under `dir`, as paths relative to src/node/. */
-function walk(dir: URL, prefix: string, out: string[]): void {
-  for (const e of Deno.readDirSync(dir)) {
-    if (e.isDirectory) walk(new URL(`${e.name}/`, dir), `${prefix}${e.name}/`, out);
-    else if (e.isFile && e.name.endsWith(".ts")) out.push(`${prefix}${e.name}`);
-  }
-}
-
 /** `path: line: what` for each forbidden use in `src`. */
 function violations(path: string, src: string): string[] {
   const problems: string[] = [];
@@ -44,8 +33,7 @@ function violations(path: string, src: string): string[] {
 }
 
 Deno.test("nothing in src/node/ but clock.ts reads the clock, arms a timer or calls Math.random", () => {
-  const files: string[] = [];
-  walk(NODE, "", files);
+  const files = tsFilesUnder(NODE);
   ok(files.includes(CLOCK_MODULE) && files.includes("join.ts"), "src/node/ found");
   const problems = files.filter((f) => f !== CLOCK_MODULE)
     .flatMap((f) => violations(f, Deno.readTextFileSync(new URL(f, NODE))));

@@ -4,6 +4,7 @@
  */
 
 import { ok } from "node:assert/strict";
+import { stripComments, tsFilesUnder } from "../source_scan.ts";
 
 const SRC = new URL("../../src/", import.meta.url);
 const SEAM = "runtime/";
@@ -16,20 +17,8 @@ const PATTERNS = [
   /\btypeof\s+(?:Deno|Bun)\b/,
 ];
 
-function stripComments(src: string): string {
-  return src.replace(/\/\*[\s\S]*?\*\//g, "").replace(/(^|[^:"'`])\/\/.*$/gm, "$1");
-}
-
-function walk(dir: URL, prefix: string, out: string[]): void {
-  for (const e of Deno.readDirSync(dir)) {
-    if (e.isDirectory) walk(new URL(`${e.name}/`, dir), `${prefix}${e.name}/`, out);
-    else if (e.isFile && e.name.endsWith(".ts")) out.push(`${prefix}${e.name}`);
-  }
-}
-
 Deno.test("nothing in src/ outside src/runtime/ calls Deno.* or Bun.*", () => {
-  const files: string[] = [];
-  walk(SRC, "", files);
+  const files = tsFilesUnder(SRC);
   ok(files.includes("main.ts") && files.includes("runtime/current.ts"), "src/ found");
   const problems: string[] = [];
   for (const path of files) {
