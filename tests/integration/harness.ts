@@ -253,6 +253,26 @@ export class TestCluster {
     return await res.json();
   }
 
+  /** PUT `key` = "v" through `node`, which must answer 200. */
+  async putOk(node: TestNode, key: string): Promise<void> {
+    const res = await this.fetch(`${node.httpUrl}/v1/kv/${key}`, { method: "PUT", body: "v" });
+    assert.equal(res.status, 200, await res.text());
+  }
+
+  /** Waits until `node` has applied everything the (current) leader has committed. */
+  async caughtUp(node: TestNode): Promise<void> {
+    await waitFor(
+      `${node.id} to catch up`,
+      async () => {
+        const leader = await this.status(await this.leader());
+        const mine = await this.status(node);
+        return mine.appliedIndex >= leader.commitIndex ? true : undefined;
+      },
+      30_000,
+      100,
+    );
+  }
+
   /** GET /v1/cluster through a node (forwarded to the leader). */
   async clusterInfo(via?: TestNode): Promise<{
     leader: string | null;

@@ -4,7 +4,7 @@
  */
 
 import assert from "node:assert/strict";
-import { freePorts, TestCluster, type TestNode, waitFor } from "./harness.ts";
+import { freePorts, TestCluster, waitFor } from "./harness.ts";
 import { WriteLoad } from "./load.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
@@ -14,25 +14,6 @@ const COMPACTING = ["--snapshot-entries", "100", "--snapshot-trailing", "20"];
 async function roleOf(cluster: TestCluster, id: string): Promise<string | undefined> {
   const info = await cluster.clusterInfo();
   return info.members.find((m) => m.id === id)?.role;
-}
-
-/** PUT `key` through `node`, which must answer 200. */
-async function putVia(cluster: TestCluster, node: TestNode, key: string): Promise<void> {
-  const res = await cluster.fetch(`${node.httpUrl}/v1/kv/${key}`, { method: "PUT", body: "v" });
-  assert.equal(res.status, 200, await res.text());
-}
-
-async function caughtUp(cluster: TestCluster, node: TestNode): Promise<void> {
-  await waitFor(
-    `${node.id} to catch up`,
-    async () => {
-      const leader = await cluster.status(await cluster.leader());
-      const mine = await cluster.status(node);
-      return mine.appliedIndex >= leader.commitIndex ? true : undefined;
-    },
-    30_000,
-    100,
-  );
 }
 
 Deno.test(
@@ -57,7 +38,7 @@ Deno.test(
         30_000,
         200,
       );
-      await caughtUp(cluster, learner);
+      await cluster.caughtUp(learner);
       assert.match(
         cluster.logs(learner),
         /snapshot installed/,
@@ -246,7 +227,7 @@ Deno.test(
       );
       await cluster.kill(learner);
       cluster.spawn(learner);
-      await caughtUp(cluster, learner);
+      await cluster.caughtUp(learner);
       const res = await fetch(`${learner.httpUrl}/v1/kv/big/1199?consistency=stale`);
       assert.equal((await res.text()).length, big.length);
     } finally {
@@ -330,7 +311,7 @@ Deno.test(
         30_000,
         200,
       );
-      await caughtUp(cluster, learner);
+      await cluster.caughtUp(learner);
       learner.process!.kill("SIGSTOP");
       const put = async (key: string) => {
         const leader = await cluster.leader();
@@ -354,7 +335,7 @@ Deno.test(
       );
       learner.process!.kill("SIGCONT");
       cluster.spawn(old);
-      await caughtUp(cluster, learner);
+      await cluster.caughtUp(learner);
       const res = await cluster.fetch(`${learner.httpUrl}/v1/kv/after?consistency=stale`);
       assert.equal(await res.text(), "after");
     } finally {
@@ -389,7 +370,7 @@ Deno.test(
       // Several election timeouts later it is still a learner, and the lone voter commits.
       const leader = await cluster.leader();
       for (let i = 0; i < 30; i++) {
-        await putVia(cluster, leader, `k${i}`);
+        await cluster.putOk(leader, `k${i}`);
         await new Promise((r) => setTimeout(r, 100));
       }
       assert.equal(await roleOf(cluster, "n2"), "learner");
@@ -443,9 +424,9 @@ Deno.test(
     const cluster = await TestCluster.start(3, [], { httpUrlsInInitialCluster: false });
     try {
       const leader = await cluster.leader();
-      for (let i = 0; i < 20; i++) await putVia(cluster, leader, `k${i}`);
+      for (let i = 0; i < 20; i++) await cluster.putOk(leader, `k${i}`);
       const follower = cluster.nodes.find((n) => n.id !== leader.id)!;
-      await caughtUp(cluster, follower);
+      await cluster.caughtUp(follower);
       await cluster.kill(follower);
       await Deno.remove(follower.dataDir, { recursive: true });
       // Same flags, --initial-cluster included: it bootstraps an empty log, and the
@@ -457,7 +438,7 @@ Deno.test(
       assert.match(cluster.logs(follower), /this node's log ends at index \d+, but leader/);
       assert.match(cluster.logs(follower), /its data was lost/);
       // The other two go on.
-      await putVia(cluster, await cluster.leader(), "after");
+      await cluster.putOk(await cluster.leader(), "after");
     } finally {
       await cluster.stop();
     }

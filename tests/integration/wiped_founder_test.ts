@@ -10,26 +10,6 @@ import { TestCluster, type TestNode, waitFor } from "./harness.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
 
-/** PUT `key` through `node`, which must answer 200. */
-async function putVia(cluster: TestCluster, node: TestNode, key: string): Promise<void> {
-  const res = await cluster.fetch(`${node.httpUrl}/v1/kv/${key}`, { method: "PUT", body: "v" });
-  assert.equal(res.status, 200, await res.text());
-}
-
-/** Waits until `node` has applied everything the leader has committed. */
-async function caughtUp(cluster: TestCluster, node: TestNode): Promise<void> {
-  await waitFor(
-    `${node.id} to catch up`,
-    async () => {
-      const leader = await cluster.status(await cluster.leader());
-      const mine = await cluster.status(node);
-      return mine.appliedIndex >= leader.commitIndex ? true : undefined;
-    },
-    30_000,
-    100,
-  );
-}
-
 /** A stale read of `key` on `node` itself: status and body. */
 async function localValue(cluster: TestCluster, node: TestNode, key: string): Promise<string> {
   const res = await cluster.fetch(`${node.httpUrl}/v1/kv/${key}?consistency=stale`);
@@ -48,9 +28,9 @@ Deno.test(
     const cluster = await TestCluster.start(3);
     try {
       const leader = await cluster.leader();
-      for (let i = 0; i < 20; i++) await putVia(cluster, leader, `k${i}`);
+      for (let i = 0; i < 20; i++) await cluster.putOk(leader, `k${i}`);
       const follower = cluster.nodes.find((n) => n.id !== leader.id)!;
-      await caughtUp(cluster, follower);
+      await cluster.caughtUp(follower);
       await cluster.kill(follower);
       const bootstraps = count(cluster, follower, /bootstrapped a new cluster/);
       await Deno.remove(follower.dataDir, { recursive: true });
@@ -64,7 +44,7 @@ Deno.test(
       assert.match(logs, new RegExp(`DELETE /v1/cluster/members/${follower.id}\\) and add it`));
       assert.equal(count(cluster, follower, /bootstrapped a new cluster/), bootstraps);
       // The other two go on.
-      await putVia(cluster, await cluster.leader(), "after");
+      await cluster.putOk(await cluster.leader(), "after");
 
       // The fix the error names: remove it, then add it back empty with --join.
       const removed = await cluster.admin("DELETE", `/v1/cluster/members/${follower.id}`);
@@ -84,7 +64,7 @@ Deno.test(
         30_000,
         200,
       );
-      await caughtUp(cluster, follower);
+      await cluster.caughtUp(follower);
       assert.equal(await localValue(cluster, follower, "k19"), "200 v");
     } finally {
       await cluster.stop();
@@ -99,10 +79,10 @@ Deno.test(
     const cluster = await TestCluster.start(3, [], { spawned: 2 });
     try {
       const leader = await cluster.leader();
-      for (let i = 0; i < 10; i++) await putVia(cluster, leader, `k${i}`);
+      for (let i = 0; i < 10; i++) await cluster.putOk(leader, `k${i}`);
       const late = cluster.node("n3");
       cluster.spawn(late);
-      await caughtUp(cluster, late);
+      await cluster.caughtUp(late);
       const logs = cluster.logs(late);
       assert.match(logs, /founder check: the cluster already runs; starting as a founding member/);
       assert.match(logs, /bootstrapped a new cluster/);
